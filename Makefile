@@ -1,0 +1,46 @@
+# `make dev` runs the whole system locally; `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+# Imports resolve as on Lambda: the layer (/opt/python) and the function code on the path.
+export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions:$(CURDIR)
+
+.PHONY: install dev test lint format typecheck cfn-lint requirements pytest clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+dev: install
+	$(BIN)/python -m infra.local
+
+test: install lint typecheck cfn-lint pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy layers/common/aiimage functions infra tests
+
+cfn-lint: install
+	$(BIN)/cfn-lint template.yaml
+
+requirements: install
+	$(BIN)/python -m infra.requirements --write
+
+pytest: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam

@@ -1,0 +1,1 @@
+"""The domain package every function of the platform imports (the Lambda layer)."""

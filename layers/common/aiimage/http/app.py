@@ -1,0 +1,43 @@
+"""The app factory every HTTP function uses, and the Lambda handler wrapper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from fastapi import APIRouter, Depends, FastAPI, Request
+from mangum import Mangum
+
+from aiimage.http.envelope import install_error_handlers
+from aiimage.http.middleware import PlatformMiddleware
+from aiimage.identity import Identity
+from aiimage.observability import logger, metrics
+
+
+def create_app(title: str, *routers: APIRouter) -> FastAPI:
+    app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.add_middleware(PlatformMiddleware)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def current_identity(request: Request) -> Identity:
+    identity: Identity = request.state.identity
+    return identity
+
+
+CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def observed(handler: Mangum) -> LambdaHandler:
+    """Wrap a Mangum handler with request-scoped logging context and metric flushing."""
+    with_metrics = metrics.log_metrics(handler)
+    wrapped: LambdaHandler = logger.inject_lambda_context(
+        with_metrics, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
+    return wrapped

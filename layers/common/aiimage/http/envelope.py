@@ -1,0 +1,104 @@
+"""The response envelope and the single mapping from errors to responses.
+
+`{"success": true, "data": ...}` or `{"success": false, "error": {"type", "code",
+"message", "details"?}}`. Framework errors (unknown route, wrong method, invalid
+parameters) and unexpected exceptions are mapped here too, so no response escapes the
+envelope and no internal detail reaches a caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aiimage.errors import (
+    AppError,
+    AuthError,
+    ForbiddenError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from aiimage.observability import LogEvent, logger
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"success": True, "data": data}
+
+
+def error_body(error: AppError) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": error.type, "code": error.code, "message": error.message}
+    if error.details:
+        body["details"] = error.details
+    return {"success": False, "error": body}
+
+
+def error_response(error: AppError) -> JSONResponse:
+    if error.status >= 500:
+        # The caller learns only the category; the cause is in the logs.
+        logger.error(LogEvent.REQUEST_FAILED, extra={"code": error.code}, exc_info=error)
+    return JSONResponse(error_body(error), status_code=error.status, headers=error.headers)
+
+
+_HTTP_STATUS_ERRORS: dict[int, type[AppError]] = {
+    400: ValidationError,
+    401: AuthError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
+    422: UnprocessableError,
+    503: ServiceUnavailableError,
+}
+
+
+def from_http_exception(exc: StarletteHTTPException) -> AppError:
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return MethodNotAllowedError([m.strip() for m in allow.split(",") if m.strip()])
+    error_class = _HTTP_STATUS_ERRORS.get(exc.status_code, AppError)
+    # Starlette's details are fixed phrases ("Not Found"); ours read better.
+    return error_class(headers=dict(exc.headers or {}))
+
+
+def from_validation_error(exc: RequestValidationError) -> AppError:
+    # Location, message and type only: echoing the input could reflect a secret back.
+    problems = [
+        {
+            "loc": [str(part) for part in e.get("loc", ())],
+            "msg": e.get("msg"),
+            "type": e.get("type"),
+        }
+        for e in exc.errors()
+    ]
+    return UnprocessableError(
+        "The request parameters are invalid",
+        code="invalid_parameters",
+        details={"errors": problems},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return error_response(exc)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(from_http_exception(exc))
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(from_validation_error(exc))
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)

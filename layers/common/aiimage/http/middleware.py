@@ -1,0 +1,150 @@
+"""The platform middleware, a plain ASGI wrapper around every app:
+
+1. identity: a verified bearer user, or the guest of a correctly signed `guest_id` cookie,
+   or a new guest whose signed cookie is set on the response;
+2. CSRF on cookie-authenticated state changes: the Origin must be an allowed origin and
+   `X-CSRF-Token` must equal the `csrf_token` cookie (double submit);
+3. security headers on every response, errors and crashes included;
+4. the envelope for anything that escapes the app (a crash becomes a bare 500).
+
+Plain ASGI rather than BaseHTTPMiddleware: no extra task per request, and it also wraps
+Starlette's own error responses.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets as pysecrets
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aiimage import identity as ident
+from aiimage.errors import AppError, AuthError, CsrfError
+from aiimage.http.envelope import error_response
+from aiimage.http.security import SECURITY_HEADERS
+from aiimage.identity import Identity
+from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.settings import get_settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MIN_CSRF_TOKEN_LENGTH = 16
+
+
+def _cookie(name: str, value: str, *, http_only: bool) -> str:
+    settings = get_settings()
+    parts = [
+        f"{name}={value}",
+        "Path=/",
+        f"Max-Age={settings.guest_cookie_max_age_days * 86400}",
+        "SameSite=Lax",
+    ]
+    if settings.cookie_secure:
+        parts.append("Secure")
+    if http_only:
+        parts.append("HttpOnly")
+    return "; ".join(parts)
+
+
+def _authorizer_claims(scope: Scope) -> dict[str, Any] | None:
+    """Claims verified by the API Gateway JWT authorizer, when the route has one."""
+    event = scope.get("aws.event") or {}
+    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
+    return claims if isinstance(claims, dict) else None
+
+
+def resolve_identity(conn: HTTPConnection, set_cookies: list[str]) -> Identity:
+    authorization = conn.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("Only bearer tokens are accepted", code="invalid_authorization")
+        claims = _authorizer_claims(conn.scope)
+        if claims is not None:
+            return ident.user_from_authorizer(claims)
+        try:
+            return ident.user_from_bearer(token.strip())
+        except AuthError:
+            logger.info(LogEvent.JWT_REJECTED)
+            raise
+
+    presented = conn.cookies.get(ident.GUEST_COOKIE)
+    guest_id = ident.verify_guest_cookie(presented)
+    if guest_id is None:
+        if presented:
+            logger.info(LogEvent.GUEST_COOKIE_REJECTED)
+        guest_id = ident.new_guest_id()
+        set_cookies.append(
+            _cookie(ident.GUEST_COOKIE, ident.sign_guest_id(guest_id), http_only=True)
+        )
+        logger.debug(LogEvent.GUEST_ISSUED)
+    if not conn.cookies.get(ident.CSRF_COOKIE):
+        # Readable by the page's script, which echoes it in X-CSRF-Token.
+        set_cookies.append(_cookie(ident.CSRF_COOKIE, pysecrets.token_urlsafe(24), http_only=False))
+    return ident.guest(guest_id)
+
+
+def check_csrf(conn: HTTPConnection, method: str, identity: Identity) -> None:
+    # Browsers never attach a bearer token by themselves, so only cookie callers are at risk.
+    if method in SAFE_METHODS or identity.via == "bearer":
+        return
+    origin = (conn.headers.get("origin") or "").rstrip("/")
+    if origin not in get_settings().allowed_origins:
+        raise CsrfError("The request's Origin is not allowed", details={"reason": "origin"})
+    cookie = conn.cookies.get(ident.CSRF_COOKIE, "")
+    header = conn.headers.get(ident.CSRF_HEADER, "")
+    if len(cookie) < _MIN_CSRF_TOKEN_LENGTH or not hmac.compare_digest(
+        cookie.encode(), header.encode()
+    ):
+        raise CsrfError(
+            "X-CSRF-Token must match the csrf_token cookie", details={"reason": "token"}
+        )
+
+
+class PlatformMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        set_cookies: list[str] = []
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers.setdefault(name.decode(), value.decode())
+                for cookie in set_cookies:
+                    headers.append("set-cookie", cookie)
+            await send(message)
+
+        try:
+            conn = HTTPConnection(scope)
+            identity = resolve_identity(conn, set_cookies)
+            scope.setdefault("state", {})["identity"] = identity
+            try:
+                check_csrf(conn, scope["method"], identity)
+            except CsrfError as exc:
+                logger.info(
+                    LogEvent.CSRF_REJECTED, extra={"reason": (exc.details or {}).get("reason")}
+                )
+                metrics.add_metric(name=MetricName.CSRF_REJECTED, unit="Count", value=1)
+                raise
+            await self.app(scope, receive, send_with_headers)
+        except AppError as exc:
+            if started:
+                raise
+            await error_response(exc)(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:
+                raise
+            await error_response(AppError(code="unhandled"))(scope, receive, send_with_headers)
+            logger.exception(LogEvent.REQUEST_FAILED, exc_info=exc)

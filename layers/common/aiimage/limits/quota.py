@@ -1,0 +1,201 @@
+"""Usage quotas per owner: daily and monthly counters with reserve -> commit | refund.
+
+Layout (limits table): one item per owner and UTC month, `pk=quota#{owner}`,
+`sk=m#{YYYY-MM}`, holding `month_used`, one counter per day (`d01`..`d31`) and one
+attribute per reservation in flight (`r_{id}` -> its day and time).
+
+Every operation is a single conditional UpdateItem on that item, so it is atomic and
+never conflicts the way transactions would under contention:
+- reserve: count the image against both the day and the month, only while both are below
+  their limits, and record the reservation;
+- commit: drop the reservation record (the image stays counted);
+- refund: drop the record and uncount the image, only if the record is still there, so a
+  retried or duplicate refund can never give back more than was taken.
+Counters include reservations in flight: a slot being used is never offered twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from aiimage import aws
+from aiimage.errors import QuotaExceededError
+from aiimage.limits.plans import Entitlements
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
+
+# Month items outlive their month by this much, then the table's TTL removes them.
+_RETENTION = timedelta(days=35)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    used: int
+    limit: int
+    reset_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSnapshot:
+    daily: Period
+    monthly: Period
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    owner_key: str
+    month: str
+    day: str
+    reservation_id: str
+
+
+def _next_day(now: datetime) -> datetime:
+    return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def _next_month(now: datetime) -> datetime:
+    if now.month == 12:
+        return datetime(now.year + 1, 1, 1, tzinfo=UTC)
+    return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+class QuotaStore:
+    def __init__(self, table: str, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._table = table
+        self._clock = clock
+
+    def _key(self, owner_key: str, month: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": f"quota#{owner_key}"}, "sk": {"S": f"m#{month}"}}
+
+    def usage(self, owner_key: str, entitlements: Entitlements) -> UsageSnapshot:
+        """Today's and this month's counts: one strongly consistent GetItem."""
+        now = self._clock()
+        month, day = now.strftime("%Y-%m"), now.strftime("d%d")
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=self._table,
+                Key=self._key(owner_key, month),
+                ConsistentRead=True,
+                ProjectionExpression="month_used, #day",
+                ExpressionAttributeNames={"#day": day},
+            )
+            .get("Item", {})
+        )
+        return UsageSnapshot(
+            daily=Period(
+                used=int(item.get(day, {}).get("N", "0")),
+                limit=entitlements.daily_burst_cap,
+                reset_at=_next_day(now),
+            ),
+            monthly=Period(
+                used=int(item.get("month_used", {}).get("N", "0")),
+                limit=entitlements.monthly_images,
+                reset_at=_next_month(now),
+            ),
+        )
+
+    def reserve(self, owner_key: str, entitlements: Entitlements) -> Reservation:
+        """Take one image from today's and this month's quota, or raise `QuotaExceededError`."""
+        now = self._clock()
+        reservation = Reservation(
+            owner_key=owner_key,
+            month=now.strftime("%Y-%m"),
+            day=now.strftime("d%d"),
+            reservation_id=secrets.token_hex(8),
+        )
+        try:
+            aws.dynamodb().update_item(
+                TableName=self._table,
+                Key=self._key(owner_key, reservation.month),
+                UpdateExpression=(
+                    "ADD month_used :one, #day :one SET #res = :res, expires_at = :ttl"
+                ),
+                ConditionExpression=(
+                    "(attribute_not_exists(#day) OR #day < :daily)"
+                    " AND (attribute_not_exists(month_used) OR month_used < :monthly)"
+                ),
+                ExpressionAttributeNames={
+                    "#day": reservation.day,
+                    "#res": f"r_{reservation.reservation_id}",
+                },
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":daily": {"N": str(entitlements.daily_burst_cap)},
+                    ":monthly": {"N": str(entitlements.monthly_images)},
+                    ":res": {
+                        "M": {
+                            "day": {"S": reservation.day},
+                            "at": {"N": str(int(now.timestamp()))},
+                        }
+                    },
+                    ":ttl": {"N": str(int((_next_month(now) + _RETENTION).timestamp()))},
+                },
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            raise self._exceeded(owner_key, entitlements) from None
+        return reservation
+
+    def commit(self, reservation: Reservation) -> bool:
+        """Keep the image counted. False if the reservation was already settled."""
+        return self._settle(reservation, refund=False)
+
+    def refund(self, reservation: Reservation) -> bool:
+        """Give the image back. False if the reservation was already settled."""
+        return self._settle(reservation, refund=True)
+
+    def _settle(self, reservation: Reservation, *, refund: bool) -> bool:
+        names = {"#res": f"r_{reservation.reservation_id}"}
+        request: UpdateItemInputTypeDef = {
+            "TableName": self._table,
+            "Key": self._key(reservation.owner_key, reservation.month),
+            "UpdateExpression": "REMOVE #res",
+            "ConditionExpression": "attribute_exists(#res)",
+            "ExpressionAttributeNames": names,
+        }
+        if refund:
+            names["#day"] = reservation.day
+            request["UpdateExpression"] += " ADD month_used :minus, #day :minus"
+            request["ExpressionAttributeValues"] = {":minus": {"N": "-1"}}
+        try:
+            aws.dynamodb().update_item(**request)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _exceeded(self, owner_key: str, entitlements: Entitlements) -> QuotaExceededError:
+        # Only on the refusal path: one read to tell the caller which limit and when it resets.
+        snapshot = self.usage(owner_key, entitlements)
+        period, scope = (
+            (snapshot.daily, "daily")
+            if snapshot.daily.used >= snapshot.daily.limit
+            else (snapshot.monthly, "monthly")
+        )
+        return QuotaExceededError(
+            f"The {scope} limit of {period.limit} images is reached",
+            details={
+                "scope": scope,
+                "used": period.used,
+                "limit": period.limit,
+                "resetAt": int(period.reset_at.timestamp() * 1000),
+            },
+        )

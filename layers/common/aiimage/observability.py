@@ -1,0 +1,45 @@
+"""Powertools Logger, Metrics and Tracer in one place, and the names of log events and
+metrics, so that a dashboard or an alarm never depends on a string typed twice.
+
+Structured logs carry identifiers (hashed where they identify a person), never a secret,
+a cookie, a token or a raw prompt.
+"""
+
+from __future__ import annotations
+
+import warnings
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from aiimage.settings import get_settings
+
+_settings = get_settings()
+
+# Most requests add no metric; powertools would warn about that on every invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+logger = Logger(service=_settings.powertools_service_name, level=_settings.powertools_log_level)
+metrics = Metrics(
+    namespace=_settings.powertools_metrics_namespace, service=_settings.powertools_service_name
+)
+# Disabled locally (POWERTOOLS_TRACE_DISABLED); in Lambda it patches boto3 and httpx.
+tracer = Tracer(
+    service=_settings.powertools_service_name, disabled=_settings.powertools_trace_disabled
+)
+
+
+class LogEvent(StrEnum):
+    REQUEST_FAILED = "request_failed"
+    GUEST_ISSUED = "guest_issued"
+    GUEST_COOKIE_REJECTED = "guest_cookie_rejected"
+    JWT_REJECTED = "jwt_rejected"
+    CSRF_REJECTED = "csrf_rejected"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+
+
+class MetricName(StrEnum):
+    RATE_LIMITED = "RateLimited"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    CSRF_REJECTED = "CsrfRejected"

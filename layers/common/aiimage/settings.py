@@ -1,0 +1,106 @@
+"""One typed view of the environment that template.yaml (or the local stack) sets.
+
+Every environment variable the template sets is a field here; a contract test keeps the
+two in step. Secrets are `SecretStr` so they never print; in AWS they arrive as SSM
+parameter names (`*_PARAM`) and are resolved lazily by `aiimage.secrets`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Stage = Literal["local", "test", "dev", "prod"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    stage: Stage = "local"
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    # Points every AWS client at moto locally; unset in AWS.
+    aws_endpoint_url: str | None = None
+
+    # Observability (read by powertools too; declared so the contract covers them).
+    powertools_service_name: str = "aiimage"
+    powertools_metrics_namespace: str = "AiImage"
+    powertools_log_level: str = "INFO"
+    powertools_trace_disabled: bool = True
+
+    # Tables.
+    limits_table: str = "aiimage-limits"
+
+    # Identity. Either the secret itself (local) or the name of an SSM SecureString (AWS).
+    guest_cookie_secret: SecretStr | None = None
+    guest_cookie_secret_param: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_secret_param: str | None = None
+    jwt_public_key: SecretStr | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    cookie_secure: bool = True
+    guest_cookie_max_age_days: int = Field(default=365, ge=1, le=400)
+
+    # Origins allowed for cookie-authenticated state changes (CSRF Origin check).
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://127.0.0.1:3000",)
+
+    # Quotas (the seed system's defaults).
+    guest_daily_limit: int = Field(default=3, ge=0)
+    user_daily_limit: int = Field(default=20, ge=0)
+    user_monthly_limit: int = Field(default=100, ge=0)
+
+    # Providers. Tokens: the value locally, an SSM SecureString name (`*_PARAM`) in AWS.
+    # WORKERS_AI_ENABLED=0 is the seed's rollback switch: Workers AI models fall back.
+    workers_ai_enabled: bool = True
+    cloudflare_account_id: str | None = None
+    cloudflare_api_token: SecretStr | None = None
+    cloudflare_api_token_param: str | None = None
+    workers_ai_base_url: str = "https://api.cloudflare.com/client/v4"
+    replicate_api_token: SecretStr | None = None
+    replicate_api_token_param: str | None = None
+    replicate_base_url: str = "https://api.replicate.com/v1"
+    # Per-request timeout towards a provider, and the total time a provider call may take
+    # inside an API request before it becomes an asynchronous job (API Gateway stops at 30 s).
+    provider_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    provider_max_retries: int = Field(default=2, ge=0, le=5)
+
+    # Rate limits per owner and minute.
+    generate_rate_limit_per_minute: int = Field(default=15, ge=1)
+    jobs_rate_limit_per_minute: int = Field(default=10, ge=1)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator(
+        "aws_endpoint_url",
+        "guest_cookie_secret",
+        "guest_cookie_secret_param",
+        "jwt_secret",
+        "jwt_secret_param",
+        "jwt_public_key",
+        "jwt_issuer",
+        "jwt_audience",
+        "cloudflare_account_id",
+        "cloudflare_api_token",
+        "cloudflare_api_token_param",
+        "replicate_api_token",
+        "replicate_api_token_param",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # CloudFormation cannot omit a variable conditionally; an empty string means "unset".
+        return None if value == "" else value
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once (Lambda reuses them across warm invocations)."""
+    return Settings()
