@@ -1,0 +1,1 @@
+"""Local stack and build-side tooling (not deployed)."""

@@ -1,0 +1,217 @@
+"""`make dev`: the platform on one machine, built from template.yaml, no AWS account needed.
+
+One process: a moto server with every table, queue and bucket of the template, the
+secrets the template's parameters name (as SSM SecureStrings, with fixed local-only
+values), every function's environment as the template sets it, and the HttpApi routes
+served by uvicorn. The functions read their settings when imported, so they are imported
+only once that environment is in place.
+
+    python -m infra.local [--host 127.0.0.1] [--port 3000] [--moto-port 5100]
+
+Port 0 picks a free port. Once requests are accepted, one line `LOCAL_STACK_READY {json}`
+(API URL, moto endpoint, demo tokens) is printed for scripts and tests to wait for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+import jwt
+import uvicorn
+from moto.server import ThreadedMotoServer
+
+from infra.emulation import serialize_dynamodb
+from infra.gateway import HttpApiGateway, build_gateway
+from infra.resources import CreatedResource, create_resources, put_secure_parameters
+from infra.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Function, Resolver, load_template
+
+READY_PREFIX = "LOCAL_STACK_READY"
+
+GUEST_COOKIE_KEY_PARAM = "/aiimage/local/guest-cookie-secret"
+JWT_KEY_PARAM = "/aiimage/local/jwt-secret"
+# Fixed, so a browser's or curl's cookie jar and minted tokens survive a restart. Local
+# only: AWS deployments read their own SSM parameters (samconfig.toml names them).
+LOCAL_SECRETS = {
+    GUEST_COOKIE_KEY_PARAM: "local-only-guest-cookie-hmac-key-never-use-in-aws",
+    JWT_KEY_PARAM: "local-only-jwt-hs256-signing-key-never-use-in-aws",
+}
+DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user"}
+DEMO_TOKEN_TTL_SECONDS = 12 * 3600
+
+# Would shadow what the template configures (a secret set directly wins over its SSM
+# parameter; a profile would override the local credentials), so the stack drops them.
+_SHADOWING_ENV = ("GUEST_COOKIE_SECRET", "JWT_SECRET", "AWS_PROFILE", "AWS_SESSION_TOKEN")
+
+logger = logging.getLogger("infra.local")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalStack:
+    api: str
+    moto: str
+    created: Sequence[CreatedResource]
+    gateway: HttpApiGateway
+    tokens: Mapping[str, str]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="IPv4 address to listen on")
+    parser.add_argument("--port", type=int, default=3000, help="API port (0: any free port)")
+    parser.add_argument("--moto-port", type=int, default=5100, help="moto port (0: any free)")
+    parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of names")
+    return parser.parse_args(argv)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the API socket first: with port 0 the origins in the environment need the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def merged_environment(resolver: Resolver, functions: Iterable[Function]) -> dict[str, str]:
+    """One process serves every function, so their environments must agree."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for function in functions:
+        for name, value in resolver.environment(function).items():
+            if name in merged and merged[name] != value:
+                raise SystemExit(
+                    f"{name} differs between {owner[name]} and {function.logical_id}; the local "
+                    "stack runs all functions in one process and cannot give both their value"
+                )
+            merged[name], owner[name] = value, function.logical_id
+    return merged
+
+
+def demo_tokens(environment: Mapping[str, str]) -> dict[str, str]:
+    """HS256 tokens for the demo users, with the issuer and audience the functions expect."""
+    now = int(time.time())
+    claims: dict[str, str | int] = {"iat": now, "exp": now + DEMO_TOKEN_TTL_SECONDS}
+    if environment.get("JWT_ISSUER"):
+        claims["iss"] = environment["JWT_ISSUER"]
+    if environment.get("JWT_AUDIENCE"):
+        claims["aud"] = environment["JWT_AUDIENCE"]
+    key = LOCAL_SECRETS[JWT_KEY_PARAM]
+    return {
+        plan: jwt.encode({**claims, "sub": user, "plan": plan}, key, algorithm="HS256")
+        for plan, user in DEMO_USERS.items()
+    }
+
+
+def start(args: argparse.Namespace, moto_url: str, api_port: int) -> LocalStack:
+    """Everything between a running moto server and serving requests."""
+    api = f"http://{args.host}:{api_port}"
+    for name in _SHADOWING_ENV:
+        os.environ.pop(name, None)
+    no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY"), args.host, "localhost"]))
+    os.environ.update(
+        AWS_ENDPOINT_URL=moto_url,
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any credentials
+        AWS_REGION=DEFAULT_REGION,
+        AWS_DEFAULT_REGION=DEFAULT_REGION,
+        NO_PROXY=no_proxy,
+        no_proxy=no_proxy,
+    )
+    parameters = {
+        "Stage": "dev",
+        "AppOrigin": f"http://127.0.0.1:{api_port},http://localhost:{api_port}",
+        "GuestCookieSecretParam": GUEST_COOKIE_KEY_PARAM,
+        "JwtSecretParam": JWT_KEY_PARAM,
+    }
+    template = load_template()
+    created = create_resources(template, parameters=parameters, stack_name=args.stack_name)
+    put_secure_parameters(LOCAL_SECRETS)
+    resolver = Resolver(
+        template,
+        parameters=parameters,
+        physical_names={c.logical_id: c.physical_name for c in created},
+        attributes={c.logical_id: c.attributes for c in created},
+        stack_name=args.stack_name,
+    )
+    functions = resolver.active_functions()
+    environment = merged_environment(resolver, functions)
+    os.environ.update(environment)
+    os.environ.update(STAGE="local", POWERTOOLS_TRACE_DISABLED="true")
+    return LocalStack(
+        api=api,
+        moto=moto_url,
+        created=created,
+        gateway=build_gateway(functions),  # imports the function modules: after the env
+        tokens=demo_tokens(environment),
+    )
+
+
+def summary(stack: LocalStack) -> str:
+    lines = [f"aiimage local stack (template.yaml, region {DEFAULT_REGION})"]
+    lines.append(f"  moto   {stack.moto}")
+    lines += [f"  {c.summary}" for c in stack.created]
+    lines += [f"  ssm    {name} (SecureString, local-only value)" for name in LOCAL_SECRETS]
+    lines += [
+        f"  route  {r.method} {r.path} -> {r.function} ({r.handler})" for r in stack.gateway.routes
+    ]
+    lines.append(f"  api    {stack.api}")
+    lines.append(f"demo users (HS256 bearer tokens, valid {DEMO_TOKEN_TTL_SECONDS // 3600} h):")
+    lines += [f"  {plan:<5} {DEMO_USERS[plan]:<15} {token}" for plan, token in stack.tokens.items()]
+    usage = f"{stack.api}/api/ai-image/usage"
+    lines.append("try:")
+    lines.append(f"  curl -s -c /tmp/aiimage.jar -b /tmp/aiimage.jar {usage}")
+    lines.append(f'  curl -s -H "Authorization: Bearer {stack.tokens["pro"]}" {usage}')
+    return "\n".join(lines)
+
+
+async def serve(stack: LocalStack, sock: socket.socket) -> None:
+    """Serve until a signal; announce readiness once uvicorn accepts connections."""
+    config = uvicorn.Config(stack.gateway, lifespan="off", ws="none", log_level="info")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        ready = {"api": stack.api, "moto": stack.moto, "tokens": stack.tokens}
+        print(f"{READY_PREFIX} {json.dumps(ready)}", flush=True)
+    await serving
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM shuts down as cleanly as Ctrl-C
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # credential/endpoint discovery
+    signal.signal(signal.SIGTERM, _interrupt)
+    serialize_dynamodb()
+    sock = bind(args.host, args.port)
+    moto = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
+    moto.start()
+    try:
+        moto_host, moto_port = moto.get_host_and_port()
+        stack = start(args, f"http://{moto_host}:{moto_port}", sock.getsockname()[1])
+        print(summary(stack), flush=True)
+        asyncio.run(serve(stack, sock))
+    except KeyboardInterrupt:
+        logger.info("interrupted")
+    finally:
+        sock.close()
+        moto.stop()
+        logger.info("stopped: API and moto server")
+
+
+if __name__ == "__main__":
+    main()
