@@ -1,0 +1,105 @@
+"""Test environment: fixed settings before the layer is imported, moto for AWS."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+# The environment as the test run found it; subprocesses (the local stack) start from it.
+PRISTINE_ENV = dict(os.environ)
+
+TEST_ENV = {
+    "STAGE": "test",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "LIMITS_TABLE": "test-limits",
+    "GUEST_COOKIE_SECRET": "test-guest-cookie-secret-0123456789abcdef",
+    "JWT_SECRET": "test-jwt-secret-0123456789abcdef-0123456789",
+    "ALLOWED_ORIGINS": "https://app.test",
+    "POWERTOOLS_SERVICE_NAME": "aiimage-test",
+    "POWERTOOLS_METRICS_NAMESPACE": "AiImageTest",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+os.environ.update(TEST_ENV)
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "GUEST_COOKIE_SECRET_PARAM", "JWT_SECRET_PARAM"):
+    os.environ.pop(name, None)
+
+import jwt  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from aiimage import aws  # noqa: E402
+from aiimage.settings import get_settings  # noqa: E402
+from infra.emulation import serialize_dynamodb  # noqa: E402
+from infra.resources import create_resources  # noqa: E402
+from infra.template import load_template  # noqa: E402
+
+ORIGIN = "https://app.test"
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Change settings for one test: `settings_env(USER_DAILY_LIMIT="5")`."""
+
+    def apply(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def aws_stack() -> Iterator[None]:
+    """moto in-process, with every resource of template.yaml created from the template."""
+    serialize_dynamodb()
+    with mock_aws():
+        aws.reset_clients()
+        create_resources(
+            load_template(),
+            physical_names={"LimitsTable": os.environ["LIMITS_TABLE"]},
+        )
+        yield
+    aws.reset_clients()
+
+
+def make_token(
+    sub: str = "user-1",
+    *,
+    plan: str | None = "free",
+    key: str | None = None,
+    algorithm: str = "HS256",
+    expires_in: int = 3600,
+    **claims: Any,
+) -> str:
+    payload: dict[str, Any] = {"sub": sub, "exp": int(time.time()) + expires_in, **claims}
+    if plan is not None:
+        payload["plan"] = plan
+    return jwt.encode(payload, key or TEST_ENV["JWT_SECRET"], algorithm=algorithm)
+
+
+SECURITY_HEADER_NAMES = (
+    "strict-transport-security",
+    "x-frame-options",
+    "referrer-policy",
+    "permissions-policy",
+    "x-content-type-options",
+    "content-security-policy",
+)
+
+
+def assert_security_headers(headers: Any) -> None:
+    lowered = {k.lower(): v for k, v in dict(headers).items()}
+    missing = [name for name in SECURITY_HEADER_NAMES if name not in lowered]
+    assert not missing, f"missing security headers: {missing}"
+    assert lowered["x-frame-options"] == "DENY"
+    assert lowered["x-content-type-options"] == "nosniff"
+    assert "max-age=" in lowered["strict-transport-security"]

@@ -1,0 +1,85 @@
+"""The local stack (`python -m infra.local`) as a subprocess, for tests that speak HTTP to it.
+
+It runs exactly as `make dev` does, on free ports, from the environment the test run
+started with (not the test settings this process has applied to itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infra.local import READY_PREFIX
+from tests.conftest import PRISTINE_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LocalStack:
+    api: str
+    moto: str
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    env = {
+        **PRISTINE_ENV,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "functions", ".")),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "--port", "0", "--moto-port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    announcements: queue.Queue[dict[str, object] | None] = queue.Queue()
+
+    def drain() -> None:
+        # Read to the end, so the stack never blocks on a full pipe while tests run.
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith(READY_PREFIX):
+                announcements.put(json.loads(line.removeprefix(READY_PREFIX)))
+        announcements.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        try:
+            ready = announcements.get(timeout=READY_TIMEOUT_SECONDS)
+        except queue.Empty:
+            ready = None
+        if ready is None:
+            pytest.fail(
+                f"the local stack did not become ready within {READY_TIMEOUT_SECONDS} s:\n"
+                + "".join(output),
+                pytrace=False,
+            )
+        tokens = ready["tokens"]
+        assert isinstance(tokens, dict)
+        yield LocalStack(api=str(ready["api"]), moto=str(ready["moto"]), tokens=tokens)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

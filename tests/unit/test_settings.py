@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from aiimage.settings import Settings
+
+
+def test_origins_are_split_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", " https://a.test/ ,http://127.0.0.1:3000,, ")
+    assert Settings().allowed_origins == ("https://a.test", "http://127.0.0.1:3000")
+
+
+def test_empty_template_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("JWT_SECRET_PARAM", "JWT_PUBLIC_KEY", "JWT_ISSUER", "AWS_ENDPOINT_URL"):
+        monkeypatch.setenv(name, "")
+    settings = Settings()
+    assert settings.jwt_secret_param is None
+    assert settings.jwt_public_key is None
+    assert settings.jwt_issuer is None
+    assert settings.aws_endpoint_url is None
+
+
+def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUEST_COOKIE_SECRET", "very-secret-value-very-secret-value")
+    settings = Settings()
+    assert "very-secret-value" not in repr(settings)
+    assert "very-secret-value" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STAGE", "staging"), ("USER_DAILY_LIMIT", "-1"), ("GENERATE_RATE_LIMIT_PER_MINUTE", "0")],
+)
+def test_invalid_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
