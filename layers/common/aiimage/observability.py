@@ -37,9 +37,14 @@ class LogEvent(StrEnum):
     CSRF_REJECTED = "csrf_rejected"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
+    PROVIDER_RETRY = "provider_retry"
+    PROVIDER_ERROR = "provider_error"
+    PROVIDER_FALLBACK = "provider_fallback"
 
 
 class MetricName(StrEnum):
     RATE_LIMITED = "RateLimited"
     QUOTA_EXCEEDED = "QuotaExceeded"
     CSRF_REJECTED = "CsrfRejected"
+    PROVIDER_ERROR = "ProviderError"
+    PROVIDER_FALLBACK = "ProviderFallback"

@@ -1,0 +1,1 @@
+"""Image handling: validation and sanitising of uploads, and the local Pillow enhancer."""

@@ -1,0 +1,1 @@
+"""AI image providers behind one protocol: submit, poll, cancel."""

@@ -1,0 +1,128 @@
+"""The provider protocol and the values that cross it.
+
+A provider either finishes within the call (`Outcome.succeeded` with the image bytes) or
+hands back a job to poll (`Outcome.pending` with the provider's job id). Failures that the
+provider reports for a finished run (a failed prediction, an NSFW refusal) are
+`Outcome.failed`; failures to talk to the provider are raised as `ProviderError`s, which are
+`AppError`s of the platform's one error tree, so the HTTP layer maps them without knowing
+any provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from aiimage.errors import (
+    AppError,
+    ForbiddenError,
+    RateLimitedError,
+    UpstreamError,
+    ValidationError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    data: bytes
+    content_type: str  # image/png, image/jpeg or image/webp: already validated and stripped
+    # A short-lived (presigned) https URL of the same bytes, for providers that prefer to
+    # fetch the input themselves instead of receiving it inline.
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """What the enhancer asks of a provider, in provider-neutral terms."""
+
+    model: str  # the provider's model id (Workers AI model, Replicate version, local style)
+    image: ImageInput
+    scale: int | None = None
+    face_enhance: bool = False
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    strength: float | None = None
+    guidance: float | None = None
+    steps: int | None = None
+    # Seconds the caller can wait for a synchronous answer before it wants a pending job.
+    wait_seconds: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Literal["succeeded", "pending", "failed"]
+    image: bytes | None = None
+    content_type: str | None = None
+    job_id: str | None = None
+    error: str | None = None
+    # Provider-reported cost in USD, when it reports one.
+    cost: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def succeeded(
+        cls,
+        image: bytes,
+        content_type: str,
+        *,
+        job_id: str | None = None,
+        cost: float | None = None,
+    ) -> Outcome:
+        return cls("succeeded", image=image, content_type=content_type, job_id=job_id, cost=cost)
+
+    @classmethod
+    def pending(cls, job_id: str) -> Outcome:
+        return cls("pending", job_id=job_id)
+
+    @classmethod
+    def failed(cls, error: str, *, job_id: str | None = None) -> Outcome:
+        return cls("failed", error=error, job_id=job_id)
+
+
+class AiImageProvider(Protocol):
+    name: str
+
+    def submit(self, request: GenerationRequest) -> Outcome: ...
+
+    def poll(self, job_id: str) -> Outcome: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+
+# --- errors: how a provider's HTTP failures enter the platform's error tree ------------------
+
+
+class ProviderAuthError(ForbiddenError):
+    """401/403 from a provider: our credentials are wrong, not the caller's."""
+
+    default_code = "provider_auth"
+    default_message = "The image provider refused our credentials"
+
+
+class ProviderRejectedError(ValidationError):
+    """Any other 4xx: the provider judged the input invalid."""
+
+    default_code = "provider_rejected"
+    default_message = "The image provider rejected the input"
+
+
+class ProviderRateLimitedError(RateLimitedError):
+    default_code = "provider_rate_limited"
+    default_message = "The image provider is busy; retry later"
+
+
+class ProviderUnavailableError(UpstreamError):
+    """5xx, timeouts, connection errors, malformed answers: worth retrying elsewhere."""
+
+    default_code = "provider_unavailable"
+    default_message = "The image provider is unavailable"
+
+
+ProviderError = (
+    ProviderAuthError | ProviderRejectedError | ProviderRateLimitedError | ProviderUnavailableError
+)
+
+
+def is_retryable(error: AppError) -> bool:
+    """Whether another attempt (later, or at the fallback provider) may succeed."""
+    return isinstance(error, ProviderRateLimitedError | ProviderUnavailableError)
