@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+from httpx._client import UseClientDefault
 from pydantic import SecretStr
 
 from aiimage.observability import LogEvent, logger
@@ -30,6 +31,8 @@ from aiimage.providers.base import (
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # A provider asking us to wait longer than this is treated as "busy now", not waited for.
 MAX_RETRY_DELAY_SECONDS = 10.0
+# The code of a call that ran out of time: the run may still finish at the provider.
+TIMEOUT_CODE = "provider_timeout"
 
 ErrorMapper = Callable[[httpx.Response], ProviderError | None]
 
@@ -104,8 +107,9 @@ class ProviderTransport:
         *,
         idempotent: bool,
         json: Any = None,
+        files: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
         deadline: float | None = None,
     ) -> httpx.Response:
         """Send a request; return the 2xx response or raise a `ProviderError`.
@@ -120,8 +124,9 @@ class ProviderTransport:
                     method,
                     path,
                     json=json,
+                    files=files,
                     headers=dict(headers or {}),
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    timeout=self._attempt_timeout(timeout, deadline),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 error: ProviderError = ProviderUnavailableError()
@@ -130,7 +135,7 @@ class ProviderTransport:
             except httpx.TimeoutException as exc:
                 if not idempotent:
                     raise ProviderUnavailableError(
-                        f"{self.provider} did not answer in time"
+                        f"{self.provider} did not answer in time", code=TIMEOUT_CODE
                     ) from exc
                 error, delay, cause = ProviderUnavailableError(), self._backoff(attempt), exc
             except httpx.HTTPError as exc:
@@ -159,6 +164,25 @@ class ProviderTransport:
                 reason=error.code,
             )
             self._sleep(delay)
+
+    @property
+    def timeout(self) -> float:
+        """The configured per-request read timeout in seconds."""
+        return self._timeout
+
+    def _attempt_timeout(
+        self, timeout: float | httpx.Timeout | None, deadline: float | None
+    ) -> float | httpx.Timeout | UseClientDefault:
+        """This attempt's timeout: as asked, but never past the call's deadline (a retry
+        must not start a full-length attempt with only a second left)."""
+        if deadline is None:
+            return timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+        chosen = timeout if timeout is not None else self._timeout
+        left = max(0.1, deadline - time.monotonic())
+        if isinstance(chosen, httpx.Timeout):
+            read = chosen.read if chosen.read is not None else left
+            return httpx.Timeout(min(read, left), connect=chosen.connect)
+        return httpx.Timeout(min(chosen, left), connect=min(5.0, chosen, left))
 
     def error_for(self, response: httpx.Response) -> ProviderError:
         mapped = self._map_error(response) if self._map_error is not None else None

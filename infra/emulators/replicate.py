@@ -1,0 +1,520 @@
+"""A Replicate emulator: the predictions API (create with `Prefer: wait`, get, cancel) and
+files, answering with real images from the local enhancer, with fault injection.
+
+Runs are asyncio tasks on the server's loop: `starting` → `processing` (for
+`processing_seconds`, then the image work in a thread) → `succeeded`, `failed` or
+`canceled`. Outputs are served without auth at `/v1/__outputs/{id}.png`, as
+replicate.delivery serves them. Create requests are recorded on `app.state.requests`, and
+every `/v1` request's method and path on `app.state.received` (on arrival, before any fault).
+
+Faults (`/__emulator/faults`, see faults.py) apply to `/v1` paths: `rate_limit`, `server_error`
+and `auth` answer problem+json at once; `malformed` answers `{"ok": true}` (201 to a create);
+`slow` handles the request, then holds the answer for `delay`; `failed` makes the created
+prediction end `failed` with `message` (HTTP 200/201 all along, as Replicate does).
+
+    python -m infra.emulators.replicate --port 8020 --token r8_local
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import Depends, FastAPI, File, Form, Header, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+from starlette.middleware.base import RequestResponseEndpoint
+
+from aiimage.imaging import enhance
+from infra.emulators.faults import Fault, FaultQueue
+
+MAX_INPUT_BYTES = 20 * 1024 * 1024
+MAX_OUTPUT_PIXELS = 64_000_000  # beyond this a GPU would run out of memory
+FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+PREFER_WAIT = re.compile(r"^wait(=([1-9]|[1-9][0-9]|60))?$")
+FILE_PATH = re.compile(r"^/v1/files/([a-z0-9]+)(/download)?$")
+TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
+DEFAULT_FAILURE = "Prediction failed: the model raised an exception"
+
+ImageSource = Literal["data", "file", "url"]
+
+
+# --- model input schemas (as each pinned version's OpenAPI `Input` declares them) --------
+
+
+class _Input(BaseModel):
+    # Strict: a client sending `image` to GFPGAN (which wants `img`) must hear about it.
+    model_config = ConfigDict(extra="forbid")
+    image_field: ClassVar[str] = "image"
+
+    @property
+    def image_ref(self) -> str:
+        return str(getattr(self, self.image_field))
+
+    @property
+    def factor(self) -> float:
+        raise NotImplementedError
+
+
+class RealEsrganInput(_Input):
+    image: str = Field(min_length=1)
+    scale: float = Field(default=4, ge=0, le=10)
+    face_enhance: bool = False
+
+    @property
+    def factor(self) -> float:
+        return self.scale
+
+
+class GfpganInput(_Input):
+    image_field: ClassVar[str] = "img"
+    img: str = Field(min_length=1)
+    version: Literal["v1.2", "v1.3", "v1.4"] = "v1.4"
+    scale: float = Field(default=2, gt=0, le=10)
+
+    @property
+    def factor(self) -> float:
+        return self.scale
+
+
+class CodeformerInput(_Input):
+    image: str = Field(min_length=1)
+    codeformer_fidelity: float = Field(default=0.5, ge=0, le=1)
+    background_enhance: bool = True
+    face_upsample: bool = True
+    upscale: int = Field(default=2, ge=1, le=10)
+
+    @property
+    def factor(self) -> float:
+        return float(self.upscale)
+
+
+ModelInput = RealEsrganInput | GfpganInput | CodeformerInput
+
+
+@dataclass(frozen=True, slots=True)
+class KnownModel:
+    name: str
+    schema: type[ModelInput]
+
+
+_REAL_ESRGAN = KnownModel("nightmareai/real-esrgan", RealEsrganInput)
+_GFPGAN = KnownModel("tencentarc/gfpgan", GfpganInput)
+_CODEFORMER = KnownModel("sczhou/codeformer", CodeformerInput)
+
+# Versions seen in public use (providers.md §2.9); Replicate runs any of a model's versions.
+VERSIONS: dict[str, KnownModel] = {
+    "42fed1c4974146d4d2414e2be2c5277c7fcf05fcc3a73abf41610695738c1d7b": _REAL_ESRGAN,
+    "f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa": _REAL_ESRGAN,
+    "350d32041630ffbe63c8352783a26d94126809164e54085352f8326e53999085": _REAL_ESRGAN,
+    "a462d24b148ac8503a4519090095bd5d3e519eb49d9ab65f389ff2f025bb9700": _REAL_ESRGAN,
+    "9283608cc6b7be6b65a8e44983db012355fde4132009bf99d976b2f0896856a3": _GFPGAN,
+    "1b5fdc787a394510ca56c669481837163cd66550f84b378f8b3537d64f1dc25c": _GFPGAN,
+    "cc4956dd26fa5a7185d5660cc9100fab1b8070a1d1654a8bb5eb6d443b020bb2": _CODEFORMER,
+    "7de2ea26c616d5bf2245ad0d5e24f0ff9a6204578a5c876db53142edd9d2cd56": _CODEFORMER,
+}
+
+
+class CreatePrediction(BaseModel):
+    version: str
+    input: dict[str, Any]
+    webhook: str | None = None
+    webhook_events_filter: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRecord:
+    """What a create asked for; the image itself is reduced to where it came from."""
+
+    version: str
+    input: dict[str, Any]
+    image_source: ImageSource
+    image_ref: str  # the URL, or "data:" for an inline image
+    prefer: str | None
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    model: KnownModel
+    version: str
+    input: ModelInput
+    raw_input: dict[str, Any]
+    base_url: str
+    fail_with: str | None
+    status: str = "starting"
+    output: str | None = None
+    error: str | None = None
+    logs: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    task: asyncio.Task[None] | None = None
+
+    def finish(self, status: str, *, error: str | None = None) -> None:
+        self.status, self.error, self.completed_at = status, error, datetime.now(UTC)
+
+    def as_json(self) -> dict[str, Any]:
+        prediction_url = f"{self.base_url}/v1/predictions/{self.id}"
+        metrics: dict[str, float] = {}
+        if self.completed_at and self.started_at:
+            metrics["predict_time"] = (self.completed_at - self.started_at).total_seconds()
+        return {
+            "id": self.id,
+            "model": self.model.name,
+            "version": self.version,
+            "input": self.raw_input,
+            "output": self.output,
+            "error": self.error,
+            "logs": self.logs,
+            "status": self.status,
+            "data_removed": False,
+            "created_at": _timestamp(self.created_at),
+            "started_at": _timestamp(self.started_at),
+            "completed_at": _timestamp(self.completed_at),
+            "metrics": metrics,
+            "urls": {"get": prediction_url, "cancel": f"{prediction_url}/cancel"},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: str
+    name: str
+    content_type: str
+    data: bytes
+    created_at: datetime
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _new_id() -> str:
+    # Replicate ids are 26 lowercase base32 characters.
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii").lower()[:26]
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
+    return JSONResponse(
+        {"detail": detail, "status": status, **extra},
+        status_code=status,
+        headers=headers,
+        media_type="application/problem+json",
+    )
+
+
+def _unauthenticated() -> JSONResponse:
+    return problem(401, "You did not pass a valid authentication token", title="Unauthenticated")
+
+
+class EmulatorError(Exception):
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+# --- the image work ----------------------------------------------------------------------
+
+
+def _scaled(image: Image.Image, factor: float) -> Image.Image:
+    if factor >= 1 and factor.is_integer():
+        return enhance.upscale(image, int(factor))
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def run_model(model_input: ModelInput, data: bytes) -> bytes:
+    """The model's work, done for real with Pillow; raises ValueError on a bad image."""
+    try:
+        image = enhance.decode(data)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ValueError("cannot identify image file") from exc
+    factor = model_input.factor
+    if image.width * image.height * factor * factor > MAX_OUTPUT_PIXELS:
+        raise ValueError("CUDA out of memory: the output would be too large")
+    if isinstance(model_input, RealEsrganInput):
+        result = _scaled(image, factor)
+        if model_input.face_enhance:
+            result = enhance.restore(result)
+    elif isinstance(model_input, GfpganInput):
+        result = _scaled(enhance.restore(image), factor)
+    else:
+        # Fidelity 1 keeps the input, 0 takes the restoration fully.
+        restored = Image.blend(enhance.restore(image), image, model_input.codeformer_fidelity)
+        result = _scaled(restored, factor)
+    return enhance.encode(result, "PNG")
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+def create_app(*, api_token: str, processing_seconds: float = 0.0) -> FastAPI:
+    app = FastAPI(title="Replicate emulator", openapi_url=None, docs_url=None, redoc_url=None)
+    faults = FaultQueue()
+    jobs: dict[str, Job] = {}
+    files: dict[str, StoredFile] = {}
+    outputs: dict[str, bytes] = {}
+    tasks: set[asyncio.Task[None]] = set()
+    app.state.faults = faults
+    app.state.requests = []
+    app.state.received = []
+    app.include_router(faults.router())
+
+    @app.exception_handler(EmulatorError)
+    async def _emulator_error(_: Request, exc: EmulatorError) -> JSONResponse:
+        return exc.response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Replicate's wording for a body that is not JSON; schema errors are 422s.
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(400, "Failed to parse request body as JSON")
+        detail = "; ".join(str(e.get("msg")) for e in exc.errors())
+        return problem(422, detail, title="Invalid request")
+
+    @app.middleware("http")
+    async def inject_faults(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if not path.startswith("/v1/"):
+            return await call_next(request)
+        app.state.received.append(f"{request.method} {path}")
+        fault = faults.take(path)
+        if fault is None:
+            return await call_next(request)
+        if fault.kind == "rate_limit":
+            seconds = fault.retry_after
+            detail = f"Request was throttled. Expected available in {seconds} seconds."
+            return problem(429, detail, retry_after=seconds)
+        if fault.kind == "server_error":
+            return problem(fault.status, fault.message or "Internal server error")
+        if fault.kind == "auth":
+            return _unauthenticated()
+        if fault.kind == "malformed":
+            created = request.method == "POST" and path == "/v1/predictions"
+            return JSONResponse({"ok": True}, status_code=201 if created else 200)
+        if fault.kind == "slow":
+            # The work is done at once, the answer is late: a client that gives up has
+            # still started (and would pay for) the run, as with the real API.
+            response = await call_next(request)
+            await asyncio.sleep(fault.delay)
+            return response
+        request.state.fault = fault  # failed: the create route ends its prediction as failed
+        return await call_next(request)
+
+    def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        valid = scheme.lower() in ("bearer", "token") and secrets.compare_digest(
+            token.encode(), api_token.encode()
+        )
+        if not valid:
+            raise EmulatorError(_unauthenticated())
+
+    def find(prediction_id: str) -> Job:
+        job = jobs.get(prediction_id)
+        if job is None:
+            raise EmulatorError(problem(404, "The requested resource could not be found"))
+        return job
+
+    async def read_input(source: ImageSource, ref: str) -> bytes:
+        if source == "data":
+            header, _, payload = ref.partition(",")
+            if not header.endswith(";base64"):
+                raise ValueError("only base64 data URIs are supported")
+            try:
+                return base64.b64decode(payload, validate=True)
+            except binascii.Error as exc:
+                raise ValueError("the data URI is not valid base64") from exc
+        if source == "file":
+            match = FILE_PATH.match(urlsplit(ref).path)
+            stored = files.get(match.group(1)) if match else None
+            if stored is None:
+                raise ValueError("the input file does not exist")
+            return stored.data
+        async with (
+            httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client,
+            client.stream("GET", ref) as response,
+        ):
+            if response.status_code != 200:
+                raise ValueError(f"fetching the input failed with HTTP {response.status_code}")
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data.extend(chunk)
+                if len(data) > MAX_INPUT_BYTES:
+                    raise ValueError("the input file is too large")
+            return bytes(data)
+
+    async def run(job: Job, source: ImageSource, ref: str) -> None:
+        job.status, job.started_at = "processing", datetime.now(UTC)
+        await asyncio.sleep(processing_seconds)
+        if job.fail_with is not None:
+            job.finish("failed", error=job.fail_with)
+            return
+        try:
+            data = await read_input(source, ref)
+            png = await asyncio.to_thread(run_model, job.input, data)
+        except Exception as exc:  # a run that raises is a failed prediction, not an HTTP error
+            job.finish("failed", error=str(exc) or type(exc).__name__)
+            return
+        outputs[job.id] = png
+        job.output = f"{job.base_url}/v1/__outputs/{job.id}.png"
+        job.finish("succeeded")
+
+    def image_source(model_input: ModelInput, request: Request) -> ImageSource:
+        ref = model_input.image_ref
+        if ref.startswith("data:"):
+            return "data"
+        parts = urlsplit(ref)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            detail = f"input.{model_input.image_field}: Does not match format 'uri'"
+            raise EmulatorError(problem(422, detail, title="Input validation failed"))
+        if parts.netloc == request.url.netloc and FILE_PATH.match(parts.path):
+            return "file"
+        return "url"
+
+    @app.post("/v1/predictions", status_code=201, dependencies=[Depends(authorized)])
+    async def create_prediction(
+        body: CreatePrediction,
+        request: Request,
+        prefer: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        version = body.version.rpartition(":")[2]  # "owner/name:<id>" is accepted too
+        model = VERSIONS.get(version)
+        if model is None:
+            detail = "Invalid version or not permitted"
+            raise EmulatorError(problem(422, detail, title="Invalid version"))
+        try:
+            model_input = model.schema.model_validate(body.input)
+        except PydanticValidationError as exc:
+            detail = "; ".join(
+                f"input.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise EmulatorError(problem(422, detail, title="Input validation failed")) from exc
+        ref = model_input.image_ref
+        source = image_source(model_input, request)
+        recorded = {**body.input, model_input.image_field: f"<{source}>"}
+        app.state.requests.append(
+            CreateRecord(version, recorded, source, "data:" if source == "data" else ref, prefer)
+        )
+        fault: Fault | None = getattr(request.state, "fault", None)
+        job = Job(
+            id=_new_id(),
+            model=model,
+            version=version,
+            input=model_input,
+            raw_input=body.input,
+            base_url=str(request.base_url).rstrip("/"),
+            fail_with=(fault.message or DEFAULT_FAILURE) if fault else None,
+        )
+        jobs[job.id] = job
+        job.task = asyncio.create_task(run(job, source, ref))
+        tasks.add(job.task)
+        job.task.add_done_callback(tasks.discard)
+        headers: dict[str, str] = {}
+        if prefer is not None and (match := PREFER_WAIT.match(prefer.strip())):
+            wait = int(match.group(2) or 60)
+            headers["Preference-Applied"] = "wait"
+            # Unfinished after `wait` seconds: answer with the run still going; clients poll.
+            await asyncio.wait({job.task}, timeout=wait)
+        return JSONResponse(job.as_json(), status_code=201, headers=headers)
+
+    @app.get("/v1/predictions/{prediction_id}", dependencies=[Depends(authorized)])
+    async def get_prediction(prediction_id: str) -> dict[str, Any]:
+        return find(prediction_id).as_json()
+
+    @app.post("/v1/predictions/{prediction_id}/cancel", dependencies=[Depends(authorized)])
+    async def cancel_prediction(prediction_id: str) -> dict[str, Any]:
+        job = find(prediction_id)
+        if job.status not in TERMINAL:
+            job.finish("canceled")
+            if job.task is not None:
+                job.task.cancel()
+        return job.as_json()
+
+    @app.post("/v1/files", status_code=201, dependencies=[Depends(authorized)])
+    async def create_file(
+        request: Request,
+        content: Annotated[UploadFile, File()],
+        filename: Annotated[str | None, Form()] = None,
+        content_type: Annotated[str | None, Form(alias="type")] = None,
+    ) -> dict[str, Any]:
+        data = await content.read(MAX_INPUT_BYTES + 1)
+        if len(data) > MAX_INPUT_BYTES:
+            raise EmulatorError(problem(413, "The file is too large"))
+        stored = StoredFile(
+            id=_new_id(),
+            name=filename or content.filename or "file",
+            content_type=content_type or content.content_type or "application/octet-stream",
+            data=data,
+            created_at=datetime.now(UTC),
+        )
+        files[stored.id] = stored
+        return _file_json(stored, str(request.base_url).rstrip("/"))
+
+    @app.get("/v1/files/{file_id}", dependencies=[Depends(authorized)])
+    async def get_file(file_id: str, request: Request) -> dict[str, Any]:
+        stored = files.get(file_id)
+        if stored is None:
+            raise EmulatorError(problem(404, "The requested resource could not be found"))
+        return _file_json(stored, str(request.base_url).rstrip("/"))
+
+    @app.get("/v1/files/{file_id}/download", dependencies=[Depends(authorized)])
+    async def download_file(file_id: str) -> Response:
+        stored = files.get(file_id)
+        if stored is None:
+            raise EmulatorError(problem(404, "The requested resource could not be found"))
+        return Response(stored.data, media_type=stored.content_type)
+
+    # Like replicate.delivery: no auth, the unguessable id is the capability.
+    @app.get("/v1/__outputs/{name}")
+    async def get_output(name: str) -> Response:
+        png = outputs.get(name.removesuffix(".png"))
+        if png is None:
+            raise EmulatorError(problem(404, "Not found"))
+        return Response(png, media_type="image/png")
+
+    return app
+
+
+def _file_json(stored: StoredFile, base_url: str) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "name": stored.name,
+        "content_type": stored.content_type,
+        "size": len(stored.data),
+        "metadata": {},
+        "created_at": _timestamp(stored.created_at),
+        "urls": {"get": f"{base_url}/v1/files/{stored.id}"},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8020)
+    parser.add_argument("--token", default=os.environ.get("REPLICATE_API_TOKEN"))
+    parser.add_argument("--processing-seconds", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("--token (or REPLICATE_API_TOKEN) is required")
+    app = create_app(api_token=args.token, processing_seconds=args.processing_seconds)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+"""Replicate: community upscale and face-restore models through the predictions API.
+
+A create asks Replicate to hold the request open (`Prefer: wait=n`) for as long as the
+caller can wait; an unfinished run comes back as a pending job to poll. A create is never
+retried after a read timeout (the run may already be billed), and outputs are downloaded
+at once because Replicate deletes them after an hour. Outputs are fetched only from
+allow-listed hosts (the API answers with URLs; fetching any URL would be an SSRF hole), by a
+separate client that never carries the API token.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from aiimage.errors import ConfigurationError
+from aiimage.observability import LogEvent, logger
+from aiimage.providers.base import (
+    GenerationRequest,
+    ImageInput,
+    Outcome,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+)
+from aiimage.providers.transport import ProviderTransport, retry_after_seconds
+from aiimage.secrets import replicate_api_token
+from aiimage.settings import Settings, get_settings
+
+DELIVERY_HOST = "replicate.delivery"
+# Replicate's advice: data URIs up to 256 kB, larger inputs as URLs or uploaded files.
+MAX_DATA_URI_BYTES = 256 * 1024
+MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+MAX_WAIT_SECONDS = 60  # the ceiling of `Prefer: wait=n`
+# The read timeout of a create must outlast the server's wait, or every slow run times out.
+WAIT_MARGIN_SECONDS = 1.0
+DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+def _real_esrgan(request: GenerationRequest, image: str) -> dict[str, Any]:
+    return {"image": image, "scale": request.scale or 4, "face_enhance": request.face_enhance}
+
+
+def _gfpgan(request: GenerationRequest, image: str) -> dict[str, Any]:
+    return {"img": image, "version": "v1.4", "scale": request.scale or 2}
+
+
+def _codeformer(request: GenerationRequest, image: str) -> dict[str, Any]:
+    return {
+        "image": image,
+        "codeformer_fidelity": request.strength if request.strength is not None else 0.5,
+        "background_enhance": True,
+        "face_upsample": True,
+        "upscale": request.scale or 2,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicateModel:
+    version: str  # a 64-hex version id: community models are run by version
+    build_input: Callable[[GenerationRequest, str], dict[str, Any]]
+
+
+# Pinned versions. They must be checked against each model's page (replicate.com/<model>/
+# versions) before a deploy: an owner can push a new version with a different schema.
+# Sources (providers.md §2.9 and public code that calls these models):
+# - real-esrgan 42fed1c4…: the version of https://replicate.com/p/z52y5vrbmgeyqgub3ebaa3umbq,
+#   the one most public callers pin (`{image, scale, face_enhance}`);
+# - gfpgan 9283608c…: the version of https://replicate.com/p/2jnrfzzbnppcltgqlzoyljenti;
+# - codeformer cc4956dd…: the version of the model's API page.
+MODELS: dict[str, ReplicateModel] = {
+    "nightmareai/real-esrgan": ReplicateModel(
+        "42fed1c4974146d4d2414e2be2c5277c7fcf05fcc3a73abf41610695738c1d7b", _real_esrgan
+    ),
+    "tencentarc/gfpgan": ReplicateModel(
+        "9283608cc6b7be6b65a8e44983db012355fde4132009bf99d976b2f0896856a3", _gfpgan
+    ),
+    "sczhou/codeformer": ReplicateModel(
+        "cc4956dd26fa5a7185d5660cc9100fab1b8070a1d1654a8bb5eb6d443b020bb2", _codeformer
+    ),
+}
+
+
+# --- wire models -------------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Problem(_Wire):
+    """An `application/problem+json` error body; 429s add `retry_after`."""
+
+    title: str | None = None
+    detail: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+
+
+class PredictionMetrics(_Wire):
+    predict_time: float | None = None
+
+
+class Prediction(_Wire):
+    id: str = Field(min_length=1)
+    # `aborted` came with deadlines (2025); anything newer fails validation: unavailable.
+    status: Literal["starting", "processing", "succeeded", "failed", "canceled", "aborted"]
+    output: Any = None
+    error: str | None = None
+    metrics: PredictionMetrics | None = None
+
+
+class _FileUrls(_Wire):
+    get: str = Field(min_length=1)
+
+
+class UploadedFile(_Wire):
+    id: str
+    urls: _FileUrls
+
+
+# --- error mapping -----------------------------------------------------------------------
+
+
+def _problem(response: httpx.Response) -> Problem:
+    try:
+        return Problem.model_validate_json(response.content)
+    except PydanticValidationError:
+        return Problem()  # a Cloudflare HTML page, an empty body …
+
+
+def map_error(response: httpx.Response) -> ProviderError:
+    """Replicate's non-2xx answers onto the error tree. Bodies stay out of the errors: a
+    `detail` may quote the input; it is logged (truncated) for whoever operates the API."""
+    status = response.status_code
+    problem = _problem(response)
+    logger.warning(
+        LogEvent.PROVIDER_ERROR,
+        provider="replicate",
+        status=status,
+        detail=(problem.detail or "")[:200],
+    )
+    details = {"providerStatus": status}
+    if status in (401, 403):
+        return ProviderAuthError()
+    if status == 402:
+        # Our account ran out of credit: not the caller's fault, and another provider can
+        # still serve the request, so it is "unavailable" (502), not a 4xx.
+        return ProviderUnavailableError(
+            "The image provider account cannot be billed",
+            code="provider_payment_required",
+            details=details,
+        )
+    if status == 429:
+        seconds = problem.retry_after
+        if seconds is None:
+            seconds = retry_after_seconds(response)
+        return ProviderRateLimitedError(math.ceil(seconds))
+    if 400 <= status < 500:
+        return ProviderRejectedError(details=details)
+    return ProviderUnavailableError(details=details)
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+class ReplicateProvider:
+    name = "replicate"
+
+    def __init__(
+        self,
+        *,
+        transport: ProviderTransport,
+        allowed_output_hosts: frozenset[str],
+        downloader: httpx.Client | None = None,
+    ) -> None:
+        self._transport = transport
+        self._allowed_hosts = frozenset(h.lower() for h in allowed_output_hosts)
+        # No redirects: a redirect could lead the download off the allow-list.
+        self._downloader = downloader or httpx.Client(
+            timeout=DOWNLOAD_TIMEOUT, follow_redirects=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> ReplicateProvider:
+        settings = settings or get_settings()
+        transport = ProviderTransport(
+            provider=cls.name,
+            base_url=settings.replicate_base_url,
+            token=replicate_api_token,
+            timeout=settings.provider_timeout_seconds,
+            max_retries=settings.provider_max_retries,
+            map_error=map_error,
+        )
+        # The API's own host too, so an emulator serving outputs itself works.
+        api_host = urlsplit(settings.replicate_base_url).hostname
+        hosts = {DELIVERY_HOST} | ({api_host} if api_host else set())
+        return cls(transport=transport, allowed_output_hosts=frozenset(hosts))
+
+    def close(self) -> None:
+        self._transport.close()
+        self._downloader.close()
+
+    def submit(self, request: GenerationRequest) -> Outcome:
+        model = MODELS.get(request.model)
+        if model is None:
+            raise ConfigurationError(f"Replicate has no pinned version for {request.model!r}")
+        body = {
+            "version": model.version,
+            "input": model.build_input(request, self._input(request.image)),
+        }
+        wait = min(max(int(request.wait_seconds), 1), MAX_WAIT_SECONDS)
+        response = self._transport.request(
+            "POST",
+            "/predictions",
+            idempotent=False,
+            json=body,
+            headers={"Prefer": f"wait={wait}"},
+            # Connect fast; wait for the read as long as the provider holds the request.
+            timeout=httpx.Timeout(wait + WAIT_MARGIN_SECONDS, connect=5.0),
+        )
+        return self._outcome(response)
+
+    def poll(self, job_id: str) -> Outcome:
+        response = self._transport.request(
+            "GET", f"/predictions/{quote(job_id, safe='')}", idempotent=True
+        )
+        return self._outcome(response)
+
+    def cancel(self, job_id: str) -> None:
+        # Cancelling a finished prediction answers 200 with it unchanged; a gone one, 404.
+        try:
+            self._transport.request(
+                "POST", f"/predictions/{quote(job_id, safe='')}/cancel", idempotent=True
+            )
+        except ProviderRejectedError as exc:
+            if (exc.details or {}).get("providerStatus") != 404:
+                raise
+
+    # --- input -----------------------------------------------------------------------------
+
+    def _input(self, image: ImageInput) -> str:
+        if image.url is not None and urlsplit(image.url).scheme in ("http", "https"):
+            return image.url
+        if len(image.data) <= MAX_DATA_URI_BYTES:
+            encoded = base64.b64encode(image.data).decode("ascii")
+            return f"data:{image.content_type};base64,{encoded}"
+        return self._upload(image)
+
+    def _upload(self, image: ImageInput) -> str:
+        """`POST /files` (multipart); its `urls.get` is an input URL Replicate can read."""
+        extension = image.content_type.rpartition("/")[2]
+        # An upload without a prediction costs nothing: retrying it is safe.
+        response = self._transport.request(
+            "POST",
+            "/files",
+            idempotent=True,
+            files={"content": (f"input.{extension}", image.data, image.content_type)},
+        )
+        try:
+            return UploadedFile.model_validate_json(response.content).urls.get
+        except PydanticValidationError as exc:
+            raise ProviderUnavailableError("The image provider sent a malformed answer") from exc
+
+    # --- output ----------------------------------------------------------------------------
+
+    def _outcome(self, response: httpx.Response) -> Outcome:
+        try:
+            prediction = Prediction.model_validate_json(response.content)
+        except PydanticValidationError as exc:
+            raise ProviderUnavailableError("The image provider sent a malformed answer") from exc
+        if prediction.status in ("starting", "processing"):
+            # File outputs can appear before the run ends; only a terminal state is final.
+            return Outcome.pending(prediction.id)
+        if prediction.status != "succeeded":
+            return Outcome.failed(prediction.error or prediction.status, job_id=prediction.id)
+        url = _first_output(prediction.output)
+        if url is None:
+            # An empty output (a filtered image) or one already removed (after an hour).
+            return Outcome.failed("The prediction has no output", job_id=prediction.id)
+        data, content_type = self._download(url)
+        outcome = Outcome.succeeded(data, content_type, job_id=prediction.id, cost=None)
+        predict_time = prediction.metrics.predict_time if prediction.metrics else None
+        if predict_time is not None:
+            outcome = replace(outcome, metrics={"predict_time": predict_time})
+        return outcome
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not self._is_allowed(host):
+            raise ProviderUnavailableError(
+                "The image provider answered with an output we do not fetch",
+                code="provider_output_refused",
+            )
+        try:
+            with self._downloader.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise ProviderUnavailableError(
+                        "The image provider output could not be fetched",
+                        details={"providerStatus": response.status_code},
+                    )
+                content_type = response.headers.get("content-type", "").partition(";")[0]
+                content_type = content_type.strip().lower()
+                if not content_type.startswith("image/"):
+                    raise ProviderUnavailableError("The image provider output is not an image")
+                return _read_capped(response), content_type
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailableError(
+                "The image provider output could not be fetched"
+            ) from exc
+
+    def _is_allowed(self, host: str) -> bool:
+        # An allowed host admits itself and its subdomains (*.replicate.delivery).
+        return any(host == h or host.endswith(f".{h}") for h in self._allowed_hosts)
+
+
+def _first_output(output: Any) -> str | None:
+    if isinstance(output, list):
+        output = output[0] if output else None
+    return output if isinstance(output, str) and output else None
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    too_large = ProviderUnavailableError("The image provider output is too large")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_OUTPUT_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_OUTPUT_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)

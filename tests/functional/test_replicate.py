@@ -1,0 +1,618 @@
+"""The Replicate client against the Replicate emulator, over real HTTP.
+
+Everything between the client and the emulator is the documented wire protocol: creates
+with `Prefer: wait`, polling, cancelling, file uploads, problem+json errors and faults
+queued through the emulator's `/__emulator/faults`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import Response
+from PIL import Image
+from pydantic import SecretStr
+
+from aiimage.errors import ConfigurationError
+from aiimage.providers import replicate
+from aiimage.providers.base import (
+    GenerationRequest,
+    ImageInput,
+    Outcome,
+    ProviderAuthError,
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+)
+from aiimage.providers.replicate import MODELS, ReplicateProvider, map_error
+from aiimage.providers.transport import TIMEOUT_CODE, ProviderTransport
+from infra.emulators.replicate import CreateRecord, create_app
+from infra.emulators.server import serve_in_thread
+
+TOKEN = "r8_emulatorTestToken0123456789abcdef"
+ESRGAN, GFPGAN, CODEFORMER = "nightmareai/real-esrgan", "tencentarc/gfpgan", "sczhou/codeformer"
+PROCESSING_SECONDS = 3.0  # the slow emulator's run time: well beyond a 1 s `Prefer: wait`
+POLL_ATTEMPTS = 200
+POLL_INTERVAL = 0.05
+
+
+@dataclass
+class Emulator:
+    url: str
+    app: FastAPI
+
+    def fault(self, kind: str, **options: Any) -> None:
+        response = httpx.post(f"{self.url}/__emulator/faults", json={"kind": kind, **options})
+        assert response.status_code == 204, response.text
+
+    def reset(self) -> None:
+        assert httpx.delete(f"{self.url}/__emulator/faults").status_code == 204
+        self.app.state.requests.clear()
+        self.app.state.received.clear()
+
+    @property
+    def creates(self) -> list[CreateRecord]:
+        return list(self.app.state.requests)
+
+    def received(self, method: str, path: str) -> int:
+        return sum(1 for r in self.app.state.received if r == f"{method} /v1{path}")
+
+
+@dataclass
+class RecordingSleep:
+    delays: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def _serve(processing_seconds: float) -> Iterator[Emulator]:
+    app = create_app(api_token=TOKEN, processing_seconds=processing_seconds)
+    with serve_in_thread(app) as url:
+        yield Emulator(url, app)
+
+
+@pytest.fixture(scope="module")
+def fast_server() -> Iterator[Emulator]:
+    yield from _serve(0.0)
+
+
+@pytest.fixture(scope="module")
+def slow_server() -> Iterator[Emulator]:
+    yield from _serve(PROCESSING_SECONDS)
+
+
+@pytest.fixture
+def emulator(fast_server: Emulator) -> Emulator:
+    fast_server.reset()
+    return fast_server
+
+
+@pytest.fixture
+def slow_emulator(slow_server: Emulator) -> Emulator:
+    slow_server.reset()
+    return slow_server
+
+
+@pytest.fixture
+def sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+ProviderFactory = Callable[..., ReplicateProvider]
+
+
+@pytest.fixture
+def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
+    made: list[ReplicateProvider] = []
+
+    def make(
+        emulator: Emulator,
+        *,
+        token: str = TOKEN,
+        max_retries: int = 2,
+        hosts: frozenset[str] = frozenset({"127.0.0.1"}),
+        downloader: httpx.Client | None = None,
+    ) -> ReplicateProvider:
+        transport = ProviderTransport(
+            provider="replicate",
+            base_url=f"{emulator.url}/v1",
+            token=lambda: SecretStr(token),
+            timeout=10.0,
+            max_retries=max_retries,
+            map_error=map_error,
+            sleep=sleep,
+        )
+        provider = ReplicateProvider(
+            transport=transport, allowed_output_hosts=hosts, downloader=downloader
+        )
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+@pytest.fixture
+def provider(emulator: Emulator, make_provider: ProviderFactory) -> ReplicateProvider:
+    return make_provider(emulator)
+
+
+def png(width: int = 48, height: int = 32, *, noisy: bool = False) -> bytes:
+    if noisy:  # random pixels do not compress: a big PNG from a small picture
+        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    else:
+        image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def request(model: str = ESRGAN, data: bytes | None = None, **options: Any) -> GenerationRequest:
+    url = options.pop("url", None)
+    image = ImageInput(data if data is not None else png(), "image/png", url=url)
+    return GenerationRequest(model=model, image=image, **{"wait_seconds": 10.0, **options})
+
+
+def size_of(outcome: Outcome) -> tuple[int, int]:
+    assert outcome.status == "succeeded", outcome
+    assert outcome.image is not None
+    assert outcome.content_type == "image/png"
+    with Image.open(io.BytesIO(outcome.image)) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def poll_until_done(provider: ReplicateProvider, job_id: str) -> Outcome:
+    for _ in range(POLL_ATTEMPTS):
+        outcome = provider.poll(job_id)
+        if outcome.status != "pending":
+            return outcome
+        time.sleep(POLL_INTERVAL)
+    pytest.fail(f"{job_id} did not finish after {POLL_ATTEMPTS} polls")
+
+
+# --- models and their inputs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_real_esrgan_upscales_by_the_scale(
+    provider: ReplicateProvider, emulator: Emulator, scale: int
+) -> None:
+    outcome = provider.submit(request(ESRGAN, png(48, 32), scale=scale))
+
+    assert size_of(outcome) == (48 * scale, 32 * scale)
+    assert outcome.job_id
+    (create,) = emulator.creates
+    assert create.version == MODELS[ESRGAN].version
+    assert create.input == {"image": "<data>", "scale": scale, "face_enhance": False}
+
+
+def test_face_enhance_is_passed_through(provider: ReplicateProvider, emulator: Emulator) -> None:
+    outcome = provider.submit(request(ESRGAN, scale=2, face_enhance=True))
+
+    assert size_of(outcome) == (96, 64)
+    assert emulator.creates[0].input["face_enhance"] is True
+
+
+def test_gfpgan_sends_the_image_as_img(provider: ReplicateProvider, emulator: Emulator) -> None:
+    outcome = provider.submit(request(GFPGAN, scale=4))
+
+    assert size_of(outcome) == (48 * 4, 32 * 4)
+    (create,) = emulator.creates
+    assert create.version == MODELS[GFPGAN].version
+    assert create.input == {"img": "<data>", "version": "v1.4", "scale": 4}
+
+
+@pytest.mark.parametrize(("strength", "fidelity"), [(0.3, 0.3), (None, 0.5)])
+def test_codeformer_fidelity_comes_from_the_strength(
+    provider: ReplicateProvider, emulator: Emulator, strength: float | None, fidelity: float
+) -> None:
+    outcome = provider.submit(request(CODEFORMER, strength=strength))
+
+    assert size_of(outcome) == (96, 64)  # CodeFormer upscales by 2 unless told otherwise
+    assert emulator.creates[0].input == {
+        "image": "<data>",
+        "codeformer_fidelity": fidelity,
+        "background_enhance": True,
+        "face_upsample": True,
+        "upscale": 2,
+    }
+
+
+def test_an_unknown_model_is_a_configuration_error(provider: ReplicateProvider) -> None:
+    with pytest.raises(ConfigurationError):
+        provider.submit(request("someone/else"))
+
+
+# --- how the input image travels -----------------------------------------------------------
+
+
+def test_a_small_image_travels_as_a_data_uri(
+    provider: ReplicateProvider, emulator: Emulator
+) -> None:
+    provider.submit(request(scale=2))
+
+    assert emulator.creates[0].image_source == "data"
+    assert emulator.received("POST", "/files") == 0
+
+
+def test_a_large_image_is_uploaded_first(provider: ReplicateProvider, emulator: Emulator) -> None:
+    data = png(320, 320, noisy=True)
+    assert len(data) > replicate.MAX_DATA_URI_BYTES
+
+    outcome = provider.submit(request(data=data, scale=2))
+
+    assert size_of(outcome) == (640, 640)
+    (create,) = emulator.creates
+    assert create.image_source == "file"
+    assert create.image_ref.startswith(f"{emulator.url}/v1/files/")
+    assert emulator.received("POST", "/files") == 1
+
+
+@pytest.fixture(scope="module")
+def image_host() -> Iterator[str]:
+    """A plain HTTP server holding one image, like a presigned URL of the object store."""
+    app = FastAPI()
+
+    @app.get("/input.png")
+    def image() -> Response:
+        return Response(png(20, 10), media_type="image/png")
+
+    with serve_in_thread(app) as url:
+        yield url
+
+
+def test_an_image_url_is_passed_through(
+    provider: ReplicateProvider, emulator: Emulator, image_host: str
+) -> None:
+    url = f"{image_host}/input.png?X-Amz-Signature=abc"
+    outcome = provider.submit(request(data=png(), url=url, scale=4))
+
+    assert size_of(outcome) == (80, 40)  # the URL's picture, not the inline bytes
+    assert emulator.creates[0].image_source == "url"
+    assert emulator.creates[0].image_ref == url
+
+
+# --- sync and async runs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("wait", "header"), [(5.9, "wait=5"), (0.2, "wait=1"), (500, "wait=60")])
+def test_prefer_wait_is_the_callers_wait_within_replicates_bounds(
+    provider: ReplicateProvider, emulator: Emulator, wait: float, header: str
+) -> None:
+    outcome = provider.submit(request(scale=2, wait_seconds=wait))
+
+    assert outcome.status == "succeeded"
+    assert emulator.creates[0].prefer == header
+
+
+def test_a_slow_run_is_pending_then_polled_to_success(
+    make_provider: ProviderFactory, slow_emulator: Emulator
+) -> None:
+    provider = make_provider(slow_emulator)
+
+    submitted = provider.submit(request(scale=2, wait_seconds=1))
+
+    assert submitted.status == "pending"
+    assert submitted.job_id is not None
+    finished = poll_until_done(provider, submitted.job_id)
+    assert size_of(finished) == (96, 64)
+    assert finished.job_id == submitted.job_id
+    assert "predict_time" in finished.metrics
+
+
+def test_a_cancelled_prediction_polls_as_failed(
+    make_provider: ProviderFactory, slow_emulator: Emulator
+) -> None:
+    provider = make_provider(slow_emulator)
+    submitted = provider.submit(request(scale=2, wait_seconds=1))
+    assert submitted.status == "pending"
+    assert submitted.job_id is not None
+
+    provider.cancel(submitted.job_id)
+
+    outcome = provider.poll(submitted.job_id)
+    assert outcome == Outcome.failed("canceled", job_id=submitted.job_id)
+    provider.cancel(submitted.job_id)  # already terminal: nothing to do, no error
+
+
+def test_cancelling_an_unknown_prediction_is_not_an_error(provider: ReplicateProvider) -> None:
+    provider.cancel("doesnotexist0000000000000a")
+
+
+def test_polling_an_unknown_prediction_is_rejected(provider: ReplicateProvider) -> None:
+    with pytest.raises(ProviderRejectedError) as caught:
+        provider.poll("doesnotexist0000000000000a")
+    assert caught.value.details == {"providerStatus": 404}
+
+
+def test_an_invalid_input_is_rejected_without_echoing_it(provider: ReplicateProvider) -> None:
+    with pytest.raises(ProviderRejectedError) as caught:
+        provider.submit(request(scale=20))  # real-esrgan takes 0..10
+
+    assert caught.value.details == {"providerStatus": 422}
+    assert "scale" not in str(caught.value)
+
+
+# --- faults -------------------------------------------------------------------------------
+
+
+def test_a_rate_limit_is_retried_after_the_advertised_delay(
+    provider: ReplicateProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("rate_limit", retry_after=2, path_contains="/predictions")
+
+    outcome = provider.submit(request(scale=2))
+
+    assert outcome.status == "succeeded"
+    assert sleep.delays == [2.0]
+    assert emulator.received("POST", "/predictions") == 2
+
+
+def test_a_lasting_rate_limit_is_raised_with_its_retry_after(
+    provider: ReplicateProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("rate_limit", count=10, retry_after=3)
+
+    with pytest.raises(ProviderRateLimitedError) as caught:
+        provider.submit(request(scale=2))
+
+    assert caught.value.retry_after == 3
+    assert sleep.delays == [3.0, 3.0]  # max_retries=2: three attempts
+    assert emulator.received("POST", "/predictions") == 3
+
+
+def test_a_long_rate_limit_is_not_waited_for(
+    provider: ReplicateProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("rate_limit", retry_after=30)
+
+    with pytest.raises(ProviderRateLimitedError) as caught:
+        provider.submit(request(scale=2))
+
+    assert caught.value.retry_after == 30
+    assert sleep.delays == []
+
+
+def test_a_503_is_retried(
+    provider: ReplicateProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("server_error", status=503)
+
+    outcome = provider.submit(request(scale=2))
+
+    assert outcome.status == "succeeded"
+    assert len(sleep.delays) == 1
+    assert emulator.received("POST", "/predictions") == 2
+
+
+def test_a_500_is_unavailable_without_a_retry(
+    provider: ReplicateProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("server_error", status=500)
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.submit(request(scale=2))
+
+    assert caught.value.details == {"providerStatus": 500}
+    assert sleep.delays == []
+    assert emulator.received("POST", "/predictions") == 1
+
+
+def test_a_create_that_outlasts_its_wait_is_not_retried(
+    provider: ReplicateProvider, emulator: Emulator
+) -> None:
+    # wait_seconds=1: Prefer wait=1 and a read timeout of 1 s + margin, below the delay.
+    emulator.fault("slow", delay=replicate.WAIT_MARGIN_SECONDS + 3, path_contains="/predictions")
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.submit(request(scale=2, wait_seconds=1))
+
+    assert caught.value.code == TIMEOUT_CODE
+    # The emulator created the prediction (the run goes on); a retry would have made two.
+    assert len(emulator.creates) == 1
+    assert emulator.received("POST", "/predictions") == 1
+
+
+def test_a_slow_poll_within_the_timeout_succeeds(
+    provider: ReplicateProvider, emulator: Emulator
+) -> None:
+    submitted = provider.submit(request(scale=2))
+    assert submitted.job_id is not None
+    emulator.fault("slow", delay=0.3)
+
+    assert provider.poll(submitted.job_id).status == "succeeded"
+
+
+def test_a_malformed_answer_is_unavailable(provider: ReplicateProvider, emulator: Emulator) -> None:
+    emulator.fault("malformed")
+
+    with pytest.raises(ProviderUnavailableError):
+        provider.submit(request(scale=2))
+
+
+def test_a_failed_run_is_a_failed_outcome_with_the_providers_error(
+    provider: ReplicateProvider, emulator: Emulator
+) -> None:
+    message = "NSFW content detected. Try running it again, or try a different prompt."
+    emulator.fault("failed", message=message)
+
+    outcome = provider.submit(request(scale=2))
+
+    assert outcome.status == "failed"
+    assert outcome.error == message
+    assert outcome.job_id
+    assert outcome.image is None
+
+
+def test_an_auth_fault_is_an_auth_error(provider: ReplicateProvider, emulator: Emulator) -> None:
+    emulator.fault("auth")
+
+    with pytest.raises(ProviderAuthError):
+        provider.submit(request(scale=2))
+
+
+def test_a_wrong_token_is_an_auth_error_that_never_shows_the_token(
+    make_provider: ProviderFactory, emulator: Emulator
+) -> None:
+    wrong = "r8_wrongTokenThatMustNotLeak0123456789"
+    provider = make_provider(emulator, token=wrong)
+
+    with pytest.raises(ProviderAuthError) as caught:
+        provider.submit(request(scale=2))
+
+    for text in (str(caught.value), repr(caught.value.details), repr(caught.value.headers)):
+        assert wrong not in text
+        assert TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("rate_limit", {"count": 10, "retry_after": 30}),
+        ("server_error", {"status": 500}),
+        ("malformed", {}),
+        ("auth", {}),
+    ],
+)
+def test_no_error_carries_the_token(
+    provider: ReplicateProvider, emulator: Emulator, kind: str, options: dict[str, Any]
+) -> None:
+    emulator.fault(kind, **options)
+
+    with pytest.raises(
+        (ProviderRateLimitedError, ProviderUnavailableError, ProviderAuthError)
+    ) as caught:
+        provider.submit(request(scale=2))
+
+    error = caught.value
+    for text in (str(error), repr(error), repr(getattr(error, "details", None))):
+        assert TOKEN not in text
+
+
+def test_a_failed_upload_is_mapped(provider: ReplicateProvider, emulator: Emulator) -> None:
+    emulator.fault("server_error", status=500, path_contains="/files")
+
+    with pytest.raises(ProviderUnavailableError):
+        provider.submit(request(data=png(320, 320, noisy=True), scale=2))
+
+    assert emulator.received("POST", "/predictions") == 0
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+def test_an_output_on_a_host_off_the_allow_list_is_refused(
+    make_provider: ProviderFactory, emulator: Emulator
+) -> None:
+    provider = make_provider(emulator, hosts=frozenset({"replicate.delivery"}))
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.submit(request(scale=2))
+
+    assert caught.value.code == "provider_output_refused"
+
+
+def test_an_output_that_is_not_an_image_is_refused(
+    make_provider: ProviderFactory, emulator: Emulator
+) -> None:
+    def html(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<html>login</html>")
+
+    downloader = httpx.Client(transport=httpx.MockTransport(html))
+    provider = make_provider(emulator, downloader=downloader)
+
+    with pytest.raises(ProviderUnavailableError, match="not an image"):
+        provider.submit(request(scale=2))
+
+
+def test_an_output_over_the_size_cap_is_refused(
+    provider: ReplicateProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replicate, "MAX_OUTPUT_BYTES", 100)
+
+    with pytest.raises(ProviderUnavailableError, match="too large"):
+        provider.submit(request(scale=4))
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("replicate.delivery", True),
+        ("pbxt.replicate.delivery", True),
+        ("replicate.delivery.evil.example", False),
+        ("evilreplicate.delivery", False),
+        ("169.254.169.254", False),
+    ],
+)
+def test_the_output_allow_list_admits_replicate_delivery_and_its_subdomains(
+    host: str, allowed: bool
+) -> None:
+    provider = ReplicateProvider.from_settings()
+    try:
+        assert provider._is_allowed(host) is allowed
+    finally:
+        provider.close()
+
+
+# --- error mapping and configuration --------------------------------------------------------
+
+
+def _response(status: int, body: Any = None, **headers: str) -> httpx.Response:
+    return httpx.Response(
+        status, json=body, headers=headers, request=httpx.Request("GET", "https://x/v1")
+    )
+
+
+def test_no_credit_is_our_problem_not_the_callers() -> None:
+    error = map_error(_response(402, {"detail": "Payment required", "status": 402}))
+
+    assert isinstance(error, ProviderUnavailableError)
+    assert error.code == "provider_payment_required"
+    assert error.status == 502
+
+
+def test_retry_after_comes_from_the_body_or_the_header() -> None:
+    from_body = map_error(
+        _response(429, {"detail": "throttled", "status": 429, "retry_after": 4.2})
+    )
+    from_header = map_error(_response(429, {"detail": "throttled"}, **{"Retry-After": "7"}))
+
+    assert isinstance(from_body, ProviderRateLimitedError)
+    assert from_body.retry_after == 5
+    assert isinstance(from_header, ProviderRateLimitedError)
+    assert from_header.retry_after == 7
+
+
+def test_an_html_error_page_is_unavailable() -> None:
+    page = httpx.Response(
+        524, text="<html>cloudflare</html>", request=httpx.Request("POST", "https://x/v1")
+    )
+    error = map_error(page)
+
+    assert isinstance(error, ProviderUnavailableError)
+    assert error.details == {"providerStatus": 524}
+
+
+def test_from_settings_talks_to_the_configured_api(
+    settings_env: Callable[..., None], emulator: Emulator
+) -> None:
+    settings_env(REPLICATE_API_TOKEN=TOKEN, REPLICATE_BASE_URL=f"{emulator.url}/v1")
+    provider = ReplicateProvider.from_settings()
+    try:
+        outcome = provider.submit(request(GFPGAN, scale=2))
+    finally:
+        provider.close()
+
+    assert size_of(outcome) == (96, 64)
+    assert len(emulator.creates) == 1
