@@ -1,0 +1,205 @@
+"""Benchmark of the image pipeline around the provider call, on a 12-megapixel photo.
+
+Stages, each timed with `time.perf_counter` over `--repeat` runs after one warm-up run,
+reported as the median and as a ratio to the baseline:
+
+(a) baseline: Pillow alone, open + load + save as JPEG quality 95, the least any
+    re-encoding sanitiser can cost;
+(b) `sanitize`: sniffing, the header pixel check, the decode, EXIF orientation and the
+    metadata-free re-encode, as every upload gets it;
+(c) the result path: (b), then `enhance.decode` and a WebP quality-90 encode, which is what
+    the enhancer does around the provider call (the local provider's own work excluded).
+
+The input is generated per run (no fixture files): gradients, soft shapes and sensor-like
+noise, saved as JPEG quality 90 with an EXIF block that carries orientation 6 (so the
+sanitiser really rotates) and GPS coordinates (so it really strips something).
+
+    python -m bench.image_pipeline [--repeat N] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import PIL
+from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageFilter
+
+from aiimage.imaging import enhance
+from aiimage.imaging.validation import sanitize
+from aiimage.settings import Settings
+
+WIDTH, HEIGHT = 4000, 3000
+SOURCE_QUALITY = 90
+BASELINE_QUALITY = 95
+RESULT_QUALITY = 90  # aiimage.enhancer.generate.RESULT_QUALITY
+# The production defaults, not whatever the environment of the benchmark run says.
+MAX_BYTES: int = Settings.model_fields["max_upload_bytes"].default
+MAX_PIXELS: int = Settings.model_fields["max_image_pixels"].default
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    label: str
+    run: Callable[[bytes], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    label: str
+    median_ms: float
+    output_bytes: int
+
+
+def make_photo(width: int = WIDTH, height: int = HEIGHT, *, seed: int = 12) -> bytes:
+    """A deterministic photo-like JPEG: smooth gradients, blurred shapes, fine noise."""
+    rng = random.Random(seed)  # noqa: S311 -- reproducible test pixels, not a secret
+    size = (width, height)
+    horizontal = Image.linear_gradient("L").rotate(90).resize(size, Image.Resampling.BICUBIC)
+    vertical = Image.linear_gradient("L").resize(size, Image.Resampling.BICUBIC)
+    radial = Image.radial_gradient("L").resize(size, Image.Resampling.BICUBIC)
+    image = Image.merge("RGB", (horizontal, radial, vertical))
+
+    shapes = Image.new("RGB", size, (0, 0, 0))
+    mask = Image.new("L", size, 0)
+    draw_shape, draw_mask = ImageDraw.Draw(shapes), ImageDraw.Draw(mask)
+    for _ in range(60):
+        x, y = rng.randrange(width), rng.randrange(height)
+        w, h = rng.randrange(width // 40, width // 5), rng.randrange(height // 40, height // 5)
+        box = (x, y, x + w, y + h)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        opacity = rng.randrange(120, 256)
+        if rng.random() < 0.5:
+            draw_shape.ellipse(box, fill=colour)
+            draw_mask.ellipse(box, fill=opacity)
+        else:
+            draw_shape.rectangle(box, fill=colour)
+            draw_mask.rectangle(box, fill=opacity)
+    image.paste(shapes, mask=mask.filter(ImageFilter.GaussianBlur(3)))
+
+    # Zero-mean noise of about +-12 levels, like a phone sensor at moderate ISO.
+    grain = [
+        Image.frombytes("L", size, rng.randbytes(width * height)).point(
+            lambda v: 128 + (v - 128) // 10
+        )
+        for _ in range(3)
+    ]
+    image = ImageChops.add(image, Image.merge("RGB", grain), scale=1.0, offset=-128)
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "BenchCam"
+    exif[ExifTags.Base.Model] = "Synthetic 12MP"
+    exif[ExifTags.Base.DateTime] = "2024:06:01 12:00:00"
+    exif[ExifTags.Base.Orientation] = 6
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = (52.0, 31.0, 12.0)
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+    gps[ExifTags.GPS.GPSLongitude] = (13.0, 24.0, 36.0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=SOURCE_QUALITY, exif=exif)
+    return buffer.getvalue()
+
+
+def baseline(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=BASELINE_QUALITY)
+    return buffer.getvalue()
+
+
+def sanitize_only(data: bytes) -> bytes:
+    return sanitize(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS).data
+
+
+def result_path(data: bytes) -> bytes:
+    clean = sanitize(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+    return enhance.encode(enhance.decode(clean.data), "WEBP", quality=RESULT_QUALITY)
+
+
+STAGES = (
+    Stage("(a) baseline: Pillow decode + JPEG q95 encode", baseline),
+    Stage("(b) sanitize", sanitize_only),
+    Stage("(c) sanitize + decode + WebP q90 encode", result_path),
+)
+
+
+def measure(stage: Stage, data: bytes, repeat: int) -> Result:
+    output = stage.run(data)  # warm-up: plugin registration, first-touch allocations
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        output = stage.run(data)
+        timings.append(time.perf_counter() - started)
+    return Result(stage.label, statistics.median(timings) * 1000, len(output))
+
+
+def environment() -> str:
+    cpus = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    return (
+        f"Python {platform.python_version()}, Pillow {PIL.__version__}, "
+        f"{cpus} CPUs ({usable} usable), {platform.system()} {platform.machine()}"
+    )
+
+
+def render(results: Sequence[Result], *, header: str, markdown: bool) -> str:
+    base = results[0].median_ms
+    rows = [
+        (
+            r.label,
+            f"{r.median_ms:.0f}",
+            f"{r.median_ms / base:.2f}x",
+            f"{r.output_bytes / 1024:.0f}",
+        )
+        for r in results
+    ]
+    titles = ("stage", "median ms", "vs baseline", "output KiB")
+    if markdown:
+        lines = [
+            f"| {' | '.join(titles)} |",
+            "|" + "|".join(["---", "--:", "--:", "--:"]) + "|",
+            *(f"| {' | '.join(row)} |" for row in rows),
+        ]
+    else:
+        widths = [max(len(row[i]) for row in (titles, *rows)) for i in range(len(titles))]
+        lines = [
+            "  ".join(
+                cell.ljust(width) if i == 0 else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in (titles, *rows)
+        ]
+    return "\n".join([header, "", *lines, "", environment()])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per stage (default 5)")
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    data = make_photo()
+    header = (
+        f"Image pipeline, {WIDTH}x{HEIGHT} JPEG ({WIDTH * HEIGHT / 1e6:.0f} MP, "
+        f"{len(data) / 1024 / 1024:.1f} MiB, q{SOURCE_QUALITY}, EXIF orientation 6 + GPS); "
+        f"median of {args.repeat} runs"
+    )
+    results = [measure(stage, data, args.repeat) for stage in STAGES]
+    print(render(results, header=header, markdown=args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
