@@ -18,6 +18,10 @@ TEST_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "LIMITS_TABLE": "test-limits",
+    "JOBS_TABLE": "test-jobs",
+    "JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/test-jobs",
+    "IMAGES_BUCKET": "test-images",
+    "LOCAL_PROVIDER_ENABLED": "true",
     "GUEST_COOKIE_SECRET": "test-guest-cookie-secret-0123456789abcdef",
     "JWT_SECRET": "test-jwt-secret-0123456789abcdef-0123456789",
     "ALLOWED_ORIGINS": "https://app.test",
@@ -27,7 +31,16 @@ TEST_ENV = {
     "POWERTOOLS_DEV": "false",
 }
 os.environ.update(TEST_ENV)
-for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "GUEST_COOKIE_SECRET_PARAM", "JWT_SECRET_PARAM"):
+for name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "GUEST_COOKIE_SECRET_PARAM",
+    "JWT_SECRET_PARAM",
+    "STORAGE_ENDPOINT_URL",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_API_TOKEN",
+    "REPLICATE_API_TOKEN",
+):
     os.environ.pop(name, None)
 
 import jwt  # noqa: E402
@@ -35,12 +48,17 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from aiimage import aws  # noqa: E402
+from aiimage.enhancer.dispatch import get_provider  # noqa: E402
 from aiimage.settings import get_settings  # noqa: E402
 from infra.emulation import serialize_dynamodb  # noqa: E402
 from infra.resources import create_resources  # noqa: E402
 from infra.template import load_template  # noqa: E402
 
 ORIGIN = "https://app.test"
+
+
+def reset_providers() -> None:
+    get_provider.cache_clear()
 
 
 @pytest.fixture
@@ -51,10 +69,13 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None
         for name, value in values.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
+        aws.reset_clients()
+        reset_providers()
 
     yield apply
     monkeypatch.undo()
     get_settings.cache_clear()
+    reset_providers()
 
 
 @pytest.fixture
@@ -65,7 +86,14 @@ def aws_stack() -> Iterator[None]:
         aws.reset_clients()
         create_resources(
             load_template(),
-            physical_names={"LimitsTable": os.environ["LIMITS_TABLE"]},
+            parameters={"AppOrigin": ORIGIN},
+            physical_names={
+                "LimitsTable": os.environ["LIMITS_TABLE"],
+                "JobsTable": os.environ["JOBS_TABLE"],
+                "JobsQueue": "test-jobs",
+                "JobsDeadLetterQueue": "test-jobs-dlq",
+                "ImagesBucket": os.environ["IMAGES_BUCKET"],
+            },
         )
         yield
     aws.reset_clients()

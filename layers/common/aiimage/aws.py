@@ -18,6 +18,8 @@ from aiimage.settings import get_settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
 _CONFIG = Config(
@@ -50,6 +52,32 @@ def ssm() -> SSMClient:
     return client
 
 
+def sqs() -> SQSClient:
+    client: SQSClient = _client("sqs")
+    return client
+
+
+@cache
+def s3() -> S3Client:
+    """The object store's client: AWS S3 with the function's role, or R2 (or moto) at
+    `STORAGE_ENDPOINT_URL` with its own key. Path-style addressing works on all three."""
+    from aiimage import secrets  # secrets reads SSM through this module
+
+    settings = get_settings()
+    endpoint = settings.storage_endpoint_url or settings.aws_endpoint_url
+    secret_key = secrets.storage_secret_access_key()
+    own_key = settings.storage_access_key_id is not None and secret_key is not None
+    client: S3Client = boto3.session.Session().client(
+        "s3",
+        region_name=settings.storage_region or settings.aws_region,
+        endpoint_url=endpoint,
+        config=_CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"})),
+        aws_access_key_id=settings.storage_access_key_id if own_key else None,
+        aws_secret_access_key=secret_key.get_secret_value() if own_key and secret_key else None,
+    )
+    return client
+
+
 @cache
 def ssm_parameters() -> SSMProvider:
     """Powertools' SSM provider on our client; it holds the parameter value cache."""
@@ -61,4 +89,5 @@ def ssm_parameters() -> SSMProvider:
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     _client.cache_clear()
+    s3.cache_clear()
     ssm_parameters.cache_clear()

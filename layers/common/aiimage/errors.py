@@ -87,6 +87,13 @@ class QuotaExceededError(ForbiddenError):
     default_message = "Usage quota exceeded"
 
 
+class FeatureLockedError(ForbiddenError):
+    """The caller's plan does not include what was asked for (a scale, face enhancement)."""
+
+    default_code = "feature_locked"
+    default_message = "Your plan does not include this feature"
+
+
 class NotFoundError(AppError):
     type = "not_found"
     status = 404

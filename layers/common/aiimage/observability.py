@@ -40,6 +40,14 @@ class LogEvent(StrEnum):
     PROVIDER_RETRY = "provider_retry"
     PROVIDER_ERROR = "provider_error"
     PROVIDER_FALLBACK = "provider_fallback"
+    GENERATE_START = "generate_start"
+    R2_PUT_ORIGINAL = "r2_put_original"
+    R2_PUT_RESULT = "r2_put_result"
+    GENERATE_SUCCESS = "generate_success"
+    GENERATE_FAILED = "generate_failed"
+    GENERATE_DEFERRED = "generate_deferred"
+    JOB_MISSING = "job_missing"
+    JOB_MESSAGE_INVALID = "job_message_invalid"
 
 
 class MetricName(StrEnum):
@@ -48,3 +56,6 @@ class MetricName(StrEnum):
     CSRF_REJECTED = "CsrfRejected"
     PROVIDER_ERROR = "ProviderError"
     PROVIDER_FALLBACK = "ProviderFallback"
+    GENERATE_SUCCESS = "GenerateSuccess"
+    GENERATE_FAILED = "GenerateFailed"
+    GENERATE_DEFERRED = "GenerateDeferred"

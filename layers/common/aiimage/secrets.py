@@ -54,3 +54,12 @@ def replicate_api_token() -> SecretStr | None:
     return _resolve(
         "REPLICATE_API_TOKEN", settings.replicate_api_token, settings.replicate_api_token_param
     )
+
+
+def storage_secret_access_key() -> SecretStr | None:
+    settings = get_settings()
+    return _resolve(
+        "STORAGE_SECRET_ACCESS_KEY",
+        settings.storage_secret_access_key,
+        settings.storage_secret_access_key_param,
+    )

@@ -30,8 +30,34 @@ class Settings(BaseSettings):
     powertools_log_level: str = "INFO"
     powertools_trace_disabled: bool = True
 
-    # Tables.
+    # Tables and queues.
     limits_table: str = "aiimage-limits"
+    jobs_table: str = "aiimage-jobs"
+    jobs_queue_url: str | None = None
+
+    # Objects: one S3-compatible bucket (Cloudflare R2 in production: its endpoint, region
+    # "auto" and an R2 access key; unset in AWS S3, where the function role signs).
+    images_bucket: str = "aiimage-images"
+    storage_endpoint_url: str | None = None
+    storage_region: str | None = None
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: SecretStr | None = None
+    storage_secret_access_key_param: str | None = None
+    # Absolute base of the URLs handed to clients (`imageUrl`); default: the request's own.
+    public_base_url: str | None = None
+    presigned_url_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    # Objects above this are answered with a redirect to a presigned URL: a Lambda response
+    # is capped at 6 MB, and binary bodies travel base64-encoded (4/3 larger).
+    max_proxy_bytes: int = Field(default=4_000_000, ge=1, le=4_400_000)
+
+    # Uploads (the seed system's limits) and the image pipeline's guards. A request body is
+    # capped as Lambda caps it (6 MB), locally too, so both behave alike.
+    max_request_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Larger images must use a direct upload: the Lambda request payload is capped at 6 MB.
+    max_inline_upload_bytes: int = Field(default=4_500_000, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_output_pixels: int = Field(default=64_000_000, ge=1)
 
     # Identity. Either the secret itself (local) or the name of an SSM SecureString (AWS).
     guest_cookie_secret: SecretStr | None = None
@@ -66,6 +92,8 @@ class Settings(BaseSettings):
     # inside an API request before it becomes an asynchronous job (API Gateway stops at 30 s).
     provider_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     provider_max_retries: int = Field(default=2, ge=0, le=5)
+    # The Pillow provider: the offline default of `make dev`; off in AWS unless wanted.
+    local_provider_enabled: bool = True
 
     # Rate limits per owner and minute.
     generate_rate_limit_per_minute: int = Field(default=15, ge=1)
@@ -80,6 +108,13 @@ class Settings(BaseSettings):
 
     @field_validator(
         "aws_endpoint_url",
+        "jobs_queue_url",
+        "storage_endpoint_url",
+        "storage_region",
+        "storage_access_key_id",
+        "storage_secret_access_key",
+        "storage_secret_access_key_param",
+        "public_base_url",
         "guest_cookie_secret",
         "guest_cookie_secret_param",
         "jwt_secret",

@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aiimage import identity as ident
-from aiimage.errors import AppError, AuthError, CsrfError
+from aiimage.errors import AppError, AuthError, CsrfError, PayloadTooLargeError
 from aiimage.http.envelope import error_response
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.identity import Identity
@@ -103,6 +103,33 @@ def check_csrf(conn: HTTPConnection, method: str, identity: Identity) -> None:
         )
 
 
+def limit_body(conn: HTTPConnection, receive: Receive, max_bytes: int) -> Receive:
+    """Refuse a body over `max_bytes` (Lambda's own request limit, enforced locally too):
+    up front when Content-Length says so, else while it streams in."""
+    declared = conn.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    received = 0
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > max_bytes:
+            raise _too_large(max_bytes)
+        return message
+
+    return counting_receive
+
+
+def _too_large(max_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        "The request body is too large; upload large images with POST /api/ai-image/uploads",
+        code="request_too_large",
+        details={"maxBytes": max_bytes},
+    )
+
+
 class PlatformMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -138,7 +165,8 @@ class PlatformMiddleware:
                 )
                 metrics.add_metric(name=MetricName.CSRF_REJECTED, unit="Count", value=1)
                 raise
-            await self.app(scope, receive, send_with_headers)
+            limited = limit_body(conn, receive, get_settings().max_request_bytes)
+            await self.app(scope, limited, send_with_headers)
         except AppError as exc:
             if started:
                 raise

@@ -1,0 +1,42 @@
+"""DeliveryApiFunction: `GET /r2-ai/{key+}`, owner-gated image delivery (adapter only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from mangum import Mangum
+
+from aiimage.enhancer.delivery import deliver
+from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.storage.keys import InvalidKeyError
+
+router = APIRouter()
+
+
+@router.get(
+    "/r2-ai/{key:path}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/webp": {}, "image/png": {}, "image/jpeg": {}}},
+        304: {"description": "Not modified"},
+        307: {"description": "Large object: a short-lived presigned URL"},
+    },
+    summary="An image of the caller's: an upload, an original or a result",
+)
+def get_object(
+    request: Request,
+    identity: CurrentIdentity,
+    key: str,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    # Starlette decodes the path; the raw one shows encoded separators and dot segments.
+    raw_path = request.scope.get("raw_path", b"").decode("latin-1")
+    if "%" in raw_path.partition("?")[0]:
+        raise InvalidKeyError()
+    delivery = deliver(identity, key, if_none_match=if_none_match)
+    return Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
+
+
+app = create_app("AI Image Enhancer: delivery", router)
+handler = observed(Mangum(app, lifespan="off"))

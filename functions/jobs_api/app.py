@@ -1,0 +1,91 @@
+"""JobsApiFunction: asynchronous enhancer jobs of the caller (adapter only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from starlette.concurrency import run_in_threadpool
+
+from aiimage.enhancer import jobs
+from aiimage.enhancer.catalog import GenerateParams
+from aiimage.enhancer.forms import GenerateForm, read_inline
+from aiimage.enhancer.generate import ImageSource, submit_job
+from aiimage.enhancer.views import JobAccepted, JobList, JobView
+from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.http.models import Envelope
+
+router = APIRouter(prefix="/api/ai-image/jobs")
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{29}$", description="The job's id")]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Envelope[JobAccepted],
+    response_model_by_alias=True,
+    summary="Queue an enhancement; poll the job for its result",
+)
+async def create_job(
+    request: Request,
+    identity: CurrentIdentity,
+    form: Annotated[GenerateForm, Form()],
+    image: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4.5 MB")] = None,
+) -> JSONResponse:
+    params = GenerateParams(**form.model_dump(exclude={"upload_key"}))
+    source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
+    job = await run_in_threadpool(submit_job, identity, params, source)
+    accepted: Envelope[JobAccepted] = Envelope(
+        data=JobAccepted(job=JobView.of(job, str(request.base_url)))
+    )
+    return JSONResponse(
+        accepted.model_dump(mode="json", by_alias=True),
+        status_code=202,
+        headers={"Location": f"/api/ai-image/jobs/{job.id}"},
+    )
+
+
+@router.get(
+    "",
+    response_model=Envelope[JobList],
+    response_model_by_alias=True,
+    summary="The caller's jobs, newest first",
+)
+def list_jobs(
+    request: Request,
+    identity: CurrentIdentity,
+    status: Annotated[jobs.JobStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Envelope[JobList]:
+    page = jobs.list_jobs(identity, status=status, limit=limit, cursor=cursor)
+    base = str(request.base_url)
+    return Envelope(
+        data=JobList(jobs=[JobView.of(j, base) for j in page.jobs], next_cursor=page.next_cursor)
+    )
+
+
+@router.get(
+    "/{job_id}",
+    response_model=Envelope[JobView],
+    response_model_by_alias=True,
+    summary="One of the caller's jobs",
+)
+def get_job(request: Request, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
+    return Envelope(data=JobView.of(jobs.get(identity, job_id), str(request.base_url)))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=Envelope[JobView],
+    response_model_by_alias=True,
+    summary="Cancel a queued or running job; its image is given back",
+)
+def cancel_job(request: Request, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
+    return Envelope(data=JobView.of(jobs.cancel(identity, job_id), str(request.base_url)))
+
+
+app = create_app("AI Image Enhancer: jobs", router)
+handler = observed(Mangum(app, lifespan="off"))

@@ -1,0 +1,129 @@
+"""Which provider runs a model, and the fallback when it cannot.
+
+A model's routes are tried in catalog order, skipping providers that are switched off or
+not configured (`WORKERS_AI_ENABLED=0` is the seed system's rollback switch). A provider
+that is busy, down or refuses our credentials hands over to the next route; a provider
+that rejects the input does not (the next one would be given the same input). All routes
+share one deadline, below API Gateway's 30 s limit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from aiimage.enhancer.catalog import ProviderName, ProviderRoute, ResolvedParams
+from aiimage.errors import ConfigurationError
+from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.providers.base import (
+    AiImageProvider,
+    GenerationRequest,
+    ImageInput,
+    Outcome,
+    ProviderAuthError,
+    ProviderRateLimitedError,
+    ProviderUnavailableError,
+)
+from aiimage.settings import Settings, get_settings
+
+_HANDS_OVER = (ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    route: ProviderRoute
+    outcome: Outcome
+
+
+def is_available(provider: ProviderName, settings: Settings) -> bool:
+    if provider == "workers_ai":
+        return (
+            settings.workers_ai_enabled
+            and settings.cloudflare_account_id is not None
+            and (
+                settings.cloudflare_api_token is not None
+                or settings.cloudflare_api_token_param is not None
+            )
+        )
+    if provider == "replicate":
+        return (
+            settings.replicate_api_token is not None
+            or settings.replicate_api_token_param is not None
+        )
+    return settings.local_provider_enabled
+
+
+@cache
+def get_provider(provider: ProviderName) -> AiImageProvider:
+    """One client per provider and process (each holds a pooled HTTP connection)."""
+    if provider == "workers_ai":
+        from aiimage.providers.workers_ai import WorkersAiProvider
+
+        return WorkersAiProvider.from_settings()
+    if provider == "replicate":
+        from aiimage.providers.replicate import ReplicateProvider
+
+        return ReplicateProvider.from_settings()
+    from aiimage.providers.local import LocalProvider
+
+    return LocalProvider(max_output_pixels=get_settings().max_output_pixels)
+
+
+def routes_for(params: ResolvedParams, settings: Settings) -> list[ProviderRoute]:
+    routes = [r for r in params.spec.routes if is_available(r.provider, settings)]
+    if not routes:
+        raise ConfigurationError(f"No provider is configured for {params.spec.slug}")
+    return routes
+
+
+def build_request(
+    params: ResolvedParams, route: ProviderRoute, image: ImageInput, wait_seconds: float
+) -> GenerationRequest:
+    return GenerationRequest(
+        model=route.model,
+        image=image,
+        scale=params.scale,
+        face_enhance=params.face_enhance,
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        strength=params.strength,
+        guidance=params.guidance,
+        steps=params.steps,
+        wait_seconds=wait_seconds,
+    )
+
+
+def dispatch(
+    params: ResolvedParams,
+    image: ImageInput,
+    *,
+    budget_seconds: float | None = None,
+    settings: Settings | None = None,
+) -> Dispatched:
+    """Run `params` on the first provider that answers; raise the last provider's error."""
+    settings = settings or get_settings()
+    deadline = time.monotonic() + (budget_seconds or settings.provider_timeout_seconds)
+    routes = routes_for(params, settings)
+    for position, route in enumerate(routes):
+        remaining = deadline - time.monotonic()
+        is_last = position == len(routes) - 1
+        try:
+            # The local provider runs in-process in a second or two: always worth a try.
+            if remaining <= 0 and route.provider != "local":
+                raise ProviderUnavailableError("The provider deadline has passed")
+            request = build_request(params, route, image, max(remaining, 1.0))
+            return Dispatched(route, get_provider(route.provider).submit(request))
+        except _HANDS_OVER as exc:
+            logger.warning(
+                LogEvent.PROVIDER_ERROR,
+                provider=route.provider,
+                model=route.model,
+                code=exc.code,
+                fallback=None if is_last else routes[position + 1].provider,
+            )
+            metrics.add_metric(name=MetricName.PROVIDER_ERROR, unit="Count", value=1)
+            if is_last:
+                raise
+            metrics.add_metric(name=MetricName.PROVIDER_FALLBACK, unit="Count", value=1)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

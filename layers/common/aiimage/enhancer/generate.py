@@ -1,0 +1,248 @@
+"""`POST /api/ai-image/generate`: one image in, one enhanced image out, paid exactly once.
+
+The order is the seed system's, made exact: parameters are checked against the catalog
+and the plan (free), the rate limit counts the attempt, the quota is *reserved*, and only
+then is the image read, validated, stored and sent to a provider. The reservation is
+committed when the result is stored and refunded on any failure, and every object written
+on the way is deleted again, so a failed generate costs nothing and leaves nothing.
+
+When the provider cannot finish within the API's deadline, the work is handed to an
+asynchronous job instead of timing out: the reservation and the stored original go with
+it, and the caller gets 202 and the job to poll.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Literal
+
+from aiimage.enhancer import jobs
+from aiimage.enhancer.catalog import GenerateParams, ResolvedParams, resolve
+from aiimage.enhancer.dispatch import dispatch, routes_for
+from aiimage.enhancer.usage import UsageView, get_usage
+from aiimage.errors import PayloadTooLargeError, UpstreamError, ValidationError
+from aiimage.identity import Identity
+from aiimage.imaging import enhance
+from aiimage.imaging.validation import CleanImage, sanitize
+from aiimage.limits import quota_store, rate_limiter
+from aiimage.limits.plans import resolve_plan
+from aiimage.limits.quota import Reservation
+from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.providers.base import Outcome, ProviderUnavailableError
+from aiimage.providers.transport import TIMEOUT_CODE
+from aiimage.settings import Settings, get_settings
+from aiimage.storage.keys import ObjectKey, Owner, new_key, parse_key
+from aiimage.storage.objects import object_store
+
+RESULT_CONTENT_TYPE = "image/webp"
+RESULT_QUALITY = 90
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSource:
+    """Exactly one of: the bytes of a multipart upload, or the key of a direct upload."""
+
+    data: bytes | None = None
+    upload_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    images: int
+    provider: str
+    cost_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    model: str
+    result_key: ObjectKey
+    original_key: ObjectKey
+    usage: UsageView
+    charge: Charge
+    status: Literal["succeeded"] = "succeeded"
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    job: jobs.Job
+    status: Literal["deferred"] = "deferred"
+
+
+def generate(
+    identity: Identity, params: GenerateParams, source: ImageSource
+) -> Generated | Deferred:
+    settings = get_settings()
+    _, entitlements = resolve_plan(identity, settings)
+    resolved = resolve(params, entitlements)
+    routes_for(resolved, settings)  # a misconfiguration fails before anything is counted
+    _check_source(source)
+    rate_limiter().hit(
+        "generate",
+        identity.owner_key,
+        limit=settings.generate_rate_limit_per_minute,
+        window_seconds=60,
+    )
+    logger.info(LogEvent.GENERATE_START, model=resolved.spec.slug, owner_type=identity.owner_type)
+    reservation = quota_store().reserve(identity.owner_key, entitlements)
+    with ExitStack() as undo:
+        undo.callback(_refund, reservation)
+        clean = read_image(identity, source, settings)
+        check_output_size(clean, resolved, settings)
+        original_key = store(undo, new_key("originals", identity, clean.content_type), clean.data)
+        logger.info(LogEvent.R2_PUT_ORIGINAL, key=str(original_key), bytes=len(clean.data))
+        started = time.monotonic()
+        try:
+            dispatched = dispatch(resolved, clean.as_input(url=_input_url(original_key, resolved)))
+        except ProviderUnavailableError as exc:
+            if exc.code != TIMEOUT_CODE:
+                raise
+            # The provider may still be working: finish in the background instead.
+            job = jobs.create(identity, resolved, original_key, reservation)
+            undo.pop_all()
+            return _deferred(job)
+        outcome = dispatched.outcome
+        if outcome.status == "pending":
+            assert outcome.job_id is not None
+            job = jobs.create(
+                identity,
+                resolved,
+                original_key,
+                reservation,
+                provider_job=jobs.ProviderJob(dispatched.route.provider, outcome.job_id),
+            )
+            undo.pop_all()
+            return _deferred(job)
+        result_key = store_result(undo, identity, outcome)
+        quota_store().commit(reservation)
+        undo.pop_all()
+    _discard_upload(identity, source)
+    logger.info(
+        LogEvent.GENERATE_SUCCESS,
+        model=resolved.spec.slug,
+        provider=dispatched.route.provider,
+        provider_ms=round((time.monotonic() - started) * 1000),
+    )
+    metrics.add_metric(name=MetricName.GENERATE_SUCCESS, unit="Count", value=1)
+    return Generated(
+        model=resolved.spec.slug,
+        result_key=result_key,
+        original_key=original_key,
+        usage=get_usage(identity),
+        charge=Charge(images=1, provider=dispatched.route.provider, cost_usd=outcome.cost),
+    )
+
+
+def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) -> jobs.Job:
+    """`POST /api/ai-image/jobs`: the same checks and charge as generate, run by the worker."""
+    settings = get_settings()
+    _, entitlements = resolve_plan(identity, settings)
+    resolved = resolve(params, entitlements)
+    routes_for(resolved, settings)
+    _check_source(source)
+    rate_limiter().hit(
+        "jobs", identity.owner_key, limit=settings.jobs_rate_limit_per_minute, window_seconds=60
+    )
+    reservation = quota_store().reserve(identity.owner_key, entitlements)
+    with ExitStack() as undo:
+        undo.callback(_refund, reservation)
+        clean = read_image(identity, source, settings)
+        check_output_size(clean, resolved, settings)
+        original_key = store(undo, new_key("originals", identity, clean.content_type), clean.data)
+        job = jobs.create(identity, resolved, original_key, reservation)
+        undo.pop_all()
+    _discard_upload(identity, source)
+    return job
+
+
+def _check_source(source: ImageSource) -> None:
+    if (source.data is None) == (source.upload_key is None):
+        raise ValidationError(
+            "Send exactly one of: an image file, or the uploadKey of a direct upload",
+            code="image_missing",
+            details={"field": "image"},
+        )
+
+
+def read_image(identity: Identity, source: ImageSource, settings: Settings) -> CleanImage:
+    if source.data is not None:
+        data = source.data
+    else:
+        assert source.upload_key is not None
+        data = _read_upload(identity, source.upload_key, settings)
+    return sanitize(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+
+
+def _read_upload(identity: Identity, raw_key: str, settings: Settings) -> bytes:
+    key = parse_key(raw_key)
+    if key.kind != "uploads" or not key.owned_by(identity):
+        # Another owner's key is indistinguishable from a missing one.
+        raise ValidationError("Unknown uploadKey", code="upload_not_found")
+    store_ = object_store()
+    try:
+        head = store_.head(key)
+    except Exception as exc:
+        raise ValidationError("Unknown uploadKey", code="upload_not_found") from exc
+    if head.size > settings.max_upload_bytes:
+        raise PayloadTooLargeError(
+            "The uploaded image is too large",
+            code="image_too_large",
+            details={"maxBytes": settings.max_upload_bytes},
+        )
+    return store_.read(key)
+
+
+def _discard_upload(identity: Identity, source: ImageSource) -> None:
+    # The sanitised original is stored; the raw upload (with its EXIF) is no longer needed.
+    if source.upload_key is not None:
+        object_store().delete(parse_key(source.upload_key))
+
+
+def check_output_size(clean: CleanImage, params: ResolvedParams, settings: Settings) -> None:
+    factor = (params.scale or 1) ** 2
+    if clean.width * clean.height * factor > settings.max_output_pixels:
+        raise ValidationError(
+            f"The image is too large to upscale {params.scale}x",
+            code="output_too_large",
+            details={"maxOutputPixels": settings.max_output_pixels},
+        )
+
+
+def store(undo: ExitStack, key: ObjectKey, data: bytes) -> ObjectKey:
+    object_store().put(key, data, key.content_type)
+    undo.callback(object_store().delete, key)
+    return key
+
+
+def store_result(undo: ExitStack, owner: Owner, outcome: Outcome) -> ObjectKey:
+    if outcome.status != "succeeded" or not outcome.image:
+        logger.warning(LogEvent.GENERATE_FAILED, reason=outcome.error or outcome.status)
+        metrics.add_metric(name=MetricName.GENERATE_FAILED, unit="Count", value=1)
+        raise UpstreamError(
+            "The image provider could not process this image", code="generation_failed"
+        )
+    data = outcome.image
+    if outcome.content_type != RESULT_CONTENT_TYPE:
+        data = enhance.encode(enhance.decode(data), "WEBP", quality=RESULT_QUALITY)
+    key = store(undo, new_key("results", owner, RESULT_CONTENT_TYPE), data)
+    logger.info(LogEvent.R2_PUT_RESULT, key=str(key), bytes=len(data))
+    return key
+
+
+def _input_url(original_key: ObjectKey, params: ResolvedParams) -> str | None:
+    # Replicate fetches large inputs itself; a short-lived URL keeps them off the request.
+    if any(route.provider == "replicate" for route in params.spec.routes):
+        return object_store().presign_get(original_key)
+    return None
+
+
+def _refund(reservation: Reservation) -> None:
+    quota_store().refund(reservation)
+
+
+def _deferred(job: jobs.Job) -> Deferred:
+    logger.info(LogEvent.GENERATE_DEFERRED, job_id=job.id)
+    metrics.add_metric(name=MetricName.GENERATE_DEFERRED, unit="Count", value=1)
+    return Deferred(job=job)

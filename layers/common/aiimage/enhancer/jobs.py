@@ -1,0 +1,375 @@
+"""Asynchronous enhancer jobs: created by `POST /api/ai-image/jobs` or handed over by a
+generate that ran out of time, run by the SQS worker, polled and canceled by their owner.
+
+Table layout (JobsTable): `pk = owner#{ownerType}#{ownerId}`, `sk = job#{jobId}`. Job ids
+start with the creation time, so one Query lists an owner's jobs newest first, and every
+read is scoped to the caller's own partition: nobody can even address another's job.
+
+States: queued → processing → succeeded | failed | canceled. Every transition is one
+conditional UpdateItem on the current state, so a duplicate SQS delivery, a racing
+cancel and a worker retry can never both win; the quota reservation taken at creation is
+committed by the one transition into `succeeded` and refunded by the one into `failed`
+or `canceled`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, get_args
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from aiimage import aws
+from aiimage.enhancer.catalog import CATALOG, ProviderName, ResolvedParams
+from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
+from aiimage.identity import Identity
+from aiimage.limits import quota_store
+from aiimage.limits.quota import Reservation
+from aiimage.observability import LogEvent, logger
+from aiimage.settings import get_settings
+from aiimage.storage.keys import ObjectKey
+
+JobStatus = Literal["queued", "processing", "succeeded", "failed", "canceled"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+ACTIVE: tuple[JobStatus, ...] = ("queued", "processing")
+_RETENTION_SECONDS = 30 * 24 * 3600
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderJob:
+    provider: ProviderName
+    job_id: str
+
+
+class JobParams(BaseModel):
+    """The resolved parameters a worker needs to run (or re-run) the generation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    scale: int | None = None
+    face_enhance: bool = False
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    strength: float | None = None
+    guidance: float | None = None
+    steps: int | None = None
+
+    @classmethod
+    def of(cls, params: ResolvedParams) -> JobParams:
+        return cls(
+            model=params.spec.slug,
+            scale=params.scale,
+            face_enhance=params.face_enhance,
+            prompt=params.prompt,
+            negative_prompt=params.negative_prompt,
+            strength=params.strength,
+            guidance=params.guidance,
+            steps=params.steps,
+        )
+
+    def resolved(self) -> ResolvedParams:
+        return ResolvedParams(spec=CATALOG[self.model], **self.model_dump(exclude={"model"}))
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    owner_type: Literal["guest", "user"]
+    owner_id: str
+    status: JobStatus
+    params: JobParams
+    original_key: str
+    reservation_id: str
+    reservation_month: str
+    reservation_day: str
+    created_at: int  # epoch ms
+    updated_at: int
+    result_key: str | None = None
+    provider: ProviderName | None = None
+    provider_job_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    polls: int = 0
+
+    @property
+    def owner_key(self) -> str:
+        return f"{self.owner_type}#{self.owner_id}"
+
+    @property
+    def reservation(self) -> Reservation:
+        return Reservation(
+            owner_key=self.owner_key,
+            month=self.reservation_month,
+            day=self.reservation_day,
+            reservation_id=self.reservation_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobMessage:
+    """The SQS message body: enough to address the job, nothing the job itself holds."""
+
+    job_id: str
+    owner_type: Literal["guest", "user"]
+    owner_id: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> JobMessage:
+        data = json.loads(body)
+        if data.get("owner_type") not in ("guest", "user"):
+            raise ValueError("bad owner_type")
+        return cls(
+            job_id=str(data["job_id"]),
+            owner_type=data["owner_type"],
+            owner_id=str(data["owner_id"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_job_id() -> str:
+    # Creation time first (sorts newest-last as a string), then 64 random bits.
+    return f"{_now_ms():013x}{secrets.token_hex(8)}"
+
+
+def _key(owner_type: str, owner_id: str, job_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"owner#{owner_type}#{owner_id}"}, "sk": {"S": f"job#{job_id}"}}
+
+
+def _table() -> str:
+    return get_settings().jobs_table
+
+
+def _to_item(job: Job) -> dict[str, Any]:
+    item = {
+        name: _SERIALIZER.serialize(value)
+        for name, value in job.model_dump(mode="json").items()
+        if value is not None
+    }
+    item.update(_key(job.owner_type, job.owner_id, job.id))
+    item["expires_at"] = {"N": str(job.created_at // 1000 + _RETENTION_SECONDS)}
+    return item
+
+
+def _from_item(item: Mapping[str, Any]) -> Job:
+    plain = {
+        k: _DESERIALIZER.deserialize(v)
+        for k, v in item.items()
+        if k not in ("pk", "sk", "expires_at")
+    }
+    return Job.model_validate(plain)
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+# --- creation -----------------------------------------------------------------------------
+
+
+def create(
+    identity: Identity,
+    params: ResolvedParams,
+    original_key: ObjectKey,
+    reservation: Reservation,
+    *,
+    provider_job: ProviderJob | None = None,
+) -> Job:
+    """Record a job and queue it. A job that already has a provider job starts as
+    `processing` (the worker only polls it); otherwise it is `queued`."""
+    now = _now_ms()
+    job = Job(
+        id=new_job_id(),
+        owner_type=identity.owner_type,
+        owner_id=identity.owner_id,
+        status="processing" if provider_job else "queued",
+        params=JobParams.of(params),
+        original_key=str(original_key),
+        reservation_id=reservation.reservation_id,
+        reservation_month=reservation.month,
+        reservation_day=reservation.day,
+        created_at=now,
+        updated_at=now,
+        provider=provider_job.provider if provider_job else None,
+        provider_job_id=provider_job.job_id if provider_job else None,
+    )
+    aws.dynamodb().put_item(
+        TableName=_table(),
+        Item=_to_item(job),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+    try:
+        enqueue(JobMessage(job.id, job.owner_type, job.owner_id))
+    except Exception:
+        # Without its message the job would never run: take it back, let the caller refund.
+        aws.dynamodb().delete_item(
+            TableName=_table(), Key=_key(job.owner_type, job.owner_id, job.id)
+        )
+        raise
+    return job
+
+
+def enqueue(message: JobMessage, *, delay_seconds: int = 0) -> None:
+    queue_url = get_settings().jobs_queue_url
+    if queue_url is None:
+        raise ConfigurationError("JOBS_QUEUE_URL is not configured")
+    aws.sqs().send_message(
+        QueueUrl=queue_url, MessageBody=message.to_json(), DelaySeconds=delay_seconds
+    )
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def get(identity: Identity, job_id: str) -> Job:
+    return load(identity.owner_type, identity.owner_id, job_id)
+
+
+def load(owner_type: str, owner_id: str, job_id: str) -> Job:
+    if not job_id.isalnum() or len(job_id) > 64:
+        raise NotFoundError("No such job")
+    item = (
+        aws.dynamodb()
+        .get_item(TableName=_table(), Key=_key(owner_type, owner_id, job_id), ConsistentRead=True)
+        .get("Item")
+    )
+    if item is None:
+        raise NotFoundError("No such job")
+    return _from_item(item)
+
+
+def list_jobs(
+    identity: Identity,
+    *,
+    status: JobStatus | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> JobPage:
+    """The caller's jobs, newest first. The cursor is opaque to the caller and only ever
+    addresses the caller's own partition (a cursor from another owner is refused)."""
+    pk = f"owner#{identity.owner_type}#{identity.owner_id}"
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :job)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":job": {"S": "job#"}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if status is not None:
+        request["FilterExpression"] = "#status = :status"
+        request["ExpressionAttributeNames"] = {"#status": "status"}
+        request["ExpressionAttributeValues"][":status"] = {"S": status}
+    if cursor is not None:
+        request["ExclusiveStartKey"] = {
+            "pk": {"S": pk},
+            "sk": {"S": f"job#{_decode_cursor(cursor)}"},
+        }
+    jobs: list[Job] = []
+    # A filter can leave a page short; keep reading until it is full or the partition ends.
+    while True:
+        response = aws.dynamodb().query(**request)
+        jobs.extend(_from_item(item) for item in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if last is None or len(jobs) >= limit:
+            break
+        request["ExclusiveStartKey"] = last
+        request["Limit"] = limit - len(jobs)
+    next_cursor = _encode_cursor(jobs[-1].id) if last is not None and jobs else None
+    return JobPage(jobs=jobs[:limit], next_cursor=next_cursor)
+
+
+def _encode_cursor(job_id: str) -> str:
+    return base64.urlsafe_b64encode(job_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        job_id = ""
+    if not job_id.isalnum() or len(job_id) > 64:
+        raise ValidationError("Invalid cursor", code="invalid_cursor", details={"field": "cursor"})
+    return job_id
+
+
+# --- transitions --------------------------------------------------------------------------
+
+
+def transition(
+    job: Job, *, from_status: tuple[JobStatus, ...], to_status: JobStatus, **changes: Any
+) -> Job | None:
+    """Move `job` to `to_status` if it is still in one of `from_status`; None if it is not
+    (another delivery, a cancel or a retry got there first)."""
+    values = {"status": to_status, "updated_at": _now_ms(), **changes}
+    names = {f"#{name}": name for name in values}
+    expression_values = {
+        f":{name}": _SERIALIZER.serialize(value)
+        for name, value in values.items()
+        if value is not None
+    }
+    sets = [f"#{name} = :{name}" for name, value in values.items() if value is not None]
+    removes = [f"#{name}" for name, value in values.items() if value is None]
+    allowed = {f":from{i}": {"S": status} for i, status in enumerate(from_status)}
+    names["#current"] = "status"
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        response = aws.dynamodb().update_item(
+            TableName=_table(),
+            Key=_key(job.owner_type, job.owner_id, job.id),
+            UpdateExpression=update,
+            ConditionExpression=f"#current IN ({', '.join(allowed)})",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**expression_values, **allowed},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _condition_failed(exc):
+            return None
+        raise
+    return _from_item(response["Attributes"])
+
+
+def cancel(identity: Identity, job_id: str) -> Job:
+    """Cancel a queued or running job and give its image back. Canceling a finished job is
+    refused with 409-like validation; canceling twice is harmless."""
+    job = get(identity, job_id)
+    if job.status == "canceled":
+        return job
+    canceled = transition(job, from_status=ACTIVE, to_status="canceled")
+    if canceled is None:
+        finished = get(identity, job_id).status
+        raise ValidationError(
+            f"The job is already {finished}", code="job_finished", details={"status": finished}
+        )
+    quota_store().refund(job.reservation)
+    if job.provider and job.provider_job_id:
+        from aiimage.enhancer.dispatch import get_provider
+
+        try:
+            get_provider(job.provider).cancel(job.provider_job_id)
+        except AppError as exc:
+            # The job is canceled for us either way; the provider run ends on its own.
+            logger.warning(LogEvent.PROVIDER_ERROR, provider=job.provider, code=exc.code)
+    return canceled

@@ -1,0 +1,117 @@
+"""The jobs worker's use case: run, or keep polling, one job per SQS message.
+
+Idempotent on the job id: a message for a finished job, or one a parallel delivery has
+already taken, does nothing. A provider still working re-queues the message with a delay
+(and counts the poll) instead of holding the Lambda; a provider that is down raises, so
+SQS redelivers the message, and on its last delivery the job fails and is refunded rather
+than being left to the dead-letter queue half done.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from aiimage.enhancer import jobs
+from aiimage.enhancer.catalog import ProviderName
+from aiimage.enhancer.dispatch import dispatch, get_provider
+from aiimage.enhancer.generate import store_result
+from aiimage.errors import AppError, NotFoundError, ValidationError
+from aiimage.limits import quota_store
+from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.providers.base import ImageInput, Outcome, ProviderRejectedError
+from aiimage.storage.keys import parse_key
+from aiimage.storage.objects import object_store
+
+MAX_POLLS = 90
+POLL_DELAY_SECONDS = 10
+# A worker invocation may wait far longer than an API request (function timeout: 5 min).
+WORKER_BUDGET_SECONDS = 120.0
+
+
+def process(message: jobs.JobMessage, *, last_attempt: bool = False) -> None:
+    try:
+        job = jobs.load(message.owner_type, message.owner_id, message.job_id)
+    except NotFoundError:
+        logger.warning(LogEvent.JOB_MISSING, job_id=message.job_id)
+        return
+    if job.status == "queued":
+        taken = jobs.transition(job, from_status=("queued",), to_status="processing")
+        if taken is None:
+            return  # another delivery took it
+        job = taken
+    if job.status != "processing":
+        return  # finished or canceled: a duplicate delivery
+    try:
+        provider, outcome = _advance(job)
+    except (ProviderRejectedError, ValidationError) as exc:
+        _fail(job, exc.code, exc.message)
+        return
+    except AppError as exc:
+        if last_attempt:
+            _fail(job, exc.code, exc.message)
+            return
+        raise
+    if outcome.status == "pending":
+        _keep_polling(job, message, provider, outcome)
+    elif outcome.status == "failed":
+        _fail(job, "generation_failed", outcome.error or "The provider could not process it")
+    else:
+        _succeed(job, outcome)
+
+
+def _advance(job: jobs.Job) -> tuple[ProviderName, Outcome]:
+    """Poll the provider's run if there is one, else start one."""
+    if job.provider and job.provider_job_id:
+        return job.provider, get_provider(job.provider).poll(job.provider_job_id)
+    key = parse_key(job.original_key)
+    image = ImageInput(
+        data=object_store().read(key),
+        content_type=key.content_type,
+        url=object_store().presign_get(key),
+    )
+    dispatched = dispatch(job.params.resolved(), image, budget_seconds=WORKER_BUDGET_SECONDS)
+    return dispatched.route.provider, dispatched.outcome
+
+
+def _keep_polling(
+    job: jobs.Job, message: jobs.JobMessage, provider: ProviderName, outcome: Outcome
+) -> None:
+    if job.polls >= MAX_POLLS:
+        if outcome.job_id:
+            get_provider(provider).cancel(outcome.job_id)
+        _fail(job, "provider_timeout", "The provider did not finish in time")
+        return
+    updated = jobs.transition(
+        job,
+        from_status=("processing",),
+        to_status="processing",
+        provider=provider,
+        provider_job_id=outcome.job_id,
+        polls=job.polls + 1,
+    )
+    if updated is not None:
+        jobs.enqueue(message, delay_seconds=POLL_DELAY_SECONDS)
+
+
+def _succeed(job: jobs.Job, outcome: Outcome) -> None:
+    with ExitStack() as undo:
+        result_key = store_result(undo, job, outcome)
+        done = jobs.transition(
+            job, from_status=("processing",), to_status="succeeded", result_key=str(result_key)
+        )
+        if done is None:
+            return  # canceled meanwhile: the result is deleted, the cancel already refunded
+        undo.pop_all()
+    quota_store().commit(job.reservation)
+    logger.info(LogEvent.GENERATE_SUCCESS, job_id=job.id, model=job.params.model)
+    metrics.add_metric(name=MetricName.GENERATE_SUCCESS, unit="Count", value=1)
+
+
+def _fail(job: jobs.Job, code: str, message: str) -> None:
+    failed = jobs.transition(
+        job, from_status=("processing",), to_status="failed", error_code=code, error_message=message
+    )
+    if failed is not None:
+        quota_store().refund(job.reservation)
+        logger.warning(LogEvent.GENERATE_FAILED, job_id=job.id, code=code)
+        metrics.add_metric(name=MetricName.GENERATE_FAILED, unit="Count", value=1)

@@ -1,0 +1,116 @@
+"""What the Enhancer's HTTP functions answer: response models and their builders.
+
+URLs handed to clients are absolute (the seed's smoke tests fetch `imageUrl` as is), built
+from `PUBLIC_BASE_URL` or, by default, from the request's own origin.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiimage.enhancer import jobs
+from aiimage.enhancer.generate import Generated
+from aiimage.enhancer.usage import OwnerLimits, UsageCounter
+from aiimage.http.models import ApiModel
+from aiimage.limits.plans import Entitlements
+from aiimage.settings import get_settings
+from aiimage.storage.keys import ObjectKey
+
+DELIVERY_PREFIX = "/r2-ai/"
+
+
+def object_url(request_base: str, key: ObjectKey | str) -> str:
+    base = (get_settings().public_base_url or request_base).rstrip("/")
+    return f"{base}{DELIVERY_PREFIX}{key}"
+
+
+class ChargeView(ApiModel):
+    images: int
+    provider: str
+    cost_usd: float | None
+
+
+class GenerateView(ApiModel):
+    model: str
+    image_url: str
+    original_url: str
+    usage: UsageCounter
+    monthly_usage: UsageCounter
+    limits: OwnerLimits
+    plan: str
+    entitlements: Entitlements
+    charge: ChargeView
+
+    @classmethod
+    def of(cls, generated: Generated, request_base: str) -> GenerateView:
+        usage = generated.usage
+        return cls(
+            model=generated.model,
+            image_url=object_url(request_base, generated.result_key),
+            original_url=object_url(request_base, generated.original_key),
+            usage=usage.usage,
+            monthly_usage=usage.monthly_usage,
+            limits=usage.limits,
+            plan=usage.plan,
+            entitlements=usage.entitlements,
+            charge=ChargeView(
+                images=generated.charge.images,
+                provider=generated.charge.provider,
+                cost_usd=generated.charge.cost_usd,
+            ),
+        )
+
+
+class JobError(ApiModel):
+    code: str
+    message: str
+
+
+class JobView(ApiModel):
+    id: str
+    status: jobs.JobStatus
+    model: str
+    created_at: int  # epoch ms
+    updated_at: int
+    image_url: str | None
+    original_url: str
+    error: JobError | None
+
+    @classmethod
+    def of(cls, job: jobs.Job, request_base: str) -> JobView:
+        return cls(
+            id=job.id,
+            status=job.status,
+            model=job.params.model,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            image_url=object_url(request_base, job.result_key) if job.result_key else None,
+            original_url=object_url(request_base, job.original_key),
+            error=(
+                JobError(code=job.error_code, message=job.error_message or "")
+                if job.error_code
+                else None
+            ),
+        )
+
+
+class JobAccepted(ApiModel):
+    job: JobView
+
+
+class JobList(ApiModel):
+    jobs: list[JobView]
+    next_cursor: str | None
+
+
+class UploadRequest(ApiModel):
+    content_type: str
+    size: int
+
+
+class UploadView(ApiModel):
+    upload_key: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime

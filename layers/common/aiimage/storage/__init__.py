@@ -1,0 +1,1 @@
+"""The object store (S3 or R2): key layout, objects, presigned URLs."""

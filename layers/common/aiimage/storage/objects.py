@@ -1,0 +1,128 @@
+"""Objects in the images bucket: put, get (conditional), delete, presigned URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from aiimage import aws
+from aiimage.errors import NotFoundError
+from aiimage.settings import get_settings
+from aiimage.storage.keys import ObjectKey
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    etag: str
+    content_type: str
+    size: int
+    # None when the caller's ETag still matches (304) or the object is too large to inline.
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUpload:
+    url: str
+    # Headers the client must send exactly: they are part of the signature.
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _missing(exc: ClientError) -> bool:
+    return _error_code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
+class ObjectStore:
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    def put(self, key: ObjectKey, data: bytes, content_type: str) -> str:
+        response = aws.s3().put_object(
+            Bucket=self.bucket,
+            Key=str(key),
+            Body=data,
+            ContentType=content_type,
+            CacheControl="private, max-age=31536000, immutable",
+        )
+        return response["ETag"]
+
+    def head(self, key: ObjectKey) -> StoredObject:
+        try:
+            response = aws.s3().head_object(Bucket=self.bucket, Key=str(key))
+        except ClientError as exc:
+            if _missing(exc):
+                raise NotFoundError() from None
+            raise
+        return StoredObject(
+            etag=response["ETag"],
+            content_type=response.get("ContentType", key.content_type),
+            size=response["ContentLength"],
+            body=None,
+        )
+
+    def get(self, key: ObjectKey, *, if_none_match: str | None = None) -> StoredObject:
+        """The object; `body` is None when `if_none_match` still matches (answer 304)."""
+        try:
+            if if_none_match:
+                response = aws.s3().get_object(
+                    Bucket=self.bucket, Key=str(key), IfNoneMatch=if_none_match
+                )
+            else:
+                response = aws.s3().get_object(Bucket=self.bucket, Key=str(key))
+        except ClientError as exc:
+            if _missing(exc):
+                raise NotFoundError() from None
+            if _error_code(exc) in ("304", "NotModified"):
+                return self.head(key)
+            raise
+        return StoredObject(
+            etag=response["ETag"],
+            content_type=response.get("ContentType", key.content_type),
+            size=response["ContentLength"],
+            body=response["Body"].read(),
+        )
+
+    def read(self, key: ObjectKey) -> bytes:
+        body = self.get(key).body
+        assert body is not None  # no If-None-Match was sent
+        return body
+
+    def delete(self, key: ObjectKey) -> None:
+        aws.s3().delete_object(Bucket=self.bucket, Key=str(key))
+
+    def presign_get(self, key: ObjectKey) -> str:
+        return aws.s3().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": str(key)},
+            ExpiresIn=get_settings().presigned_url_ttl_seconds,
+        )
+
+    def presign_put(self, key: ObjectKey, *, content_type: str, size: int) -> PresignedUpload:
+        """A PUT URL whose signature covers the content type and the exact length, so the
+        client can upload only what it declared (R2 supports presigned PUT, not POST)."""
+        ttl = get_settings().presigned_url_ttl_seconds
+        url = aws.s3().generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": str(key),
+                "ContentType": content_type,
+                "ContentLength": size,
+            },
+            ExpiresIn=ttl,
+        )
+        return PresignedUpload(
+            url=url,
+            headers={"Content-Type": content_type, "Content-Length": str(size)},
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+        )
+
+
+def object_store() -> ObjectStore:
+    return ObjectStore(get_settings().images_bucket)

@@ -1,0 +1,139 @@
+"""`GET /r2-ai/{key+}`: allow-listed prefixes, owner gating, no traversal, ETag/304, and a
+redirect to a presigned URL for objects over the Lambda response limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aiimage import aws
+from aiimage.identity import guest, sign_guest_id
+from aiimage.storage.keys import new_key
+from delivery_api.app import app
+from tests.conftest import TEST_ENV, assert_security_headers, make_token
+from tests.functional.enhancer_support import jpeg
+
+pytestmark = pytest.mark.usefixtures("aws_stack")
+OWNER_ID = "a" * 32
+OWNER = guest(OWNER_ID)
+
+
+def stored(kind: str = "results", data: bytes | None = None) -> str:
+    key = new_key(kind, OWNER, "image/jpeg")  # type: ignore[arg-type]
+    aws.s3().put_object(
+        Bucket=TEST_ENV["IMAGES_BUCKET"],
+        Key=str(key),
+        Body=data or jpeg(),
+        ContentType="image/jpeg",
+    )
+    return str(key)
+
+
+def owner_client() -> TestClient:
+    client = TestClient(app, base_url="https://app.test")
+    client.cookies.set("guest_id", sign_guest_id(OWNER_ID))
+    return client
+
+
+@pytest.mark.parametrize("kind", ["results", "originals", "uploads"])
+def test_the_owner_gets_each_kind_of_object(kind: str) -> None:
+    key = stored(kind)
+    with owner_client() as client:
+        response = client.get(f"/r2-ai/{key}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["cache-control"].startswith("private")
+    assert response.content == jpeg()
+    assert_security_headers(response.headers)
+
+
+def test_a_user_is_not_the_guest_with_the_same_id() -> None:
+    key = stored()
+    with TestClient(app, base_url="https://app.test") as client:
+        client.headers["Authorization"] = f"Bearer {make_token(OWNER_ID)}"
+        assert client.get(f"/r2-ai/{key}").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/r2-ai/private/config.json", 404),
+        ("/r2-ai/ai-enhancer/secrets/guest/x/y.webp", 404),
+        (f"/r2-ai/ai-enhancer/results/guest/{OWNER_ID}/%2e%2e%2fx.webp", 400),
+        (f"/r2-ai/ai-enhancer/results/guest/{OWNER_ID}%2F..%2F..%2Fx/y.webp", 400),
+        (f"/r2-ai/ai-enhancer/results//guest/{OWNER_ID}/{'0' * 32}.webp", 400),
+        (f"/r2-ai/ai-enhancer/results/guest/{OWNER_ID}/..%5c{'0' * 32}.webp", 400),
+        (f"/r2-ai/ai-enhancer/results/guest/{OWNER_ID}/{'0' * 32}.webp", 404),
+    ],
+)
+def test_unknown_prefixes_traversal_and_missing_objects(path: str, status: int) -> None:
+    with owner_client() as client:
+        response = client.get(path)
+    assert response.status_code == status, response.text
+    assert response.json()["success"] is False
+    assert_security_headers(response.headers)
+
+
+def test_a_dot_segment_path_is_refused_not_normalised() -> None:
+    # HTTP clients normalise `..` before sending; a raw request need not, so send one raw.
+    key = stored().replace("/results/", "/results/x/../")
+    path = f"/r2-ai/{key}"
+    cookie = f"guest_id={sign_guest_id(OWNER_ID)}".encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"app.test"), (b"cookie", cookie)],
+        "server": ("app.test", 443),
+        "client": ("127.0.0.1", 1234),
+    }
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400
+
+
+def test_an_unchanged_object_answers_304() -> None:
+    key = stored()
+    with owner_client() as client:
+        etag = client.get(f"/r2-ai/{key}").headers["etag"]
+        response = client.get(f"/r2-ai/{key}", headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+def test_a_large_object_redirects_to_a_short_lived_presigned_url(
+    settings_env: Callable[..., None],
+) -> None:
+    settings_env(MAX_PROXY_BYTES="100")
+    key = stored()
+    with owner_client() as client:
+        response = client.get(f"/r2-ai/{key}", follow_redirects=False)
+    assert response.status_code == 307
+    location = response.headers["location"]
+    assert key in location
+    assert "X-Amz-Expires=300" in location
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+def test_only_get_is_allowed() -> None:
+    key = stored()
+    with TestClient(app, base_url="https://app.test") as client:
+        client.headers["Authorization"] = f"Bearer {make_token('someone')}"
+        response = client.delete(f"/r2-ai/{key}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
