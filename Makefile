@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Imports resolve as on Lambda: the layer (/opt/python) and the function code on the path.
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions:$(CURDIR)
 
-.PHONY: install dev test lint format typecheck cfn-lint requirements pytest clean
+.PHONY: install dev test lint format typecheck cfn-lint requirements openapi pytest bench clean
 
 install: $(STAMP)
 
@@ -39,8 +39,14 @@ cfn-lint: install
 requirements: install
 	$(BIN)/python -m infra.requirements --write
 
+openapi: install
+	$(BIN)/python -m infra.openapi --write
+
 pytest: install
 	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench.image_pipeline
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -97,6 +97,15 @@ def load_app(handler: str) -> ASGIApp:
     if not callable(app):
         raise TemplateError(f"Handler {handler}: module {module_name} has no ASGI `app`")
     return cast(ASGIApp, app)
+
+
+def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The Lambda handler a handler string names (`pkg.app.handler`)."""
+    module_name, _, attribute = handler.rpartition(".")
+    function = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(function):
+        raise TemplateError(f"Handler {handler}: {module_name} has no callable {attribute}")
+    return cast(Callable[[dict[str, Any], Any], Any], function)
 
 
 class HttpApiGateway:

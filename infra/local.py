@@ -6,7 +6,11 @@ values), every function's environment as the template sets it, and the HttpApi r
 served by uvicorn. The functions read their settings when imported, so they are imported
 only once that environment is in place.
 
-    python -m infra.local [--host 127.0.0.1] [--port 3000] [--moto-port 5100]
+    python -m infra.local [--host 127.0.0.1] [--port 3000] [--moto-port 5100] [--emulators]
+
+Image providers: the Pillow `local` provider by default (offline); with `--emulators` the
+Workers AI and Replicate emulators are started too and the real clients talk to them.
+Functions with SQS events get a poller that feeds them real SQS event JSON.
 
 Port 0 picks a free port. Once requests are accepted, one line `LOCAL_STACK_READY {json}`
 (API URL, moto endpoint, demo tokens) is printed for scripts and tests to wait for.
@@ -23,6 +27,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import FrameType
 
@@ -31,8 +36,10 @@ import uvicorn
 from moto.server import ThreadedMotoServer
 
 from infra.emulation import serialize_dynamodb
-from infra.gateway import HttpApiGateway, build_gateway
+from infra.emulators.server import serve_in_thread
+from infra.gateway import HttpApiGateway, build_gateway, load_handler
 from infra.resources import CreatedResource, create_resources, put_secure_parameters
+from infra.sqs_poller import SqsPoller
 from infra.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Function, Resolver, load_template
 
 READY_PREFIX = "LOCAL_STACK_READY"
@@ -45,6 +52,13 @@ LOCAL_SECRETS = {
     GUEST_COOKIE_KEY_PARAM: "local-only-guest-cookie-hmac-key-never-use-in-aws",
     JWT_KEY_PARAM: "local-only-jwt-hs256-signing-key-never-use-in-aws",
 }
+CLOUDFLARE_TOKEN_PARAM = "/aiimage/local/cloudflare-api-token"  # noqa: S105 - a name
+REPLICATE_TOKEN_PARAM = "/aiimage/local/replicate-api-token"  # noqa: S105 - a name
+EMULATOR_SECRETS = {
+    CLOUDFLARE_TOKEN_PARAM: "local-only-workers-ai-emulator-token",
+    REPLICATE_TOKEN_PARAM: "r8_local-only-replicate-emulator-token",
+}
+EMULATED_ACCOUNT = "local0000000000000000000000000000"
 DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user"}
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 
@@ -62,6 +76,8 @@ class LocalStack:
     created: Sequence[CreatedResource]
     gateway: HttpApiGateway
     tokens: Mapping[str, str]
+    pollers: Sequence[SqsPoller] = ()
+    emulators: Mapping[str, str] | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -70,6 +86,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=3000, help="API port (0: any free port)")
     parser.add_argument("--moto-port", type=int, default=5100, help="moto port (0: any free)")
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="prefix of names")
+    parser.add_argument(
+        "--emulators",
+        action="store_true",
+        default=os.environ.get("EMULATORS") == "1",
+        help="serve Workers AI and Replicate emulators and use them (env EMULATORS=1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -111,7 +133,55 @@ def demo_tokens(environment: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def start(args: argparse.Namespace, moto_url: str, api_port: int) -> LocalStack:
+def start_emulators(args: argparse.Namespace, resources: ExitStack) -> dict[str, str]:
+    """Serve both provider emulators in threads; the base URLs their clients use."""
+    from infra.emulators import replicate, workers_ai
+
+    workers_ai_url = resources.enter_context(
+        serve_in_thread(
+            workers_ai.create_app(
+                api_token=EMULATOR_SECRETS[CLOUDFLARE_TOKEN_PARAM], account_id=EMULATED_ACCOUNT
+            ),
+            host=args.host,
+        )
+    )
+    replicate_url = resources.enter_context(
+        serve_in_thread(
+            replicate.create_app(api_token=EMULATOR_SECRETS[REPLICATE_TOKEN_PARAM]),
+            host=args.host,
+        )
+    )
+    return {
+        "WORKERS_AI_BASE_URL": f"{workers_ai_url}/client/v4",
+        "REPLICATE_BASE_URL": f"{replicate_url}/v1",
+    }
+
+
+def start_pollers(
+    resolver: Resolver, functions: Iterable[Function], created: Sequence[CreatedResource]
+) -> list[SqsPoller]:
+    """One poller per SQS event source, as Lambda's event source mappings do."""
+    queues = {c.attributes.get("Arn"): c for c in created if "QueueUrl" in c.attributes}
+    pollers = []
+    for function in functions:
+        for event in function.sqs_events:
+            arn = str(resolver.resolve(event.queue, f"{function.logical_id}.Events.Queue"))
+            poller = SqsPoller(
+                function=function.logical_id,
+                handler=load_handler(function.handler),
+                queue_url=queues[arn].attributes["QueueUrl"],
+                queue_arn=arn,
+                batch_size=event.batch_size,
+                region=DEFAULT_REGION,
+            )
+            poller.start()
+            pollers.append(poller)
+    return pollers
+
+
+def start(
+    args: argparse.Namespace, moto_url: str, api_port: int, resources: ExitStack
+) -> LocalStack:
     """Everything between a running moto server and serving requests."""
     api = f"http://{args.host}:{api_port}"
     for name in _SHADOWING_ENV:
@@ -131,10 +201,19 @@ def start(args: argparse.Namespace, moto_url: str, api_port: int) -> LocalStack:
         "AppOrigin": f"http://127.0.0.1:{api_port},http://localhost:{api_port}",
         "GuestCookieSecretParam": GUEST_COOKIE_KEY_PARAM,
         "JwtSecretParam": JWT_KEY_PARAM,
+        "LocalProviderEnabled": "true",
     }
+    emulators = start_emulators(args, resources) if args.emulators else None
+    if emulators:
+        parameters.update(
+            CloudflareAccountId=EMULATED_ACCOUNT,
+            CloudflareApiTokenParam=CLOUDFLARE_TOKEN_PARAM,
+            ReplicateApiTokenParam=REPLICATE_TOKEN_PARAM,
+        )
+        os.environ.update(emulators)
     template = load_template()
     created = create_resources(template, parameters=parameters, stack_name=args.stack_name)
-    put_secure_parameters(LOCAL_SECRETS)
+    put_secure_parameters({**LOCAL_SECRETS, **(EMULATOR_SECRETS if emulators else {})})
     resolver = Resolver(
         template,
         parameters=parameters,
@@ -146,12 +225,17 @@ def start(args: argparse.Namespace, moto_url: str, api_port: int) -> LocalStack:
     environment = merged_environment(resolver, functions)
     os.environ.update(environment)
     os.environ.update(STAGE="local", POWERTOOLS_TRACE_DISABLED="true")
+    # Presigned upload URLs point at moto; browsers and curl reach it there.
+    os.environ.setdefault("STORAGE_ENDPOINT_URL", moto_url)
+    gateway = build_gateway(functions)  # imports the function modules: after the env
     return LocalStack(
         api=api,
         moto=moto_url,
         created=created,
-        gateway=build_gateway(functions),  # imports the function modules: after the env
+        gateway=gateway,
         tokens=demo_tokens(environment),
+        pollers=start_pollers(resolver, functions, created),
+        emulators=emulators,
     )
 
 
@@ -163,6 +247,9 @@ def summary(stack: LocalStack) -> str:
     lines += [
         f"  route  {r.method} {r.path} -> {r.function} ({r.handler})" for r in stack.gateway.routes
     ]
+    lines += [f"  poller {p.function} <- {p.queue_url}" for p in stack.pollers]
+    for name, url in (stack.emulators or {}).items():
+        lines.append(f"  emulator {name.removesuffix('_BASE_URL').lower()} {url}")
     lines.append(f"  api    {stack.api}")
     lines.append(f"demo users (HS256 bearer tokens, valid {DEMO_TOKEN_TTL_SECONDS // 3600} h):")
     lines += [f"  {plan:<5} {DEMO_USERS[plan]:<15} {token}" for plan, token in stack.tokens.items()]
@@ -181,7 +268,12 @@ async def serve(stack: LocalStack, sock: socket.socket) -> None:
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
-        ready = {"api": stack.api, "moto": stack.moto, "tokens": stack.tokens}
+        ready = {
+            "api": stack.api,
+            "moto": stack.moto,
+            "tokens": stack.tokens,
+            "emulators": stack.emulators,
+        }
         print(f"{READY_PREFIX} {json.dumps(ready)}", flush=True)
     await serving
 
@@ -200,14 +292,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     sock = bind(args.host, args.port)
     moto = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
     moto.start()
+    resources = ExitStack()
+    stack: LocalStack | None = None
     try:
         moto_host, moto_port = moto.get_host_and_port()
-        stack = start(args, f"http://{moto_host}:{moto_port}", sock.getsockname()[1])
+        stack = start(args, f"http://{moto_host}:{moto_port}", sock.getsockname()[1], resources)
         print(summary(stack), flush=True)
         asyncio.run(serve(stack, sock))
     except KeyboardInterrupt:
         logger.info("interrupted")
     finally:
+        for poller in stack.pollers if stack else ():
+            poller.stop()
+        resources.close()
         sock.close()
         moto.stop()
         logger.info("stopped: API and moto server")

@@ -130,6 +130,15 @@ class HttpRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class SqsEvent:
+    """One SQS event source: `queue` is the unresolved `Queue` property (a queue ARN)."""
+
+    queue: Any
+    batch_size: int
+    reports_failures: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Function:
     logical_id: str
     handler: str
@@ -137,6 +146,7 @@ class Function:
     environment: Mapping[str, Any]
     routes: tuple[HttpRoute, ...]
     condition: str | None
+    sqs_events: tuple[SqsEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +222,21 @@ def _routes(resource: Resource) -> tuple[HttpRoute, ...]:
     return tuple(routes)
 
 
+def _sqs_events(resource: Resource) -> tuple[SqsEvent, ...]:
+    where = f"Resources.{resource.logical_id}.Events"
+    events = _mapping(resource.properties.get("Events"), where)
+    return tuple(
+        SqsEvent(
+            queue=props["Queue"],
+            batch_size=int(props.get("BatchSize", 10)),
+            reports_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", ()),
+        )
+        for name, event in events.items()
+        if event.get("Type") == "SQS"
+        for props in (_mapping(event.get("Properties"), f"{where}.{name}"),)
+    )
+
+
 def _function(resource: Resource, globals_: Mapping[str, Any]) -> Function:
     where = f"Resources.{resource.logical_id}"
     handler = resource.properties.get("Handler", globals_.get("Handler"))
@@ -228,6 +253,7 @@ def _function(resource: Resource, globals_: Mapping[str, Any]) -> Function:
         },
         routes=_routes(resource),
         condition=resource.condition,
+        sqs_events=_sqs_events(resource),
     )
 
 

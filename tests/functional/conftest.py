@@ -42,7 +42,7 @@ def local_stack() -> Iterator[LocalStack]:
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "--port", "0", "--moto-port", "0"],
+        [sys.executable, "-m", "infra.local", "--port", "0", "--moto-port", "0", "--emulators"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
