@@ -103,7 +103,13 @@ def test_a_dot_segment_path_is_refused_not_normalised() -> None:
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    # Not asyncio.run: it would leave the main thread without an event loop, which Mangum
+    # (in the handler tests) expects to find.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(app(scope, receive, send))  # type: ignore[arg-type]
+    finally:
+        loop.close()
     assert sent[0]["status"] == 400
 
 
