@@ -63,6 +63,14 @@ class UnsupportedMediaTypeError(ValidationError):
     default_message = "The media type is not supported"
 
 
+class ConflictError(ValidationError):
+    """The request collides with another (a retried create still running, a stale version)."""
+
+    status = 409
+    default_code = "conflict"
+    default_message = "The request conflicts with another one"
+
+
 class AuthError(AppError):
     type = "auth_error"
     status = 401

@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     # The Pillow provider: the offline default of `make dev`; off in AWS unless wanted.
     local_provider_enabled: bool = True
 
+    # Magic Edits: the catalog/request table, idempotency records, the submit queue.
+    edits_table: str = "aiimage-edits"
+    idempotency_table: str = "aiimage-idempotency"
+    edits_queue_url: str | None = None
+    # The global AI Editing Settings are cached this long per process (writes through the
+    # same process invalidate at once).
+    edits_settings_cache_seconds: int = Field(default=30, ge=0, le=3600)
+    budget_alert_cooldown_minutes: int = Field(default=30, ge=1)
+    abuse_escalation_threshold_per_hour: int = Field(default=25, ge=1)
+
     # Rate limits per owner and minute.
     generate_rate_limit_per_minute: int = Field(default=15, ge=1)
     jobs_rate_limit_per_minute: int = Field(default=10, ge=1)
@@ -109,6 +119,7 @@ class Settings(BaseSettings):
     @field_validator(
         "aws_endpoint_url",
         "jobs_queue_url",
+        "edits_queue_url",
         "storage_endpoint_url",
         "storage_region",
         "storage_access_key_id",

@@ -1,0 +1,1 @@
+"""AI Magic Edits: event guests and tenants request styled edits of event photos."""

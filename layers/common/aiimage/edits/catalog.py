@@ -1,0 +1,494 @@
+"""The Magic Edits catalog on DynamoDB: global settings, tenants, events (with their join-token
+alias), packages, add-ons, photos and styles.
+
+Key layout of EditsTable (`pk`, `sk`; every id is checked against `[A-Za-z0-9_-]` before it
+becomes part of a key, so no id can smuggle a `#` and address another item):
+
+| item            | pk                    | sk                                  |
+|-----------------|-----------------------|-------------------------------------|
+| settings        | `settings`            | `ai_editing`                        |
+| package         | `package`             | `{package_key}`                     |
+| style           | `style`               | `{style_key}`                       |
+| tenant          | `tenant#{tenant_id}`  | `tenant`                            |
+| event           | `tenant#{tenant_id}`  | `event#{slug}`                      |
+| join-token alias| `token#{join_token}`  | `event` (→ `tenant_id`, `slug`)     |
+| add-on          | `tenant#{tenant_id}`  | `event#{slug}#addon#{addon_id}`     |
+| photo           | `tenant#{tenant_id}`  | `event#{slug}#photo#{photo_id}`     |
+
+An event and its alias are written in one transaction, both conditional on absence, so a
+token never points at two events and no half-created event exists. The settings carry a
+`version`: every update is one UpdateItem conditional on the version the caller last saw.
+Request paths read the settings through `cached_settings()`: a per-process cache that lives
+`edits_settings_cache_seconds` and is dropped at once by an update in the same process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pydantic
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from aiimage import aws
+from aiimage.edits.models import (
+    Addon,
+    AiEditingSettings,
+    Budget,
+    Event,
+    EventAiEditing,
+    Model,
+    Package,
+    Photo,
+    Style,
+    Tenant,
+)
+from aiimage.errors import ConflictError, NotFoundError, ValidationError
+from aiimage.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+M = TypeVar("M", bound=Model)
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_SETTINGS_KEY = {"pk": {"S": "settings"}, "sk": {"S": "ai_editing"}}
+
+
+# --- (de)serialisation ----------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (the models never carry local time)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _to_dynamo(value: Any) -> Any:
+    """Python values DynamoDB accepts: datetimes as ISO-8601 UTC, floats as Decimal."""
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; pydantic then coerces ints, floats, datetimes."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _attributes(model: Model, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    return {
+        name: _SERIALIZER.serialize(_to_dynamo(value))
+        for name, value in model.model_dump(exclude=exclude).items()
+        if value is not None
+    }
+
+
+def _model(cls: type[M], item: Mapping[str, Any]) -> M:
+    """Read an item into its model; attributes the model does not know (keys, attributes a
+    newer writer added) are ignored rather than failing every read."""
+    return cls.model_validate(
+        {
+            name: _from_dynamo(_DESERIALIZER.deserialize(item[name]))
+            for name in cls.model_fields
+            if name in item
+        }
+    )
+
+
+def _check_id(value: str, what: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValidationError(f"Invalid {what}", code="invalid_id", details={"field": what})
+    return value
+
+
+def _is_id(value: str) -> bool:
+    return _ID.fullmatch(value) is not None
+
+
+def _failed_condition(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _tenant_pk(tenant_id: str) -> dict[str, str]:
+    return {"S": f"tenant#{tenant_id}"}
+
+
+# --- the settings cache -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    settings: AiEditingSettings
+    expires_at: float
+    client: object  # the DynamoDB client it was read with (tests swap moto backends)
+
+
+class _SettingsCache:
+    """One entry per Catalog. A generation counter stops a read that started before an
+    update from writing its older answer back after the update invalidated the cache."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: _Cached | None = None
+        self._generation = 0
+
+    def get(self, now: float, client: object) -> AiEditingSettings | None:
+        entry = self._entry
+        if entry is None or now >= entry.expires_at or entry.client is not client:
+            return None
+        return entry.settings
+
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def store(self, generation: int, entry: _Cached) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._entry = entry
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entry = None
+
+
+# --- the repository ---------------------------------------------------------------------------
+
+
+class Catalog:
+    """Typed access to the catalog items of one EditsTable.
+
+    `clock` (monotonic seconds) and `cache_seconds` exist for tests; `page_size` sets the
+    Query `Limit`, so pagination can be exercised without 1 MB of items.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        cache_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        page_size: int | None = None,
+    ) -> None:
+        self.table = table
+        self._cache_seconds = (
+            get_settings().edits_settings_cache_seconds if cache_seconds is None else cache_seconds
+        )
+        self._clock = clock
+        self._page_size = page_size
+        self._cache = _SettingsCache()
+
+    @staticmethod
+    def _db() -> DynamoDBClient:
+        return aws.dynamodb()
+
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        key = {"pk": {"S": pk}, "sk": {"S": sk}}
+        response = self._db().get_item(TableName=self.table, Key=key, ConsistentRead=consistent)
+        return response.get("Item")
+
+    def _put(self, pk: str, sk: str, model: Model) -> None:
+        item = {"pk": {"S": pk}, "sk": {"S": sk}, **_attributes(model)}
+        self._db().put_item(TableName=self.table, Item=item)
+
+    def _query(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a partition (optionally under a sort-key prefix), page by page."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+        }
+        if sk_prefix is not None:
+            params["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            params["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
+        if self._page_size is not None:
+            params["Limit"] = self._page_size
+        while True:
+            page = self._db().query(**params)
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    # --- settings -----------------------------------------------------------------------------
+
+    def get_settings(self) -> AiEditingSettings:
+        """The stored settings, read consistently; defaults until the first update."""
+        item = self._get("settings", "ai_editing", consistent=True)
+        return AiEditingSettings() if item is None else _model(AiEditingSettings, item)
+
+    def cached_settings(self) -> AiEditingSettings:
+        """What request paths read: at most `edits_settings_cache_seconds` old."""
+        client = self._db()
+        cached = self._cache.get(self._clock(), client)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation()
+        settings = self.get_settings()
+        if self._cache_seconds > 0:
+            expires_at = self._clock() + self._cache_seconds
+            self._cache.store(generation, _Cached(settings, expires_at, client))
+        return settings
+
+    def invalidate_settings_cache(self) -> None:
+        self._cache.invalidate()
+
+    def update_settings(
+        self, changes: Mapping[str, Any], *, expected_version: int
+    ) -> AiEditingSettings:
+        """Apply `changes` if the stored version is still `expected_version` (0: never
+        written). One conditional UpdateItem: of two admins saving the same version, exactly
+        one wins and the other gets `settings_conflict` and must reload."""
+        if "version" in changes:
+            raise ValidationError(
+                "The version is not writable", code="invalid_settings", details={"field": "version"}
+            )
+        if expected_version < 0:
+            raise ValidationError("Invalid expected version", code="invalid_settings")
+        try:
+            # Fields have no cross-field rules, so the changes alone validate every value.
+            validated = AiEditingSettings.model_validate(dict(changes))
+        except pydantic.ValidationError as exc:
+            raise ValidationError(
+                "Invalid settings",
+                code="invalid_settings",
+                details={"errors": exc.errors(include_url=False, include_context=False)},
+            ) from None
+        values = validated.model_dump(include=set(changes))
+        names: dict[str, str] = {"#version": "version"}
+        attr_values: dict[str, Any] = {
+            ":expected": {"N": str(expected_version)},
+            ":next": {"N": str(expected_version + 1)},
+        }
+        assignments = ["#version = :next"]
+        for index, (name, value) in enumerate(sorted(values.items())):
+            names[f"#f{index}"] = name
+            attr_values[f":v{index}"] = _SERIALIZER.serialize(_to_dynamo(value))
+            assignments.append(f"#f{index} = :v{index}")
+        condition = "#version = :expected"
+        if expected_version == 0:
+            condition = "attribute_not_exists(pk) OR " + condition
+        try:
+            response = self._db().update_item(
+                TableName=self.table,
+                Key=_SETTINGS_KEY,
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _failed_condition(exc):
+                raise ConflictError(
+                    "The settings were changed meanwhile; reload and retry",
+                    code="settings_conflict",
+                    details={"expectedVersion": expected_version},
+                ) from None
+            raise
+        finally:
+            self._cache.invalidate()
+        return _model(AiEditingSettings, response["Attributes"])
+
+    # --- tenants ------------------------------------------------------------------------------
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        _check_id(tenant.tenant_id, "tenant_id")
+        self._put(f"tenant#{tenant.tenant_id}", "tenant", tenant)
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        item = self._get(f"tenant#{tenant_id}", "tenant") if _is_id(tenant_id) else None
+        if item is None:
+            raise NotFoundError("Unknown tenant", code="unknown_tenant")
+        return _model(Tenant, item)
+
+    def update_budget(self, tenant_id: str, budget: Budget) -> Tenant:
+        """Replace the tenant's budget; never creates a tenant."""
+        if not _is_id(tenant_id):
+            raise NotFoundError("Unknown tenant", code="unknown_tenant")
+        try:
+            response = self._db().update_item(
+                TableName=self.table,
+                Key={"pk": _tenant_pk(tenant_id), "sk": {"S": "tenant"}},
+                UpdateExpression="SET budget = :budget",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":budget": {"M": _attributes(budget)}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _failed_condition(exc):
+                raise NotFoundError("Unknown tenant", code="unknown_tenant") from None
+            raise
+        return _model(Tenant, response["Attributes"])
+
+    # --- events -------------------------------------------------------------------------------
+
+    def create_event(self, event: Event) -> None:
+        """The event and its join-token alias, atomically; an existing slug or token refuses
+        the whole write (`event_exists`)."""
+        _check_id(event.tenant_id, "tenant_id")
+        _check_id(event.slug, "slug")
+        if not _TOKEN.fullmatch(event.join_token):
+            raise ValidationError(
+                "Invalid join token", code="invalid_id", details={"field": "join_token"}
+            )
+        event_item = {
+            "pk": _tenant_pk(event.tenant_id),
+            "sk": {"S": f"event#{event.slug}"},
+            **_attributes(event),
+        }
+        alias_item = {
+            "pk": {"S": f"token#{event.join_token}"},
+            "sk": {"S": "event"},
+            "tenant_id": {"S": event.tenant_id},
+            "slug": {"S": event.slug},
+        }
+        try:
+            self._db().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                    for item in (event_item, alias_item)
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" not in reasons and reasons:
+                raise
+            raise ConflictError(
+                "An event with this slug or join token exists",
+                code="event_exists",
+                details={
+                    "slug_taken": bool(reasons) and reasons[0] == "ConditionalCheckFailed",
+                    "token_taken": len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed",
+                },
+            ) from None
+
+    def get_event(self, tenant_id: str, slug: str) -> Event:
+        item = None
+        if _is_id(tenant_id) and _is_id(slug):
+            item = self._get(f"tenant#{tenant_id}", f"event#{slug}")
+        if item is None:
+            raise NotFoundError("Unknown event", code="unknown_event")
+        return _model(Event, item)
+
+    def event_by_token(self, join_token: str) -> Event:
+        """The event a guest link addresses; a malformed token is an unknown event too (no
+        hint which tokens are well-formed, no key built from arbitrary input)."""
+        alias = self._get(f"token#{join_token}", "event") if _TOKEN.fullmatch(join_token) else None
+        if alias is None:
+            raise NotFoundError("Unknown event", code="unknown_event")
+        return self.get_event(alias["tenant_id"]["S"], alias["slug"]["S"])
+
+    def put_event_policy(self, tenant_id: str, slug: str, policy: EventAiEditing) -> Event:
+        """Replace the event's `ai_editing` policy; never creates an event."""
+        if not (_is_id(tenant_id) and _is_id(slug)):
+            raise NotFoundError("Unknown event", code="unknown_event")
+        try:
+            response = self._db().update_item(
+                TableName=self.table,
+                Key={"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}"}},
+                UpdateExpression="SET ai_editing = :policy",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":policy": {"M": _attributes(policy)}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _failed_condition(exc):
+                raise NotFoundError("Unknown event", code="unknown_event") from None
+            raise
+        return _model(Event, response["Attributes"])
+
+    # --- packages and add-ons -----------------------------------------------------------------
+
+    def put_package(self, package: Package) -> None:
+        self._put("package", _check_id(package.package_key, "package_key"), package)
+
+    def get_package(self, key: str) -> Package | None:
+        item = self._get("package", key) if _is_id(key) else None
+        return None if item is None else _model(Package, item)
+
+    def put_addon(self, tenant_id: str, slug: str, addon: Addon) -> None:
+        _check_id(tenant_id, "tenant_id")
+        _check_id(slug, "slug")
+        _check_id(addon.addon_id, "addon_id")
+        self._put(f"tenant#{tenant_id}", f"event#{slug}#addon#{addon.addon_id}", addon)
+
+    def addons(self, tenant_id: str, slug: str) -> list[Addon]:
+        """Every add-on of the event (any status: entitlement decides what counts)."""
+        if not (_is_id(tenant_id) and _is_id(slug)):
+            return []
+        # The trailing `#` keeps slug `a` from matching the add-ons of slug `a-b`.
+        items = self._query(f"tenant#{tenant_id}", f"event#{slug}#addon#")
+        return [_model(Addon, item) for item in items]
+
+    # --- photos -------------------------------------------------------------------------------
+
+    def put_photo(self, tenant_id: str, slug: str, photo: Photo) -> None:
+        _check_id(tenant_id, "tenant_id")
+        _check_id(slug, "slug")
+        _check_id(photo.photo_id, "photo_id")
+        self._put(f"tenant#{tenant_id}", f"event#{slug}#photo#{photo.photo_id}", photo)
+
+    def get_photo(self, tenant_id: str, slug: str, photo_id: str) -> Photo:
+        item = None
+        if _is_id(tenant_id) and _is_id(slug) and _is_id(photo_id):
+            item = self._get(f"tenant#{tenant_id}", f"event#{slug}#photo#{photo_id}")
+        if item is None:
+            raise NotFoundError("Unknown photo", code="unknown_photo")
+        return _model(Photo, item)
+
+    # --- styles -------------------------------------------------------------------------------
+
+    def put_style(self, style: Style) -> None:
+        self._put("style", _check_id(style.key, "style_key"), style)
+
+    def get_style(self, key: str) -> Style:
+        item = self._get("style", key) if _is_id(key) else None
+        if item is None:
+            raise NotFoundError("Unknown style", code="unknown_style")
+        return _model(Style, item)
+
+    def styles(self, *, active_only: bool = True) -> list[Style]:
+        """All styles ordered by key (the sort key), the inactive ones only on request."""
+        styles = [_model(Style, item) for item in self._query("style")]
+        return [s for s in styles if s.is_active] if active_only else styles
+
+
+@cache
+def catalog() -> Catalog:
+    """The process-wide Catalog: its settings cache is shared by every request of a warm
+    Lambda. Tests that change `EDITS_TABLE` call `catalog.cache_clear()`."""
+    return Catalog(get_settings().edits_table)

@@ -1,0 +1,146 @@
+"""The Magic Edits domain as stored and as the API shows it (snake_case fields, the seed
+system's names). Money is integer micro-US-dollars (`*_micros`): exact sums, no floats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ProviderName = Literal["runware", "replicate", "workers_ai", "local", "fake"]
+EditStatus = Literal["queued", "processing", "succeeded", "failed", "blocked"]
+GrantedBy = Literal["package", "addon"]
+
+FEATURE = "ai_styling"  # the package feature
+UNLOCK_ADDON = "ai_styling_unlock"  # the add-on that unlocks it per event
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AiEditingSettings(Model):
+    """The global runtime switches (the seed's `AI Editing Settings`)."""
+
+    is_enabled: bool = True
+    status_message: str | None = None
+    default_provider: ProviderName = "runware"
+    fallback_provider: ProviderName | None = None
+    runware_mode: Literal["live", "fake"] = "live"
+    queue_auto_dispatch: bool = False
+    queue_name: str = "ai-edits"
+    queue_max_polls: int = Field(default=30, ge=1, le=500)
+    blocked_terms: tuple[str, ...] = ()
+    version: int = 0  # bumped by every update (optimistic concurrency, cache invalidation)
+
+
+class Budget(Model):
+    """`tenant.settings.ai_editing.budget`: per calendar month (UTC)."""
+
+    soft_cap_micros: int | None = Field(default=None, ge=0)
+    hard_cap_micros: int | None = Field(default=None, ge=0)
+    override_until: datetime | None = None
+
+
+class Tenant(Model):
+    tenant_id: str
+    name: str
+    budget: Budget = Budget()
+
+
+class Watermark(Model):
+    enabled: bool = True
+    text: str | None = None
+    position: Literal["bottom-right", "bottom-left", "top-right", "top-left", "center"] = (
+        "bottom-right"
+    )
+    opacity: float = Field(default=0.5, ge=0, le=1)
+
+
+class EventAiEditing(Model):
+    """`event.settings.ai_editing`: the event's policy."""
+
+    enabled: bool = True
+    allow_custom_prompt: bool = False
+    allowed_style_keys: tuple[str, ...] = ()  # empty: every active style
+    policy_message: str | None = None
+    watermark: Watermark = Watermark()
+
+
+class Event(Model):
+    event_id: str
+    tenant_id: str
+    slug: str
+    join_token: str
+    name: str
+    ai_editing: EventAiEditing = EventAiEditing()
+    package_key: str | None = None  # the event's package (its features)
+
+
+class Package(Model):
+    package_key: str
+    name: str
+    features: tuple[str, ...] = ()
+
+
+class Addon(Model):
+    addon_id: str
+    event_id: str
+    key: str
+    status: Literal["pending", "completed", "canceled", "refunded"]
+    expires_at: datetime | None = None  # the seed keeps it in `metadata`
+
+
+class Photo(Model):
+    photo_id: str
+    event_id: str
+    object_key: str
+    # Who uploaded it: a hashed guest scope, or a tenant user id.
+    uploaded_by: str
+
+
+class StyleEntitlements(Model):
+    """`style.metadata.entitlements`: what a premium style needs beyond `ai_styling`."""
+
+    required_feature: str | None = None
+    required_addon: str | None = None
+
+
+class Style(Model):
+    key: str
+    name: str
+    provider: ProviderName
+    provider_model: str
+    prompt_template: str
+    negative_prompt_template: str | None = None
+    is_active: bool = True
+    is_premium: bool = False
+    cost_estimate_micros: int = Field(ge=0)
+    entitlements: StyleEntitlements = StyleEntitlements()
+
+
+class Entitlement(Model):
+    granted: bool
+    granted_by: GrantedBy | None = None
+
+
+class EditRequest(Model):
+    request_id: str
+    tenant_id: str
+    event_id: str
+    event_slug: str
+    photo_id: str
+    style_key: str
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    provider: ProviderName
+    provider_model: str
+    status: EditStatus
+    cost_estimate_micros: int
+    requested_by: str  # "guest:<scope hash>" or "tenant:<user id>"
+    created_at: datetime
+    updated_at: datetime
+    block_reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
