@@ -48,6 +48,11 @@ class LogEvent(StrEnum):
     GENERATE_DEFERRED = "generate_deferred"
     JOB_MISSING = "job_missing"
     JOB_MESSAGE_INVALID = "job_message_invalid"
+    AI_EDIT_BLOCKED = "ai_edit_blocked"
+    # The seed system's log signals, verbatim: operators search for these texts.
+    AI_BUDGET_THRESHOLD_REACHED = "AI budget threshold reached"
+    AI_BUDGET_HARD_CAP_REACHED = "AI budget hard cap reached"
+    AI_ABUSE_ESCALATION = "AI abuse escalation threshold reached"
 
 
 class MetricName(StrEnum):
@@ -59,3 +64,6 @@ class MetricName(StrEnum):
     GENERATE_SUCCESS = "GenerateSuccess"
     GENERATE_FAILED = "GenerateFailed"
     GENERATE_DEFERRED = "GenerateDeferred"
+    AI_BUDGET_SOFT_CAP_REACHED = "AiBudgetSoftCapReached"
+    AI_BUDGET_HARD_CAP_REJECTED = "AiBudgetHardCapRejected"
+    AI_ABUSE_ESCALATION = "AiAbuseEscalation"
