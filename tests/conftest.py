@@ -21,6 +21,9 @@ TEST_ENV = {
     "JOBS_TABLE": "test-jobs",
     "JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/test-jobs",
     "IMAGES_BUCKET": "test-images",
+    "EDITS_TABLE": "test-edits",
+    "IDEMPOTENCY_TABLE": "test-idempotency",
+    "EDITS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/test-edits",
     "LOCAL_PROVIDER_ENABLED": "true",
     "GUEST_COOKIE_SECRET": "test-guest-cookie-secret-0123456789abcdef",
     "JWT_SECRET": "test-jwt-secret-0123456789abcdef-0123456789",
@@ -48,6 +51,7 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from aiimage import aws  # noqa: E402
+from aiimage.edits.catalog import catalog  # noqa: E402
 from aiimage.enhancer.dispatch import get_provider  # noqa: E402
 from aiimage.settings import get_settings  # noqa: E402
 from infra.emulation import serialize_dynamodb  # noqa: E402
@@ -59,6 +63,7 @@ ORIGIN = "https://app.test"
 
 def reset_providers() -> None:
     get_provider.cache_clear()
+    catalog.cache_clear()
 
 
 @pytest.fixture
@@ -84,6 +89,7 @@ def aws_stack() -> Iterator[None]:
     serialize_dynamodb()
     with mock_aws():
         aws.reset_clients()
+        reset_providers()
         create_resources(
             load_template(),
             parameters={"AppOrigin": ORIGIN},
@@ -93,6 +99,10 @@ def aws_stack() -> Iterator[None]:
                 "JobsQueue": "test-jobs",
                 "JobsDeadLetterQueue": "test-jobs-dlq",
                 "ImagesBucket": os.environ["IMAGES_BUCKET"],
+                "EditsTable": os.environ["EDITS_TABLE"],
+                "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"],
+                "EditsQueue": "test-edits",
+                "EditsDeadLetterQueue": "test-edits-dlq",
             },
         )
         yield

@@ -175,3 +175,19 @@ def test_authorizer_claims_give_a_user() -> None:
     assert (user.owner_id, user.plan) == ("cognito-user", "enterprise")
     with pytest.raises(AuthError):
         identity.user_from_authorizer({"plan": "pro"})
+
+
+def test_tenant_and_roles_come_from_the_token() -> None:
+    token = make_token("admin-1", tenant_id="tenant-a", roles=["superadmin", "tenant_admin"])
+    user = identity.user_from_bearer(token)
+    assert user.tenant_id == "tenant-a"
+    assert user.is_superadmin
+    assert not identity.user_from_bearer(make_token("u")).is_superadmin
+
+
+def test_authorizer_context_roles_are_a_flattened_string() -> None:
+    user = identity.user_from_authorizer(
+        {"sub": "admin-2", "roles": "[superadmin tenant_admin]", "tenant_id": "t"}
+    )
+    assert user.roles == frozenset({"superadmin", "tenant_admin"})
+    assert identity.user_from_authorizer({"sub": "x", "role": 5}).roles == frozenset()

@@ -40,6 +40,13 @@ class Identity(BaseModel):
     # Plan name from the token's `plan` claim; guests have the plan "guest".
     plan: str
     via: Literal["cookie", "bearer"]
+    # Magic Edits: the tenant a tenant admin acts for, and roles such as "superadmin".
+    tenant_id: str | None = None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_superadmin(self) -> bool:
+        return "superadmin" in self.roles
 
     @property
     def owner_key(self) -> str:
@@ -88,12 +95,25 @@ def _user_from_claims(claims: Mapping[str, Any]) -> Identity:
     if not isinstance(subject, str) or not subject:
         raise AuthError("The token has no subject", code="invalid_token")
     plan = claims.get("plan")
+    tenant = claims.get("tenant_id")
     return Identity(
         owner_type="user",
         owner_id=subject,
         plan=plan if isinstance(plan, str) and plan else "free",
         via="bearer",
+        tenant_id=tenant if isinstance(tenant, str) and tenant else None,
+        roles=_roles(claims.get("roles", claims.get("role"))),
     )
+
+
+def _roles(value: object) -> frozenset[str]:
+    # A JSON list in a verified token; API Gateway's authorizer context flattens lists into
+    # strings such as "[superadmin tenant_admin]".
+    if isinstance(value, str):
+        return frozenset(r for r in value.strip("[]").replace(",", " ").split() if r)
+    if isinstance(value, list):
+        return frozenset(r for r in value if isinstance(r, str) and r)
+    return frozenset()
 
 
 def user_from_bearer(token: str) -> Identity:

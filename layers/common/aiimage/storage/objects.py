@@ -103,7 +103,7 @@ class ObjectStore:
             ExpiresIn=get_settings().presigned_url_ttl_seconds,
         )
 
-    def presign_put(self, key: ObjectKey, *, content_type: str, size: int) -> PresignedUpload:
+    def presign_put(self, key: ObjectKey | str, *, content_type: str, size: int) -> PresignedUpload:
         """A PUT URL whose signature covers the content type and the exact length, so the
         client can upload only what it declared (R2 supports presigned PUT, not POST)."""
         ttl = get_settings().presigned_url_ttl_seconds

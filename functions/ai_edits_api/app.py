@@ -1,0 +1,277 @@
+"""AiEditsApiFunction: Magic Edits for event guests, tenant admins and superadmins (adapter
+only: the chain, the catalog and the budgets are in `aiimage.edits`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query
+from mangum import Mangum
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiimage.edits import requests as edits
+from aiimage.edits.access import guest_event, require_superadmin, tenant_event
+from aiimage.edits.catalog import catalog
+from aiimage.edits.entitlements import style_allowed_by_entitlement
+from aiimage.edits.idempotency import idempotent_create, register_lambda_context
+from aiimage.edits.models import (
+    Addon,
+    AiEditingSettings,
+    Budget,
+    EditRequest,
+    EditStatus,
+    Event,
+    Package,
+    Style,
+)
+from aiimage.edits.photos import create_photo_upload
+from aiimage.errors import NotFoundError, ValidationError
+from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.http.models import Envelope
+
+Token = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Slug = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+IdempotencyKey = Annotated[str | None, Header(max_length=128, alias="Idempotency-Key")]
+
+guest = APIRouter(prefix="/api/v1/events/{token}", tags=["guest"])
+tenant = APIRouter(prefix="/api/v1/tenant/events/{event_slug}", tags=["tenant"])
+admin = APIRouter(prefix="/api/v1/admin", tags=["superadmin"])
+
+
+class StyleView(BaseModel):
+    key: str
+    name: str
+    is_premium: bool
+
+
+class EditPage(BaseModel):
+    requests: list[EditRequest]
+    next_cursor: str | None
+
+
+class Summary(BaseModel):
+    counts: dict[str, int]
+    total: int
+
+
+def styles_for(event: Event) -> list[StyleView]:
+    store = catalog()
+    package = store.get_package(event.package_key) if event.package_key else None
+    addons = store.addons(event.tenant_id, event.slug)
+    allowed = event.ai_editing.allowed_style_keys
+    now = datetime.now().astimezone()
+    return [
+        StyleView(key=s.key, name=s.name, is_premium=s.is_premium)
+        for s in store.styles(active_only=True)
+        if (not allowed or s.key in allowed)
+        and style_allowed_by_entitlement(s, package, addons, now=now)
+    ]
+
+
+# --- guests -------------------------------------------------------------------------------
+
+
+@guest.post("/photos/{photo}/ai-edits", status_code=201, response_model=Envelope[EditRequest])
+def guest_create(
+    identity: CurrentIdentity,
+    token: Token,
+    photo: Id,
+    body: edits.EditCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Envelope[EditRequest]:
+    event, actor = guest_event(identity, token)
+    if body.photo_id is not None:
+        raise ValidationError("photo_id belongs in the path", code="param_not_supported")
+    created = idempotent_create(
+        idempotency_key,
+        scope=f"{actor.requested_by}:{event.event_id}",
+        payload={"photo": photo, **body.model_dump()},
+        create=lambda: edits.create_edit(actor, event, photo, body),
+    )
+    return Envelope(data=created)
+
+
+class PhotoUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: str = Field(max_length=100)
+    size: int
+
+
+class PhotoUploadView(BaseModel):
+    photo_id: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+@guest.post("/photos", status_code=201, response_model=Envelope[PhotoUploadView])
+def guest_upload_photo(
+    identity: CurrentIdentity, token: Token, body: PhotoUploadRequest
+) -> Envelope[PhotoUploadView]:
+    event, actor = guest_event(identity, token)
+    upload = create_photo_upload(actor, event, content_type=body.content_type, size=body.size)
+    return Envelope(
+        data=PhotoUploadView(
+            photo_id=upload.photo.photo_id,
+            url=upload.presigned.url,
+            method="PUT",
+            headers=upload.presigned.headers,
+            expires_at=upload.presigned.expires_at,
+        )
+    )
+
+
+@guest.get("/ai-edits/{request_id}", response_model=Envelope[EditRequest])
+def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelope[EditRequest]:
+    event, actor = guest_event(identity, token)
+    request = edits.get_edit(event, request_id)
+    if request.requested_by != actor.requested_by:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    return Envelope(data=request)
+
+
+@guest.get("/ai-styles", response_model=Envelope[list[StyleView]])
+def guest_styles(identity: CurrentIdentity, token: Token) -> Envelope[list[StyleView]]:
+    event, _ = guest_event(identity, token)
+    return Envelope(data=styles_for(event))
+
+
+# --- tenants ------------------------------------------------------------------------------
+
+
+@tenant.get("/ai-edits", response_model=Envelope[EditPage])
+def tenant_list(
+    identity: CurrentIdentity,
+    event_slug: Slug,
+    status: Annotated[EditStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Envelope[EditPage]:
+    event, _ = tenant_event(identity, event_slug)
+    page = edits.list_edits(event, status=status, limit=limit, cursor=cursor)
+    return Envelope(data=EditPage(requests=page.requests, next_cursor=page.next_cursor))
+
+
+@tenant.post("/ai-edits", status_code=201, response_model=Envelope[EditRequest])
+def tenant_create(
+    identity: CurrentIdentity,
+    event_slug: Slug,
+    body: edits.EditCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Envelope[EditRequest]:
+    event, actor = tenant_event(identity, event_slug)
+    if body.photo_id is None:
+        raise ValidationError("photo_id is required", code="photo_missing")
+    photo_id = body.photo_id
+    created = idempotent_create(
+        idempotency_key,
+        scope=f"{actor.requested_by}:{event.event_id}",
+        payload=body.model_dump(),
+        create=lambda: edits.create_edit(actor, event, photo_id, body),
+    )
+    return Envelope(data=created)
+
+
+@tenant.get("/ai-edits/summary", response_model=Envelope[Summary])
+def tenant_summary(identity: CurrentIdentity, event_slug: Slug) -> Envelope[Summary]:
+    event, _ = tenant_event(identity, event_slug)
+    summary = edits.summarize(event)
+    return Envelope(data=Summary(counts=summary.counts, total=summary.total))
+
+
+@tenant.get("/ai-edits/{request_id}", response_model=Envelope[EditRequest])
+def tenant_get(
+    identity: CurrentIdentity, event_slug: Slug, request_id: Id
+) -> Envelope[EditRequest]:
+    event, _ = tenant_event(identity, event_slug)
+    return Envelope(data=edits.get_edit(event, request_id))
+
+
+@tenant.get("/ai-styles", response_model=Envelope[list[StyleView]])
+def tenant_styles(identity: CurrentIdentity, event_slug: Slug) -> Envelope[list[StyleView]]:
+    event, _ = tenant_event(identity, event_slug)
+    return Envelope(data=styles_for(event))
+
+
+# --- superadmins --------------------------------------------------------------------------
+
+
+class SettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=0)
+    changes: dict[str, Any]
+
+
+@admin.get("/ai-editing/settings", response_model=Envelope[AiEditingSettings])
+def admin_settings(identity: CurrentIdentity) -> Envelope[AiEditingSettings]:
+    require_superadmin(identity)
+    return Envelope(data=catalog().get_settings())
+
+
+@admin.put("/ai-editing/settings", response_model=Envelope[AiEditingSettings])
+def admin_update_settings(
+    identity: CurrentIdentity, body: SettingsUpdate
+) -> Envelope[AiEditingSettings]:
+    require_superadmin(identity)
+    updated = catalog().update_settings(body.changes, expected_version=body.expected_version)
+    return Envelope(data=updated)
+
+
+@admin.get("/ai-styles", response_model=Envelope[list[Style]])
+def admin_styles(identity: CurrentIdentity) -> Envelope[list[Style]]:
+    require_superadmin(identity)
+    return Envelope(data=catalog().styles(active_only=False))
+
+
+@admin.put("/ai-styles/{style_key}", response_model=Envelope[Style])
+def admin_put_style(identity: CurrentIdentity, style_key: Id, body: Style) -> Envelope[Style]:
+    require_superadmin(identity)
+    if body.key != style_key:
+        raise ValidationError("The body's key must match the path", code="key_mismatch")
+    catalog().put_style(body)
+    return Envelope(data=body)
+
+
+@admin.put("/packages/{package_key}", response_model=Envelope[Package])
+def admin_put_package(
+    identity: CurrentIdentity, package_key: Id, body: Package
+) -> Envelope[Package]:
+    require_superadmin(identity)
+    if body.package_key != package_key:
+        raise ValidationError("The body's key must match the path", code="key_mismatch")
+    catalog().put_package(body)
+    return Envelope(data=body)
+
+
+@admin.put(
+    "/tenants/{tenant_id}/events/{event_slug}/addons/{addon_id}", response_model=Envelope[Addon]
+)
+def admin_put_addon(
+    identity: CurrentIdentity, tenant_id: Id, event_slug: Slug, addon_id: Id, body: Addon
+) -> Envelope[Addon]:
+    require_superadmin(identity)
+    event = catalog().get_event(tenant_id, event_slug)
+    if body.addon_id != addon_id or body.event_id != event.event_id:
+        raise ValidationError("The body must name this add-on and event", code="key_mismatch")
+    catalog().put_addon(tenant_id, event_slug, body)
+    return Envelope(data=body)
+
+
+@admin.put("/tenants/{tenant_id}/budget", response_model=Envelope[Budget])
+def admin_put_budget(identity: CurrentIdentity, tenant_id: Id, body: Budget) -> Envelope[Budget]:
+    require_superadmin(identity)
+    return Envelope(data=catalog().update_budget(tenant_id, body).budget)
+
+
+app = create_app("AI Magic Edits", guest, tenant, admin)
+_handler = observed(Mangum(app, lifespan="off"))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    register_lambda_context(context)
+    return _handler(event, context)

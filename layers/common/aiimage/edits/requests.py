@@ -1,0 +1,362 @@
+"""Edit requests: the check chain that admits them, and their store.
+
+The chain runs in the seed system's order and stops at the first refusal, each with its
+own machine code: `feature_disabled` → `feature_locked` → `event_policy` →
+`budget_exceeded` → `style_not_allowed` → `prompt_blocked`. Only a prompt-safety refusal
+is stored (status `blocked`, for the moderation view); every other refusal leaves nothing
+behind. The budget is reserved at its link and released by any later refusal or failure,
+so a refused request never holds money.
+
+Key layout (EditsTable): `pk = tenant#{tenantId}`, `sk = event#{slug}#edit#{requestId}`;
+request ids start with the creation time, so one Query lists an event's requests newest
+first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiimage import aws
+from aiimage.edits import abuse, safety
+from aiimage.edits.budget import budget_store
+from aiimage.edits.catalog import catalog
+from aiimage.edits.entitlements import resolve_entitlement, style_allowed_by_entitlement
+from aiimage.edits.models import (
+    Addon,
+    AiEditingSettings,
+    EditRequest,
+    EditStatus,
+    Event,
+    Package,
+    Style,
+)
+from aiimage.errors import (
+    ConfigurationError,
+    FeatureLockedError,
+    ForbiddenError,
+    NotFoundError,
+    ValidationError,
+)
+from aiimage.observability import LogEvent, logger
+from aiimage.settings import get_settings
+
+MAX_PROMPT_LENGTH = 500
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+class EditCreate(BaseModel):
+    """The body of a create: a style, and a custom prompt where the event allows one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    style_key: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
+    photo_id: str | None = Field(default=None, max_length=64)  # tenant creates name the photo
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a guest of the event (by its hashed scope) or a tenant user."""
+
+    kind: str  # "guest" | "tenant"
+    scope_hash: str
+    user_id: str | None = None
+
+    @property
+    def requested_by(self) -> str:
+        return f"tenant:{self.user_id}" if self.kind == "tenant" else f"guest:{self.scope_hash}"
+
+
+class FeatureDisabledError(ForbiddenError):
+    default_code = "feature_disabled"
+    default_message = "AI editing is switched off"
+
+
+class EventPolicyError(ForbiddenError):
+    default_code = "event_policy"
+    default_message = "This event does not allow this AI edit"
+
+
+class StyleNotAllowedError(ForbiddenError):
+    default_code = "style_not_allowed"
+    default_message = "This style is not available for this event"
+
+
+class PromptBlockedError(ForbiddenError):
+    default_code = "prompt_blocked"
+    default_message = "The prompt contains a blocked term"
+
+
+def new_request_id() -> str:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    return f"{now_ms:013x}{secrets.token_hex(8)}"
+
+
+def _key(tenant_id: str, slug: str, request_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"tenant#{tenant_id}"}, "sk": {"S": f"event#{slug}#edit#{request_id}"}}
+
+
+def _table() -> str:
+    return get_settings().edits_table
+
+
+# --- the chain ----------------------------------------------------------------------------
+
+
+def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> EditRequest:
+    """Admit one edit request through the chain; the stored request, or the first refusal."""
+    store = catalog()
+    # Input first: unknown photos and styles are 404s, not links of the chain.
+    store.get_photo(event.tenant_id, event.slug, photo_id)
+    style = store.get_style(body.style_key)
+    abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
+    settings = store.cached_settings()
+    now = datetime.now(UTC)
+
+    if not settings.is_enabled:
+        raise FeatureDisabledError(settings.status_message or None)
+    package = store.get_package(event.package_key) if event.package_key else None
+    addons = store.addons(event.tenant_id, event.slug)
+    if not resolve_entitlement(event, package, addons, now=now).granted:
+        raise FeatureLockedError(
+            "AI editing is not included in this event's package", details={"feature": "ai_styling"}
+        )
+    policy = event.ai_editing
+    if not policy.enabled:
+        raise EventPolicyError(policy.policy_message or None)
+    if body.prompt and not policy.allow_custom_prompt:
+        raise EventPolicyError(
+            policy.policy_message or "This event does not allow custom prompts",
+            details={"field": "prompt"},
+        )
+    tenant = store.get_tenant(event.tenant_id)
+    request_id = new_request_id()
+    reservation = budget_store().reserve(
+        event.tenant_id, tenant.budget, request_id, style.cost_estimate_micros
+    )
+    try:
+        if not _style_allowed(style, event, package, addons, now):
+            raise StyleNotAllowedError()
+        request = _new_request(actor, event, photo_id, style, body, request_id, now, settings)
+        if safety.check_prompt(request.prompt, settings.blocked_terms) is not None:
+            # Stored for the moderation view; the money goes back with the refusal below.
+            _put(request.model_copy(update={"status": "blocked", "block_reason": "blocked_term"}))
+            logger.warning(LogEvent.AI_EDIT_BLOCKED, request_id=request_id, event_id=event.event_id)
+            raise PromptBlockedError(details={"requestId": request_id})
+        stored = _put(request)
+    except BaseException:
+        budget_store().release(reservation)
+        raise
+    if settings.queue_auto_dispatch:
+        dispatch(stored)
+    return stored
+
+
+def _style_allowed(
+    style: Style, event: Event, package: Package | None, addons: Sequence[Addon], now: datetime
+) -> bool:
+    allowed_keys = event.ai_editing.allowed_style_keys
+    return (
+        style.is_active
+        and (not allowed_keys or style.key in allowed_keys)
+        and style_allowed_by_entitlement(style, package, addons, now=now)
+    )
+
+
+def _prompt(style: Style, custom: str | None) -> str:
+    # A custom prompt fills the template's {prompt} slot, or follows the template.
+    custom = (custom or "").strip()
+    if "{prompt}" in style.prompt_template:
+        return style.prompt_template.replace("{prompt}", custom).strip()
+    return f"{style.prompt_template} {custom}".strip()
+
+
+def _new_request(
+    actor: Actor,
+    event: Event,
+    photo_id: str,
+    style: Style,
+    body: EditCreate,
+    request_id: str,
+    now: datetime,
+    settings: AiEditingSettings,
+) -> EditRequest:
+    provider = style.provider
+    if settings.runware_mode == "fake" and provider == "runware":
+        provider = "fake"
+    return EditRequest(
+        request_id=request_id,
+        tenant_id=event.tenant_id,
+        event_id=event.event_id,
+        event_slug=event.slug,
+        photo_id=photo_id,
+        style_key=style.key,
+        prompt=_prompt(style, body.prompt),
+        negative_prompt=style.negative_prompt_template,
+        provider=provider,
+        provider_model=style.provider_model,
+        status="queued",
+        cost_estimate_micros=style.cost_estimate_micros,
+        requested_by=actor.requested_by,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    """The submit queue's message body: the request's address, nothing it holds."""
+
+    tenant_id: str
+    event_slug: str
+    request_id: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "tenant_id": self.tenant_id,
+                "event_slug": self.event_slug,
+                "request_id": self.request_id,
+            },
+            separators=(",", ":"),
+        )
+
+
+def dispatch(request: EditRequest) -> None:
+    """Queue a request for the submit worker (`queue_auto_dispatch`, or an operator)."""
+    queue_url = get_settings().edits_queue_url
+    if queue_url is None:
+        raise ConfigurationError("EDITS_QUEUE_URL is not configured")
+    message = EditMessage(request.tenant_id, request.event_slug, request.request_id)
+    aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.to_json())
+
+
+# --- store --------------------------------------------------------------------------------
+
+
+def _to_item(request: EditRequest) -> dict[str, Any]:
+    item = {
+        k: _SERIALIZER.serialize(v)
+        for k, v in request.model_dump(mode="json").items()
+        if v is not None
+    }
+    item.update(_key(request.tenant_id, request.event_slug, request.request_id))
+    return item
+
+
+def _from_item(item: Mapping[str, Any]) -> EditRequest:
+    plain = {k: _DESERIALIZER.deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
+    return EditRequest.model_validate(plain)
+
+
+def _put(request: EditRequest) -> EditRequest:
+    aws.dynamodb().put_item(
+        TableName=_table(), Item=_to_item(request), ConditionExpression="attribute_not_exists(pk)"
+    )
+    return request
+
+
+def get_edit(event: Event, request_id: str) -> EditRequest:
+    if not request_id.isalnum() or len(request_id) > 64:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    item = (
+        aws.dynamodb()
+        .get_item(
+            TableName=_table(),
+            Key=_key(event.tenant_id, event.slug, request_id),
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if item is None:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    return _from_item(item)
+
+
+@dataclass(frozen=True, slots=True)
+class EditPage:
+    requests: list[EditRequest]
+    next_cursor: str | None
+
+
+def list_edits(
+    event: Event, *, status: EditStatus | None = None, limit: int = 20, cursor: str | None = None
+) -> EditPage:
+    """An event's requests, newest first; the cursor addresses only this event."""
+    prefix = f"event#{event.slug}#edit#"
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": f"tenant#{event.tenant_id}"},
+            ":prefix": {"S": prefix},
+        },
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if status is not None:
+        request["FilterExpression"] = "#status = :status"
+        request["ExpressionAttributeNames"] = {"#status": "status"}
+        request["ExpressionAttributeValues"][":status"] = {"S": status}
+    if cursor is not None:
+        request["ExclusiveStartKey"] = {
+            "pk": {"S": f"tenant#{event.tenant_id}"},
+            "sk": {"S": prefix + _decode_cursor(cursor)},
+        }
+    found: list[EditRequest] = []
+    last: Any = None
+    while True:
+        response = aws.dynamodb().query(**request)
+        found.extend(_from_item(item) for item in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if last is None or len(found) >= limit:
+            break
+        request["ExclusiveStartKey"] = last
+        request["Limit"] = limit - len(found)
+    page = found[:limit]
+    more = last is not None or len(found) > limit
+    return EditPage(page, _encode_cursor(page[-1].request_id) if more and page else None)
+
+
+def _encode_cursor(request_id: str) -> str:
+    return base64.urlsafe_b64encode(request_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    if not value.isalnum() or len(value) > 64:
+        raise ValidationError("Invalid cursor", code="invalid_cursor", details={"field": "cursor"})
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EditSummary:
+    counts: dict[str, int]
+    total: int
+
+
+def summarize(event: Event) -> EditSummary:
+    """Status counts of an event's requests (the tenant summary's first part)."""
+    counts = dict.fromkeys(("queued", "processing", "succeeded", "failed", "blocked"), 0)
+    cursor: str | None = None
+    while True:
+        page = list_edits(event, limit=100, cursor=cursor)
+        for edit in page.requests:
+            counts[edit.status] += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return EditSummary(counts=counts, total=sum(counts.values()))
