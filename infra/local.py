@@ -39,6 +39,7 @@ from infra.emulation import serialize_dynamodb
 from infra.emulators.server import serve_in_thread
 from infra.gateway import HttpApiGateway, build_gateway, load_handler
 from infra.resources import CreatedResource, create_resources, put_secure_parameters
+from infra.seed_edits import DemoCatalog, seed_demo
 from infra.sqs_poller import SqsPoller
 from infra.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Function, Resolver, load_template
 
@@ -59,7 +60,9 @@ EMULATOR_SECRETS = {
     REPLICATE_TOKEN_PARAM: "r8_local-only-replicate-emulator-token",
 }
 EMULATED_ACCOUNT = "local0000000000000000000000000000"
-DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user"}
+DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user", "tenant": "demo-tenant-admin"}
+# Extra claims of the demo users: the tenant admin acts for the seeded demo tenant.
+DEMO_CLAIMS: dict[str, dict[str, str]] = {"tenant": {"tenant_id": "demo-tenant"}}
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 
 # Would shadow what the template configures (a secret set directly wins over its SSM
@@ -78,6 +81,7 @@ class LocalStack:
     tokens: Mapping[str, str]
     pollers: Sequence[SqsPoller] = ()
     emulators: Mapping[str, str] | None = None
+    edits_demo: DemoCatalog | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -128,7 +132,11 @@ def demo_tokens(environment: Mapping[str, str]) -> dict[str, str]:
         claims["aud"] = environment["JWT_AUDIENCE"]
     key = LOCAL_SECRETS[JWT_KEY_PARAM]
     return {
-        plan: jwt.encode({**claims, "sub": user, "plan": plan}, key, algorithm="HS256")
+        plan: jwt.encode(
+            {**claims, "sub": user, "plan": plan, **DEMO_CLAIMS.get(plan, {})},
+            key,
+            algorithm="HS256",
+        )
         for plan, user in DEMO_USERS.items()
     }
 
@@ -228,6 +236,7 @@ def start(
     # Presigned upload URLs point at moto; browsers and curl reach it there.
     os.environ.setdefault("STORAGE_ENDPOINT_URL", moto_url)
     gateway = build_gateway(functions)  # imports the function modules: after the env
+    edits_demo = seed_demo(bucket=os.environ["IMAGES_BUCKET"])
     return LocalStack(
         api=api,
         moto=moto_url,
@@ -236,6 +245,7 @@ def start(
         tokens=demo_tokens(environment),
         pollers=start_pollers(resolver, functions, created),
         emulators=emulators,
+        edits_demo=edits_demo,
     )
 
 
@@ -257,6 +267,27 @@ def summary(stack: LocalStack) -> str:
     lines.append("try:")
     lines.append(f"  curl -s -c /tmp/aiimage.jar -b /tmp/aiimage.jar {usage}")
     lines.append(f'  curl -s -H "Authorization: Bearer {stack.tokens["pro"]}" {usage}')
+    if stack.edits_demo is not None:
+        demo = stack.edits_demo
+        guest = f"{stack.api}/api/v1/events/{demo.join_token}"
+        lines.append("magic edits (demo tenant, event and photo seeded):")
+        lines.append(f"  curl -s {guest}/ai-styles")
+        # A cookie-authenticated create: the guest cookie, and the double-submit CSRF token.
+        lines.append("  CSRF=$(openssl rand -hex 16)")
+        lines.append(
+            f'  curl -s -H "Origin: {stack.api}" -H "X-CSRF-Token: $CSRF" '
+            '-H "Content-Type: application/json" '
+            '-H "Cookie: csrf_token=$CSRF; guest_id=$(awk \'$6=="guest_id"{print $7}\' '
+            '/tmp/aiimage.jar)" '  # noqa: S108 - printed for the user
+            f'-d \'{{"style_key":"{demo.style_keys[0]}"}}\' '
+            f"{guest}/photos/{demo.photo_id}/ai-edits"
+        )
+        tenant = stack.tokens.get("tenant")
+        if tenant:
+            lines.append(
+                f'  curl -s -H "Authorization: Bearer {tenant}" '
+                f"{stack.api}/api/v1/tenant/events/{demo.event_slug}/ai-edits"
+            )
     return "\n".join(lines)
 
 
