@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from aiimage.edits.catalog import catalog
 from aiimage.edits.models import Event, Photo
 from aiimage.edits.requests import Actor
-from aiimage.errors import PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
 from aiimage.limits import rate_limiter
 from aiimage.settings import get_settings
 from aiimage.storage.keys import EXTENSIONS
 from aiimage.storage.objects import PresignedUpload, object_store
+from aiimage.storage.uploads import check_upload
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +25,7 @@ class PhotoUpload:
 
 def create_photo_upload(actor: Actor, event: Event, *, content_type: str, size: int) -> PhotoUpload:
     settings = get_settings()
-    content_type = content_type.strip().lower()
-    if content_type not in EXTENSIONS:
-        raise UnsupportedMediaTypeError(
-            "Only JPEG, PNG and WebP images can be uploaded",
-            code="unsupported_image_type",
-            details={"allowed": sorted(EXTENSIONS)},
-        )
-    if size < 1:
-        raise ValidationError("size must be at least 1 byte", code="image_empty")
-    if size > settings.max_upload_bytes:
-        raise PayloadTooLargeError(
-            "The image is too large",
-            code="image_too_large",
-            details={"maxBytes": settings.max_upload_bytes},
-        )
+    content_type = check_upload(content_type, size)
     rate_limiter().hit(
         "event-photos",
         f"{event.event_id}#{actor.scope_hash}",

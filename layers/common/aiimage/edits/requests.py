@@ -14,7 +14,6 @@ first.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -44,9 +43,9 @@ from aiimage.errors import (
     FeatureLockedError,
     ForbiddenError,
     NotFoundError,
-    ValidationError,
 )
 from aiimage.observability import LogEvent, logger
+from aiimage.pagination import decode_cursor, encode_cursor
 from aiimage.settings import get_settings
 
 MAX_PROMPT_LENGTH = 500
@@ -311,7 +310,7 @@ def list_edits(
     if cursor is not None:
         request["ExclusiveStartKey"] = {
             "pk": {"S": f"tenant#{event.tenant_id}"},
-            "sk": {"S": prefix + _decode_cursor(cursor)},
+            "sk": {"S": prefix + decode_cursor(cursor)},
         }
     found: list[EditRequest] = []
     last: Any = None
@@ -325,21 +324,7 @@ def list_edits(
         request["Limit"] = limit - len(found)
     page = found[:limit]
     more = last is not None or len(found) > limit
-    return EditPage(page, _encode_cursor(page[-1].request_id) if more and page else None)
-
-
-def _encode_cursor(request_id: str) -> str:
-    return base64.urlsafe_b64encode(request_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        value = ""
-    if not value.isalnum() or len(value) > 64:
-        raise ValidationError("Invalid cursor", code="invalid_cursor", details={"field": "cursor"})
-    return value
+    return EditPage(page, encode_cursor(page[-1].request_id) if more and page else None)
 
 
 @dataclass(frozen=True, slots=True)

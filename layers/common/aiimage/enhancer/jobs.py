@@ -14,7 +14,6 @@ or `canceled`.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
@@ -33,6 +32,7 @@ from aiimage.identity import Identity
 from aiimage.limits import quota_store
 from aiimage.limits.quota import Reservation
 from aiimage.observability import LogEvent, logger
+from aiimage.pagination import decode_cursor, encode_cursor
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey
 
@@ -284,7 +284,7 @@ def list_jobs(
     if cursor is not None:
         request["ExclusiveStartKey"] = {
             "pk": {"S": pk},
-            "sk": {"S": f"job#{_decode_cursor(cursor)}"},
+            "sk": {"S": f"job#{decode_cursor(cursor)}"},
         }
     jobs: list[Job] = []
     # A filter can leave a page short; keep reading until it is full or the partition ends.
@@ -296,22 +296,8 @@ def list_jobs(
             break
         request["ExclusiveStartKey"] = last
         request["Limit"] = limit - len(jobs)
-    next_cursor = _encode_cursor(jobs[-1].id) if last is not None and jobs else None
+    next_cursor = encode_cursor(jobs[-1].id) if last is not None and jobs else None
     return JobPage(jobs=jobs[:limit], next_cursor=next_cursor)
-
-
-def _encode_cursor(job_id: str) -> str:
-    return base64.urlsafe_b64encode(job_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        job_id = ""
-    if not job_id.isalnum() or len(job_id) > 64:
-        raise ValidationError("Invalid cursor", code="invalid_cursor", details={"field": "cursor"})
-    return job_id
 
 
 # --- transitions --------------------------------------------------------------------------
