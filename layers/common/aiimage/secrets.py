@@ -63,3 +63,8 @@ def storage_secret_access_key() -> SecretStr | None:
         settings.storage_secret_access_key,
         settings.storage_secret_access_key_param,
     )
+
+
+def runware_api_key() -> SecretStr | None:
+    settings = get_settings()
+    return _resolve("RUNWARE_API_KEY", settings.runware_api_key, settings.runware_api_key_param)

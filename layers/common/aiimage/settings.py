@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     replicate_api_token: SecretStr | None = None
     replicate_api_token_param: str | None = None
     replicate_base_url: str = "https://api.replicate.com/v1"
+    runware_api_key: SecretStr | None = None
+    runware_api_key_param: str | None = None
+    runware_base_url: str = "https://api.runware.ai/v1"
+    runware_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Per-request timeout towards a provider, and the total time a provider call may take
     # inside an API request before it becomes an asynchronous job (API Gateway stops at 30 s).
     provider_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
@@ -138,6 +142,8 @@ class Settings(BaseSettings):
         "cloudflare_api_token_param",
         "replicate_api_token",
         "replicate_api_token_param",
+        "runware_api_key",
+        "runware_api_key_param",
         mode="before",
     )
     @classmethod

@@ -50,12 +50,17 @@ class Tenant(Model):
 
 
 class Watermark(Model):
+    """How results of an event are marked: a text or an image (a key in the images bucket),
+    at a corner or the centre, with an opacity and a size relative to the image's width."""
+
     enabled: bool = True
-    text: str | None = None
+    text: str | None = Field(default=None, max_length=100)
+    image_key: str | None = Field(default=None, max_length=512)
     position: Literal["bottom-right", "bottom-left", "top-right", "top-left", "center"] = (
         "bottom-right"
     )
     opacity: float = Field(default=0.5, ge=0, le=1)
+    scale: float = Field(default=0.2, gt=0, le=1)
 
 
 class EventAiEditing(Model):

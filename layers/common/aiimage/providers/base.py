@@ -46,6 +46,10 @@ class GenerationRequest:
     steps: int | None = None
     # Seconds the caller can wait for a synchronous answer before it wants a pending job.
     wait_seconds: float = 20.0
+    # Stable across retries of the same work (e.g. the edit request's id): a provider that
+    # supports client-chosen task ids uses it, so a resubmission is recognised, not rerun.
+    idempotency_key: str | None = None
+    output_format: Literal["WEBP", "PNG", "JPEG"] = "WEBP"
 
 
 @dataclass(frozen=True, slots=True)
