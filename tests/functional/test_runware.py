@@ -1,0 +1,773 @@
+"""The Runware client against the Runware emulator, over real HTTP; and the fake provider.
+
+Everything between the client and the emulator is the documented task protocol: one
+`POST /v1` with a JSON array of tasks, async `imageInference` acks, `getResponse` polls,
+`imageUpload`, per-task `errors[]`, and faults queued through `/__emulator/faults`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+from pydantic import SecretStr
+
+from aiimage.providers import runware
+from aiimage.providers.base import (
+    GenerationRequest,
+    ImageInput,
+    Outcome,
+    ProviderAuthError,
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+)
+from aiimage.providers.fake import FakeProvider
+from aiimage.providers.runware import RunwareProvider, map_error, task_uuid_for
+from aiimage.providers.transport import ProviderTransport
+from infra.emulators.runware import COST_PER_IMAGE, TaskRecord, create_app
+from infra.emulators.server import serve_in_thread
+
+KEY = "rw_emulatorTestKey0123456789abcdef"
+MODEL = "runware:101@1"
+POLLS_UNTIL_DONE = 2
+
+
+@dataclass
+class Emulator:
+    url: str
+    app: FastAPI
+
+    def fault(self, kind: str, **options: Any) -> None:
+        response = httpx.post(f"{self.url}/__emulator/faults", json={"kind": kind, **options})
+        assert response.status_code == 204, response.text
+
+    def reset(self) -> None:
+        assert httpx.delete(f"{self.url}/__emulator/faults").status_code == 204
+        self.app.state.requests.clear()
+
+    def tasks(self, task_type: str) -> list[TaskRecord]:
+        return [r for r in self.app.state.requests if r.task_type == task_type]
+
+    @property
+    def jobs(self) -> dict[str, Any]:
+        return dict(self.app.state.jobs)
+
+    def polls(self, task_uuid: str) -> int:
+        return int(self.app.state.polls.get(task_uuid, 0))
+
+
+@dataclass
+class RecordingSleep:
+    delays: list[float] = field(default_factory=list)
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Emulator]:
+    app = create_app(api_key=KEY, polls_until_done=POLLS_UNTIL_DONE)
+    with serve_in_thread(app) as url:
+        yield Emulator(url, app)
+
+
+@pytest.fixture
+def emulator(server: Emulator) -> Emulator:
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+ProviderFactory = Callable[..., RunwareProvider]
+
+
+@pytest.fixture
+def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
+    made: list[RunwareProvider] = []
+
+    def make(
+        emulator: Emulator,
+        *,
+        key: str = KEY,
+        max_retries: int = 2,
+        hosts: frozenset[str] = frozenset({"127.0.0.1"}),
+        url: str | None = None,
+    ) -> RunwareProvider:
+        transport = ProviderTransport(
+            provider="runware",
+            base_url=url or f"{emulator.url}/v1",
+            token=lambda: SecretStr(key),
+            timeout=10.0,
+            max_retries=max_retries,
+            map_error=map_error,
+            sleep=sleep,
+        )
+        provider = RunwareProvider(transport=transport, allowed_output_hosts=hosts)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+@pytest.fixture
+def provider(emulator: Emulator, make_provider: ProviderFactory) -> RunwareProvider:
+    return make_provider(emulator)
+
+
+def png(width: int = 48, height: int = 32, *, noisy: bool = False) -> bytes:
+    if noisy:  # random pixels do not compress: a big PNG from a small picture
+        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    else:
+        image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def request(data: bytes | None = None, **options: Any) -> GenerationRequest:
+    url = options.pop("url", None)
+    image = ImageInput(data if data is not None else png(), "image/png", url=url)
+    values: dict[str, Any] = {"prompt": "a vivid photo", **options}
+    return GenerationRequest(model=MODEL, image=image, **values)
+
+
+def poll_until_done(provider: RunwareProvider, job_id: str, attempts: int = 10) -> Outcome:
+    for _ in range(attempts):
+        outcome = provider.poll(job_id)
+        if outcome.status != "pending":
+            return outcome
+    pytest.fail(f"{job_id} did not finish after {attempts} polls")
+
+
+def image_format(outcome: Outcome) -> tuple[str | None, tuple[int, int]]:
+    assert outcome.status == "succeeded", outcome
+    assert outcome.image is not None
+    with Image.open(io.BytesIO(outcome.image)) as image:
+        image.load()
+        return image.format, image.size
+
+
+# --- the async flow ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output_format", "pil_format", "content_type", "wire"),
+    [
+        ("WEBP", "WEBP", "image/webp", "WEBP"),
+        ("PNG", "PNG", "image/png", "PNG"),
+        ("JPEG", "JPEG", "image/jpeg", "JPG"),
+    ],
+)
+def test_submit_is_pending_then_polls_to_the_real_image(
+    provider: RunwareProvider,
+    emulator: Emulator,
+    output_format: Any,
+    pil_format: str,
+    content_type: str,
+    wire: str,
+) -> None:
+    submitted = provider.submit(request(output_format=output_format))
+
+    assert submitted.status == "pending"
+    assert submitted.job_id is not None
+    first = provider.poll(submitted.job_id)
+    assert first == Outcome.pending(submitted.job_id)  # polls_until_done=2
+    finished = provider.poll(submitted.job_id)
+    assert image_format(finished) == (pil_format, (48, 32))
+    assert finished.content_type == content_type
+    assert finished.cost == COST_PER_IMAGE
+    assert finished.job_id == submitted.job_id
+    assert emulator.polls(submitted.job_id) == POLLS_UNTIL_DONE
+    (task,) = emulator.tasks("imageInference")
+    assert task.fields == {
+        "taskUUID": submitted.job_id,
+        "model": MODEL,
+        "positivePrompt": "a vivid photo",
+        "seedImage": "data:image/png",
+        "strength": 0.8,
+        "numberResults": 1,
+        "outputType": "URL",
+        "outputFormat": wire,
+        "includeCost": True,
+        "deliveryMethod": "async",
+    }
+
+
+def test_the_output_is_the_stylized_input_not_a_copy(provider: RunwareProvider) -> None:
+    data = png()
+    submitted = provider.submit(request(data, prompt="sepia portrait", output_format="PNG"))
+    assert submitted.job_id is not None
+
+    finished = poll_until_done(provider, submitted.job_id)
+
+    assert finished.image is not None
+    with Image.open(io.BytesIO(finished.image)) as out, Image.open(io.BytesIO(data)) as src:
+        assert out.convert("RGB").tobytes() != src.convert("RGB").tobytes()
+
+
+def test_the_options_are_sent_clamped(provider: RunwareProvider, emulator: Emulator) -> None:
+    provider.submit(request(negative_prompt="blurry", strength=1.7, steps=500, guidance=42.0))
+
+    (task,) = emulator.tasks("imageInference")
+    assert task.fields["negativePrompt"] == "blurry"
+    assert task.fields["strength"] == 1.0
+    assert task.fields["steps"] == 100
+    assert task.fields["CFGScale"] == 30.0
+
+
+def test_an_idempotency_key_names_the_task(provider: RunwareProvider) -> None:
+    first = provider.submit(request(idempotency_key="edit-123"))
+
+    assert first.job_id == task_uuid_for("edit-123")
+    assert task_uuid_for("edit-123") == task_uuid_for("edit-123")
+    assert task_uuid_for("edit-123") != task_uuid_for("edit-124")
+
+
+def test_a_resubmission_after_a_crash_is_the_same_pending_task(
+    provider: RunwareProvider, emulator: Emulator
+) -> None:
+    before = len(emulator.jobs)
+    first = provider.submit(request(idempotency_key="edit-crash"))
+    second = provider.submit(request(idempotency_key="edit-crash"))  # conflictTaskUUID
+
+    assert first.status == second.status == "pending"
+    assert first.job_id == second.job_id
+    assert len(emulator.tasks("imageInference")) == 2
+    assert len(emulator.jobs) == before + 1  # the emulator holds one task
+    assert first.job_id in emulator.jobs
+    assert first.job_id is not None
+    assert poll_until_done(provider, first.job_id).status == "succeeded"
+
+
+def test_without_a_key_every_submit_is_a_new_task(provider: RunwareProvider) -> None:
+    assert provider.submit(request()).job_id != provider.submit(request()).job_id
+
+
+def test_an_nsfw_result_is_failed_and_never_downloaded(provider: RunwareProvider) -> None:
+    submitted = provider.submit(request(prompt="nsfw-test please"))
+    assert submitted.job_id is not None
+
+    outcome = poll_until_done(provider, submitted.job_id)
+
+    assert outcome.status == "failed"
+    assert outcome.error == "nsfw"
+    assert outcome.image is None
+    assert outcome.metrics == {"nsfw": 1.0}
+    assert outcome.job_id == submitted.job_id
+
+
+def test_no_prompt_is_rejected_without_a_call(
+    provider: RunwareProvider, emulator: Emulator
+) -> None:
+    for prompt in (None, "  "):
+        with pytest.raises(ProviderRejectedError) as caught:
+            provider.submit(request(prompt=prompt))
+        assert caught.value.code == "provider_prompt_missing"
+
+    assert emulator.app.state.requests == []
+
+
+def test_cancel_is_a_no_op(provider: RunwareProvider, emulator: Emulator) -> None:
+    provider.cancel("5b0f7a3e-0000-4000-8000-000000000000")
+
+    assert emulator.app.state.requests == []
+
+
+def test_polling_an_unknown_task_is_rejected(provider: RunwareProvider) -> None:
+    with pytest.raises(ProviderRejectedError) as caught:
+        provider.poll("5b0f7a3e-0000-4000-8000-000000000000")
+
+    assert caught.value.details == {"providerCode": "invalidTaskUUID"}
+
+
+def test_an_invalid_parameter_is_rejected_with_its_code(provider: RunwareProvider) -> None:
+    with pytest.raises(ProviderRejectedError) as caught:
+        provider.submit(request(prompt="x" * 4000))  # the emulator's cap is 3000
+
+    assert caught.value.details == {"providerCode": "invalidParameter"}
+    assert "xxxx" not in str(caught.value)
+
+
+# --- how the seed image travels -----------------------------------------------------------
+
+
+def test_a_big_image_is_uploaded_first(provider: RunwareProvider, emulator: Emulator) -> None:
+    data = png(320, 320, noisy=True)
+    assert len(data) > runware.MAX_DATA_URI_BYTES
+
+    submitted = provider.submit(request(data, output_format="PNG"))
+    assert submitted.job_id is not None
+
+    (upload,) = emulator.tasks("imageUpload")
+    assert upload.fields["image"] == "data:image/png"
+    (task,) = emulator.tasks("imageInference")
+    uuid.UUID(str(task.fields["seedImage"]))  # the uploaded imageUUID, not the bytes
+    assert image_format(poll_until_done(provider, submitted.job_id)) == ("PNG", (320, 320))
+
+
+@pytest.fixture(scope="module")
+def image_host() -> Iterator[str]:
+    """A plain HTTP server holding one image, like a presigned URL of the object store."""
+    app = FastAPI()
+
+    @app.get("/input.png")
+    def image() -> Response:
+        return Response(png(20, 10), media_type="image/png")
+
+    with serve_in_thread(app) as url:
+        yield url
+
+
+def test_an_image_url_is_passed_through(
+    provider: RunwareProvider, emulator: Emulator, image_host: str
+) -> None:
+    url = f"{image_host}/input.png?X-Amz-Signature=abc"
+
+    submitted = provider.submit(request(png(), url=url, output_format="PNG"))
+    assert submitted.job_id is not None
+
+    (task,) = emulator.tasks("imageInference")
+    assert task.fields["seedImage"] == url
+    assert emulator.tasks("imageUpload") == []
+    # The URL's picture, not the inline bytes.
+    assert image_format(poll_until_done(provider, submitted.job_id)) == ("PNG", (20, 10))
+
+
+# --- faults -------------------------------------------------------------------------------
+
+
+def test_a_rate_limit_is_retried_after_the_advertised_delay(
+    provider: RunwareProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("rate_limit", retry_after=2, path_contains="imageInference")
+
+    outcome = provider.submit(request(idempotency_key="edit-429"))
+
+    assert outcome.status == "pending"
+    assert sleep.delays == [2.0]
+    assert len(emulator.tasks("imageInference")) == 2
+    assert len(emulator.jobs) >= 1
+
+
+def test_a_lasting_rate_limit_is_raised(
+    provider: RunwareProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("rate_limit", count=10, retry_after=3)
+
+    with pytest.raises(ProviderRateLimitedError) as caught:
+        provider.submit(request())
+
+    assert caught.value.retry_after == 3
+    assert sleep.delays == [3.0, 3.0]  # max_retries=2: three attempts
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_a_queue_error_is_retried(
+    provider: RunwareProvider, emulator: Emulator, sleep: RecordingSleep, status: int
+) -> None:
+    submitted = provider.submit(request())
+    assert submitted.job_id is not None
+    emulator.fault("server_error", status=status, path_contains="getResponse")
+
+    assert poll_until_done(provider, submitted.job_id).status == "succeeded"
+    assert len(sleep.delays) == 1
+
+
+def test_a_lasting_504_is_unavailable(
+    provider: RunwareProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("server_error", status=504, count=10)
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.submit(request())
+
+    assert caught.value.details == {"providerStatus": 504, "providerCode": "serverError"}
+    assert len(sleep.delays) == 2
+
+
+def test_a_500_is_not_retried(
+    provider: RunwareProvider, emulator: Emulator, sleep: RecordingSleep
+) -> None:
+    emulator.fault("server_error", status=500)
+
+    with pytest.raises(ProviderUnavailableError):
+        provider.submit(request())
+
+    assert sleep.delays == []
+
+
+def test_an_auth_fault_is_an_auth_error(provider: RunwareProvider, emulator: Emulator) -> None:
+    emulator.fault("auth")
+
+    with pytest.raises(ProviderAuthError):
+        provider.submit(request())
+
+
+def test_no_balance_is_our_problem_not_the_callers(
+    provider: RunwareProvider, emulator: Emulator
+) -> None:
+    emulator.fault("server_error", status=402, message="Insufficient balance")
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.submit(request())
+
+    assert caught.value.code == "provider_payment_required"
+    assert caught.value.status == 502
+
+
+@pytest.mark.parametrize("code", [None, 1])
+def test_a_malformed_answer_is_unavailable(
+    provider: RunwareProvider, emulator: Emulator, code: int | None
+) -> None:
+    emulator.fault("malformed", code=code)
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.submit(request())
+
+    assert caught.value.code == "provider_malformed"
+
+
+def test_a_slow_answer_within_the_timeout_succeeds(
+    provider: RunwareProvider, emulator: Emulator
+) -> None:
+    emulator.fault("slow", delay=0.3, path_contains="imageInference")
+
+    assert provider.submit(request()).status == "pending"
+
+
+def test_a_failed_task_is_a_failed_outcome_with_data_and_errors_side_by_side(
+    provider: RunwareProvider, emulator: Emulator
+) -> None:
+    emulator.fault("failed", message="CUDA out of memory", path_contains="imageInference")
+    submitted = provider.submit(request())
+    assert submitted.job_id is not None
+
+    outcome = poll_until_done(provider, submitted.job_id)
+
+    assert outcome == Outcome.failed("inferenceError: CUDA out of memory", job_id=submitted.job_id)
+
+
+def test_a_wrong_key_is_an_auth_error_that_never_shows_the_key(
+    make_provider: ProviderFactory, emulator: Emulator
+) -> None:
+    wrong = "rw_wrongKeyThatMustNotLeak0123456789"
+    provider = make_provider(emulator, key=wrong)
+
+    with pytest.raises(ProviderAuthError) as caught:
+        provider.submit(request())
+
+    assert caught.value.details == {"providerStatus": 401, "providerCode": "invalidApiKey"}
+    for text in (str(caught.value), repr(caught.value.details), repr(caught.value.headers)):
+        assert wrong not in text
+        assert KEY not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("rate_limit", {"count": 10, "retry_after": 30}),
+        ("server_error", {"status": 503, "count": 10}),
+        ("malformed", {}),
+        ("auth", {}),
+    ],
+)
+def test_no_error_carries_the_key(
+    provider: RunwareProvider, emulator: Emulator, kind: str, options: dict[str, Any]
+) -> None:
+    emulator.fault(kind, **options)
+
+    with pytest.raises(
+        (ProviderRateLimitedError, ProviderUnavailableError, ProviderAuthError)
+    ) as caught:
+        provider.submit(request())
+
+    error = caught.value
+    for text in (str(error), repr(error), repr(getattr(error, "details", None))):
+        assert KEY not in text
+
+
+# --- per-task errors ----------------------------------------------------------------------
+
+
+def test_the_emulator_answers_data_and_errors_side_by_side(emulator: Emulator) -> None:
+    taken = task_uuid_for("edit-side-by-side")
+    fresh = task_uuid_for("edit-side-by-side-2")
+    task = {
+        "taskType": "imageInference",
+        "model": MODEL,
+        "positivePrompt": "vivid",
+        "seedImage": runware._data_uri(ImageInput(png(), "image/png")),
+        "deliveryMethod": "async",
+    }
+    headers = {"Authorization": f"Bearer {KEY}"}
+    httpx.post(f"{emulator.url}/v1", json=[{**task, "taskUUID": taken}], headers=headers)
+
+    answer = httpx.post(
+        f"{emulator.url}/v1",
+        json=[{**task, "taskUUID": taken}, {**task, "taskUUID": fresh}],
+        headers=headers,
+    )
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["data"] == [{"taskType": "imageInference", "taskUUID": fresh}]
+    assert [(e["code"], e["taskUUID"]) for e in body["errors"]] == [("conflictTaskUUID", taken)]
+
+
+def test_the_authentication_task_is_an_alternative_to_the_header(emulator: Emulator) -> None:
+    ours = [{"taskType": "authentication", "apiKey": KEY}]
+    wrong = [{"taskType": "authentication", "apiKey": "nope"}]
+
+    assert httpx.post(f"{emulator.url}/v1", json=ours).status_code == 200
+    denied = httpx.post(f"{emulator.url}/v1", json=wrong)
+    assert denied.status_code == 401
+    assert denied.json()["errors"][0]["code"] == "invalidApiKey"
+    assert all(r.fields == {} for r in emulator.tasks("authentication"))  # the key not kept
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[str, list[Any]]]:
+    """A server that answers each POST with the next scripted body (HTTP 200)."""
+    answers: list[Any] = []
+    app = FastAPI()
+
+    @app.post("/v1")
+    async def tasks(request: Request) -> JSONResponse:
+        sent = json.loads(await request.body())
+        body = answers.pop(0)
+        return JSONResponse(body(sent) if callable(body) else body)
+
+    with serve_in_thread(app) as url:
+        yield url, answers
+
+
+def test_errors_of_other_tasks_do_not_matter(
+    make_provider: ProviderFactory, emulator: Emulator, scripted: tuple[str, list[Any]]
+) -> None:
+    url, answers = scripted
+    provider = make_provider(emulator, url=f"{url}/v1")
+    other = {"code": "invalidSeedImage", "message": "no", "taskUUID": "someone-else"}
+    answers.append(
+        lambda sent: {"data": [{"taskType": "imageInference", "taskUUID": sent[0]["taskUUID"]}]}
+    )
+    answers.append(
+        lambda sent: {
+            "data": [{"taskType": "imageInference", "taskUUID": sent[0]["taskUUID"]}],
+            "errors": [other],
+        }
+    )
+
+    submitted = provider.submit(request())
+    assert submitted.job_id is not None
+    assert provider.poll(submitted.job_id) == Outcome.pending(submitted.job_id)
+
+
+def test_an_error_for_our_task_in_a_200_answer_counts(
+    make_provider: ProviderFactory, emulator: Emulator, scripted: tuple[str, list[Any]]
+) -> None:
+    url, answers = scripted
+    provider = make_provider(emulator, url=f"{url}/v1")
+    answers.append(
+        lambda sent: {
+            "data": [],
+            "errors": [
+                {"code": "unsupportedModel", "message": "m", "taskUUID": sent[0]["taskUUID"]}
+            ],
+        }
+    )
+
+    with pytest.raises(ProviderRejectedError) as caught:
+        provider.submit(request())
+
+    assert caught.value.details == {"providerCode": "unsupportedModel"}
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ({"code": "timeoutProvider", "message": "too slow"}, "timeoutProvider: too slow"),
+        ({"code": "nsfwContentDetected", "message": "flagged"}, "nsfw"),
+    ],
+)
+def test_an_item_with_status_error_is_a_failed_outcome(
+    make_provider: ProviderFactory,
+    emulator: Emulator,
+    scripted: tuple[str, list[Any]],
+    error: dict[str, str],
+    expected: str,
+) -> None:
+    url, answers = scripted
+    provider = make_provider(emulator, url=f"{url}/v1")
+    task_uuid = task_uuid_for("edit-item-error")
+    answers.append(
+        {
+            "data": [
+                {
+                    "taskType": "imageInference",
+                    "taskUUID": task_uuid,
+                    "status": "error",
+                    "error": error,
+                }
+            ]
+        }
+    )
+
+    assert provider.poll(task_uuid) == Outcome.failed(expected, job_id=task_uuid)
+
+
+def test_an_already_finished_answer_is_downloaded_at_once(
+    make_provider: ProviderFactory, emulator: Emulator, scripted: tuple[str, list[Any]]
+) -> None:
+    # A sync-like answer pointing at an image the emulator serves.
+    submitted = make_provider(emulator).submit(request(output_format="PNG"))
+    assert submitted.job_id is not None
+    make_provider(emulator).poll(submitted.job_id)
+    image_url = emulator.app.state.jobs[submitted.job_id].items[0]["imageURL"]
+    url, answers = scripted
+    provider = make_provider(emulator, url=f"{url}/v1")
+    answers.append(
+        lambda sent: {
+            "data": [
+                {
+                    "taskType": "imageInference",
+                    "taskUUID": sent[0]["taskUUID"],
+                    "imageUUID": "x",
+                    "imageURL": image_url,
+                    "cost": 0.01,
+                }
+            ]
+        }
+    )
+
+    outcome = provider.submit(request(output_format="PNG"))
+
+    assert image_format(outcome)[0] == "PNG"
+    assert outcome.cost == 0.01
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+def test_an_output_on_a_host_off_the_allow_list_is_refused(
+    make_provider: ProviderFactory, emulator: Emulator
+) -> None:
+    provider = make_provider(emulator, hosts=frozenset({"runware.ai"}))
+    submitted = provider.submit(request())
+    assert submitted.job_id is not None
+    provider.poll(submitted.job_id)
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        provider.poll(submitted.job_id)
+
+    assert caught.value.code == "provider_output_refused"
+
+
+def test_an_output_over_the_size_cap_is_refused(
+    provider: RunwareProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runware, "MAX_OUTPUT_BYTES", 100)
+    submitted = provider.submit(request())
+    assert submitted.job_id is not None
+
+    with pytest.raises(ProviderUnavailableError, match="too large"):
+        poll_until_done(provider, submitted.job_id)
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("im.runware.ai", True),
+        ("runware.ai", True),
+        ("runware.ai.evil.example", False),
+        ("evilrunware.ai", False),
+        ("169.254.169.254", False),
+        ("api.runware.ai", True),
+    ],
+)
+def test_the_output_allow_list_admits_runware_and_its_subdomains(host: str, allowed: bool) -> None:
+    provider = RunwareProvider.from_settings()
+    try:
+        assert provider._is_allowed(host) is allowed
+    finally:
+        provider.close()
+
+
+def test_from_settings_talks_to_the_configured_api(
+    settings_env: Callable[..., None], emulator: Emulator
+) -> None:
+    settings_env(RUNWARE_API_KEY=KEY, RUNWARE_BASE_URL=f"{emulator.url}/v1")
+    provider = RunwareProvider.from_settings()
+    try:
+        submitted = provider.submit(request(output_format="JPEG"))
+        assert submitted.job_id is not None
+        outcome = poll_until_done(provider, submitted.job_id)
+    finally:
+        provider.close()
+
+    assert image_format(outcome)[0] == "JPEG"
+    assert len(emulator.jobs) >= 1
+
+
+def test_map_error_reads_retry_after_and_codes() -> None:
+    def response(status: int, body: Any = None, **headers: str) -> httpx.Response:
+        return httpx.Response(
+            status, json=body, headers=headers, request=httpx.Request("POST", "https://x/v1")
+        )
+
+    limited = map_error(response(429, {"errors": []}, **{"Retry-After": "7"}))
+    assert isinstance(limited, ProviderRateLimitedError)
+    assert limited.retry_after == 7
+    invalid_key = map_error(response(400, {"errors": [{"code": "invalidApiKey"}]}))
+    assert isinstance(invalid_key, ProviderAuthError)
+    quota = map_error(response(400, {"errors": [{"code": "insufficientCredits"}]}))
+    assert isinstance(quota, ProviderUnavailableError)
+    assert quota.code == "provider_payment_required"
+    page = httpx.Response(524, text="<html>", request=httpx.Request("POST", "https://x/v1"))
+    assert isinstance(map_error(page), ProviderUnavailableError)
+
+
+# --- the fake provider --------------------------------------------------------------------
+
+
+def test_the_fake_provider_answers_like_runware_without_a_call() -> None:
+    fake = FakeProvider()
+
+    submitted = fake.submit(request(idempotency_key="edit-1", output_format="PNG"))
+
+    assert submitted.status == "pending"
+    assert submitted.job_id is not None
+    assert submitted.job_id.startswith("fake-")
+    again = fake.submit(request(idempotency_key="edit-1", output_format="PNG"))
+    assert again.job_id == submitted.job_id
+    outcome = fake.poll(submitted.job_id)
+    assert image_format(outcome) == ("PNG", (48, 32))
+    assert outcome.content_type == "image/png"
+    assert outcome.cost == 0.0
+    assert outcome.metrics == {"fake": 1.0}
+
+
+def test_the_fake_provider_answers_a_job_of_another_process() -> None:
+    job_id = "fake-5b0f7a3e-0000-5000-8000-000000000000"
+
+    first, again = FakeProvider().poll(job_id), FakeProvider().poll(job_id)
+
+    assert image_format(first)[0] == "WEBP"
+    assert first.image == again.image
+    assert first.metrics == {"fake": 1.0}
