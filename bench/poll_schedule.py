@@ -28,9 +28,8 @@ def polls_with_backoff(duration: float) -> tuple[int, float]:
     return polls, elapsed - duration
 
 
-def polls_fixed(duration: float) -> tuple[int, float]:
-    polls = max(1, -(-int(duration) // FIXED_INTERVAL))
-    return polls, polls * FIXED_INTERVAL - duration
+def polls_fixed(duration: float) -> int:
+    return max(1, -(-int(duration) // FIXED_INTERVAL))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for duration in DURATIONS:
         backoff = [polls_with_backoff(duration) for _ in range(JOBS)]
-        fixed_polls, fixed_late = polls_fixed(duration)
+        fixed_polls = polls_fixed(duration)
         mean_polls = statistics.mean(p for p, _ in backoff)
         mean_late = statistics.mean(late for _, late in backoff)
         rows.append((duration, mean_polls, fixed_polls, mean_polls / fixed_polls, mean_late))
@@ -55,9 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{header[0]:>12} {header[1]:>14} {header[2]:>15} {header[3]:>7} {header[4]:>20}")
         for d, b, f, r, late in rows:
             print(f"{d:>12} {b:>14.1f} {f:>15} {r:>6.2f}x {late:>20.1f}")
-    print(
-        f"\nschedule: delay before poll k drawn from [c/2, c], c = min({POLL_MAX_DELAY_SECONDS}, 5*2^k)"
-    )
+    cap = POLL_MAX_DELAY_SECONDS
+    print(f"\nschedule: the delay before poll k is drawn from [c/2, c], c = min({cap}, 5*2^k)")
 
 
 if __name__ == "__main__":

@@ -55,9 +55,11 @@ LOCAL_SECRETS = {
 }
 CLOUDFLARE_TOKEN_PARAM = "/aiimage/local/cloudflare-api-token"  # noqa: S105 - a name
 REPLICATE_TOKEN_PARAM = "/aiimage/local/replicate-api-token"  # noqa: S105 - a name
+RUNWARE_KEY_PARAM = "/aiimage/local/runware-api-key"
 EMULATOR_SECRETS = {
     CLOUDFLARE_TOKEN_PARAM: "local-only-workers-ai-emulator-token",
     REPLICATE_TOKEN_PARAM: "r8_local-only-replicate-emulator-token",
+    RUNWARE_KEY_PARAM: "local-only-runware-emulator-key",
 }
 EMULATED_ACCOUNT = "local0000000000000000000000000000"
 DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user", "tenant": "demo-tenant-admin"}
@@ -142,8 +144,8 @@ def demo_tokens(environment: Mapping[str, str]) -> dict[str, str]:
 
 
 def start_emulators(args: argparse.Namespace, resources: ExitStack) -> dict[str, str]:
-    """Serve both provider emulators in threads; the base URLs their clients use."""
-    from infra.emulators import replicate, workers_ai
+    """Serve the provider emulators in threads; the base URLs their clients use."""
+    from infra.emulators import replicate, runware, workers_ai
 
     workers_ai_url = resources.enter_context(
         serve_in_thread(
@@ -159,9 +161,16 @@ def start_emulators(args: argparse.Namespace, resources: ExitStack) -> dict[str,
             host=args.host,
         )
     )
+    runware_url = resources.enter_context(
+        serve_in_thread(
+            runware.create_app(api_key=EMULATOR_SECRETS[RUNWARE_KEY_PARAM], polls_until_done=2),
+            host=args.host,
+        )
+    )
     return {
         "WORKERS_AI_BASE_URL": f"{workers_ai_url}/client/v4",
         "REPLICATE_BASE_URL": f"{replicate_url}/v1",
+        "RUNWARE_BASE_URL": f"{runware_url}/v1",
     }
 
 
@@ -217,6 +226,7 @@ def start(
             CloudflareAccountId=EMULATED_ACCOUNT,
             CloudflareApiTokenParam=CLOUDFLARE_TOKEN_PARAM,
             ReplicateApiTokenParam=REPLICATE_TOKEN_PARAM,
+            RunwareApiKeyParam=RUNWARE_KEY_PARAM,
         )
         os.environ.update(emulators)
     template = load_template()

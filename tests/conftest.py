@@ -24,6 +24,7 @@ TEST_ENV = {
     "EDITS_TABLE": "test-edits",
     "IDEMPOTENCY_TABLE": "test-idempotency",
     "EDITS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/test-edits",
+    "EDITS_POLL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/test-edits-poll",
     "LOCAL_PROVIDER_ENABLED": "true",
     "GUEST_COOKIE_SECRET": "test-guest-cookie-secret-0123456789abcdef",
     "JWT_SECRET": "test-jwt-secret-0123456789abcdef-0123456789",
@@ -43,6 +44,7 @@ for name in (
     "CLOUDFLARE_ACCOUNT_ID",
     "CLOUDFLARE_API_TOKEN",
     "REPLICATE_API_TOKEN",
+    "RUNWARE_API_KEY",
 ):
     os.environ.pop(name, None)
 
@@ -103,6 +105,8 @@ def aws_stack() -> Iterator[None]:
                 "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"],
                 "EditsQueue": "test-edits",
                 "EditsDeadLetterQueue": "test-edits-dlq",
+                "EditsPollQueue": "test-edits-poll",
+                "EditsPollDeadLetterQueue": "test-edits-poll-dlq",
             },
         )
         yield

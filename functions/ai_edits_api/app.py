@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,7 @@ from aiimage.edits.photos import create_photo_upload
 from aiimage.errors import NotFoundError, ValidationError
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
+from aiimage.storage.objects import object_store
 
 Token = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Slug = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -134,6 +135,31 @@ def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelo
     return Envelope(data=request)
 
 
+RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/webp": {}}, "description": "The watermarked result"}
+}
+
+
+@guest.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
+def guest_result(identity: CurrentIdentity, token: Token, request_id: Id) -> Response:
+    event, actor = guest_event(identity, token)
+    request = edits.get_edit(event, request_id)
+    if request.requested_by != actor.requested_by:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    return result_response(request)
+
+
+def result_response(request: EditRequest) -> Response:
+    if request.status != "succeeded" or request.result_key is None:
+        raise NotFoundError("The edit has no result yet", code="no_result")
+    stored = object_store().get(request.result_key)
+    return Response(
+        stored.body,
+        media_type=stored.content_type,
+        headers={"ETag": stored.etag, "Cache-Control": "private, max-age=3600"},
+    )
+
+
 @guest.get("/ai-styles", response_model=Envelope[list[StyleView]])
 def guest_styles(identity: CurrentIdentity, token: Token) -> Envelope[list[StyleView]]:
     event, _ = guest_event(identity, token)
@@ -189,6 +215,12 @@ def tenant_get(
 ) -> Envelope[EditRequest]:
     event, _ = tenant_event(identity, event_slug)
     return Envelope(data=edits.get_edit(event, request_id))
+
+
+@tenant.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
+def tenant_result(identity: CurrentIdentity, event_slug: Slug, request_id: Id) -> Response:
+    event, _ = tenant_event(identity, event_slug)
+    return result_response(edits.get_edit(event, request_id))
 
 
 @tenant.get("/ai-styles", response_model=Envelope[list[StyleView]])

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from ai_edits_api.app import app
 from fastapi.testclient import TestClient
 
+from ai_edits_api.app import app
 from aiimage import aws
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog import catalog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import httpx
@@ -41,3 +42,16 @@ def test_a_guest_creates_an_edit_that_its_tenant_sees(local_stack: LocalStack) -
         assert summary.json()["data"]["total"] >= 1
         other = client.get("/api/v1/tenant/events/not-mine/ai-edits", headers=tenant)
         assert other.status_code == 404
+        # The demo runs with queue_auto_dispatch: the workers take it to a stored result.
+        request_id = created.json()["data"]["request_id"]
+        edit = f"/api/v1/tenant/events/summer-party/ai-edits/{request_id}"
+        status = "queued"
+        for _ in range(100):
+            status = client.get(edit, headers=tenant).json()["data"]["status"]
+            if status not in ("queued", "processing"):
+                break
+            time.sleep(0.2)
+        assert status == "succeeded"
+        result = client.get(f"{edit}/result", headers=tenant)
+        assert result.status_code == 200
+        assert result.headers["content-type"] == "image/webp"

@@ -49,6 +49,12 @@ class LogEvent(StrEnum):
     JOB_MISSING = "job_missing"
     JOB_MESSAGE_INVALID = "job_message_invalid"
     AI_EDIT_BLOCKED = "ai_edit_blocked"
+    AI_EDIT_SUCCEEDED = "ai_edit_succeeded"
+    AI_EDIT_FAILED = "ai_edit_failed"
+    AI_EDIT_MISSING = "ai_edit_missing"
+    AI_EDIT_MESSAGE_INVALID = "ai_edit_message_invalid"
+    PROVIDER_CIRCUIT_OPEN = "provider_circuit_open"
+    WATERMARK_UNAVAILABLE = "watermark_unavailable"
     # The seed system's log signals, verbatim: operators search for these texts.
     AI_BUDGET_THRESHOLD_REACHED = "AI budget threshold reached"
     AI_BUDGET_HARD_CAP_REACHED = "AI budget hard cap reached"

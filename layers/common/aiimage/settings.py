@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     edits_table: str = "aiimage-edits"
     idempotency_table: str = "aiimage-idempotency"
     edits_queue_url: str | None = None
+    edits_poll_queue_url: str | None = None
     # The global AI Editing Settings are cached this long per process (writes through the
     # same process invalidate at once).
     edits_settings_cache_seconds: int = Field(default=30, ge=0, le=3600)
@@ -124,6 +125,7 @@ class Settings(BaseSettings):
         "aws_endpoint_url",
         "jobs_queue_url",
         "edits_queue_url",
+        "edits_poll_queue_url",
         "storage_endpoint_url",
         "storage_region",
         "storage_access_key_id",

@@ -149,3 +149,11 @@ class EditRequest(Model):
     block_reason: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # The budget month holding its reservation (YYYY-MM), settled there even if later.
+    budget_month: str | None = None
+    # Processing: the provider that ran it (after a failover, not the style's), its task,
+    # how many status polls it took, the stored result and what it really cost.
+    provider_job_id: str | None = None
+    polls: int = 0
+    result_key: str | None = None
+    actual_cost_micros: int | None = None

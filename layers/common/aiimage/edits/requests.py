@@ -147,6 +147,7 @@ def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> 
         if not _style_allowed(style, event, package, addons, now):
             raise StyleNotAllowedError()
         request = _new_request(actor, event, photo_id, style, body, request_id, now, settings)
+        request = request.model_copy(update={"budget_month": reservation.month})
         if safety.check_prompt(request.prompt, settings.blocked_terms) is not None:
             # Stored for the moderation view; the money goes back with the refusal below.
             _put(request.model_copy(update={"status": "blocked", "block_reason": "blocked_term"}))
@@ -263,6 +264,54 @@ def _put(request: EditRequest) -> EditRequest:
         TableName=_table(), Item=_to_item(request), ConditionExpression="attribute_not_exists(pk)"
     )
     return request
+
+
+def load_edit(tenant_id: str, slug: str, request_id: str) -> EditRequest:
+    """A request by its full address (the workers' messages carry it)."""
+    item = (
+        aws.dynamodb()
+        .get_item(TableName=_table(), Key=_key(tenant_id, slug, request_id), ConsistentRead=True)
+        .get("Item")
+    )
+    if item is None:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    return _from_item(item)
+
+
+def transition(
+    request: EditRequest,
+    *,
+    from_status: tuple[EditStatus, ...],
+    to_status: EditStatus,
+    expected_polls: int | None = None,
+    **changes: Any,
+) -> EditRequest | None:
+    """Move `request` to `to_status` if it is still in one of `from_status` (and, for a
+    poll, still at poll count `expected_polls`); None if another delivery got there first."""
+    values = {"status": to_status, "updated_at": datetime.now(UTC).isoformat(), **changes}
+    names = {f"#{name}": name for name in values} | {"#current": "status"}
+    expression_values = {f":{name}": _SERIALIZER.serialize(value) for name, value in values.items()}
+    allowed: dict[str, dict[str, str]] = {
+        f":from{i}": {"S": status} for i, status in enumerate(from_status)
+    }
+    condition = f"#current IN ({', '.join(allowed)})"
+    if expected_polls is not None:
+        names["#polls"] = "polls"
+        allowed[":expected_polls"] = {"N": str(expected_polls)}
+        condition += " AND #polls = :expected_polls"
+    try:
+        response = aws.dynamodb().update_item(
+            TableName=_table(),
+            Key=_key(request.tenant_id, request.event_slug, request.request_id),
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**expression_values, **allowed},
+            ReturnValues="ALL_NEW",
+        )
+    except aws.dynamodb().exceptions.ConditionalCheckFailedException:
+        return None
+    return _from_item(response["Attributes"])
 
 
 def get_edit(event: Event, request_id: str) -> EditRequest:

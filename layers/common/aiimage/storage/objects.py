@@ -38,11 +38,18 @@ def _missing(exc: ClientError) -> bool:
     return _error_code(exc) in ("NoSuchKey", "404", "NotFound")
 
 
+def _content_type(key: ObjectKey | str) -> str:
+    return key.content_type if isinstance(key, ObjectKey) else "application/octet-stream"
+
+
 class ObjectStore:
+    """Objects by `ObjectKey` (the Enhancer's owner-bearing keys) or by a plain key string
+    (event photos and edit results, whose keys the Magic Edits layout builds)."""
+
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
 
-    def put(self, key: ObjectKey, data: bytes, content_type: str) -> str:
+    def put(self, key: ObjectKey | str, data: bytes, content_type: str) -> str:
         response = aws.s3().put_object(
             Bucket=self.bucket,
             Key=str(key),
@@ -52,7 +59,7 @@ class ObjectStore:
         )
         return response["ETag"]
 
-    def head(self, key: ObjectKey) -> StoredObject:
+    def head(self, key: ObjectKey | str) -> StoredObject:
         try:
             response = aws.s3().head_object(Bucket=self.bucket, Key=str(key))
         except ClientError as exc:
@@ -61,12 +68,12 @@ class ObjectStore:
             raise
         return StoredObject(
             etag=response["ETag"],
-            content_type=response.get("ContentType", key.content_type),
+            content_type=response.get("ContentType", _content_type(key)),
             size=response["ContentLength"],
             body=None,
         )
 
-    def get(self, key: ObjectKey, *, if_none_match: str | None = None) -> StoredObject:
+    def get(self, key: ObjectKey | str, *, if_none_match: str | None = None) -> StoredObject:
         """The object; `body` is None when `if_none_match` still matches (answer 304)."""
         try:
             if if_none_match:
@@ -83,20 +90,20 @@ class ObjectStore:
             raise
         return StoredObject(
             etag=response["ETag"],
-            content_type=response.get("ContentType", key.content_type),
+            content_type=response.get("ContentType", _content_type(key)),
             size=response["ContentLength"],
             body=response["Body"].read(),
         )
 
-    def read(self, key: ObjectKey) -> bytes:
+    def read(self, key: ObjectKey | str) -> bytes:
         body = self.get(key).body
         assert body is not None  # no If-None-Match was sent
         return body
 
-    def delete(self, key: ObjectKey) -> None:
+    def delete(self, key: ObjectKey | str) -> None:
         aws.s3().delete_object(Bucket=self.bucket, Key=str(key))
 
-    def presign_get(self, key: ObjectKey) -> str:
+    def presign_get(self, key: ObjectKey | str) -> str:
         return aws.s3().generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": str(key)},

@@ -1,0 +1,296 @@
+"""Running edit requests: the submit worker (`ProcessAiEditRequest`) and the poll worker
+(`PollAiEditRequest`), and the persistence of a finished result.
+
+At-least-once delivery is expected everywhere. A request is submitted only while it is
+`queued`, or `processing` without a provider task (a worker died between taking it and
+recording the task): the provider task id is derived from the request id, so that
+resubmission is recognised by the provider, not run twice. A poll message names its
+attempt and only the poll that still matches the stored count proceeds. Settlement is a
+single conditional write on the budget reservation, done before the final transition, so
+a duplicate can never charge twice and a crash in between is healed by the redelivery.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from PIL import Image
+
+from aiimage import aws
+from aiimage.edits import requests as edits
+from aiimage.edits.budget import BudgetReservation, budget_store
+from aiimage.edits.catalog import catalog
+from aiimage.edits.circuit import circuit_breaker
+from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName, Watermark
+from aiimage.errors import AppError, ConfigurationError, NotFoundError
+from aiimage.imaging import enhance
+from aiimage.imaging.validation import sanitize
+from aiimage.imaging.watermark import apply_watermark, resolve_watermark
+from aiimage.observability import LogEvent, logger
+from aiimage.providers.base import (
+    AiImageProvider,
+    GenerationRequest,
+    Outcome,
+    ProviderRejectedError,
+    is_retryable,
+)
+from aiimage.settings import get_settings
+from aiimage.storage.objects import object_store
+
+POLL_BASE_DELAY_SECONDS = 5
+POLL_MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
+NSFW = "nsfw"
+# How far an edit moves from the photo (img2img strength): a style, not a new picture.
+EDIT_STRENGTH = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class PollMessage:
+    tenant_id: str
+    event_slug: str
+    request_id: str
+    attempt: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> PollMessage:
+        data = json.loads(body)
+        return cls(
+            tenant_id=str(data["tenant_id"]),
+            event_slug=str(data["event_slug"]),
+            request_id=str(data["request_id"]),
+            attempt=int(data["attempt"]),
+        )
+
+
+def poll_delay(attempt: int) -> int:
+    """Exponential backoff with full jitter, capped at SQS's 15 minutes."""
+    ceiling = min(POLL_MAX_DELAY_SECONDS, POLL_BASE_DELAY_SECONDS * 2**attempt)
+    return random.randint(max(1, ceiling // 2), ceiling)  # noqa: S311 - not cryptographic
+
+
+def provider_for(name: ProviderName) -> AiImageProvider:
+    if name == "runware":
+        from aiimage.providers.runware import RunwareProvider
+
+        return RunwareProvider.from_settings()
+    if name == "fake":
+        from aiimage.providers.fake import FakeProvider
+
+        return FakeProvider()
+    from aiimage.enhancer.dispatch import get_provider
+
+    return get_provider(name)
+
+
+def choose_provider(request: EditRequest, settings: AiEditingSettings) -> ProviderName:
+    """The request's provider, or the fallback while its circuit is open."""
+    if settings.fallback_provider and circuit_breaker().is_open(request.provider):
+        return settings.fallback_provider
+    return request.provider
+
+
+# --- submit -------------------------------------------------------------------------------
+
+
+def submit(message: edits.EditMessage, *, last_attempt: bool = False) -> None:
+    try:
+        request = edits.load_edit(message.tenant_id, message.event_slug, message.request_id)
+    except NotFoundError:
+        logger.warning(LogEvent.AI_EDIT_MISSING, request_id=message.request_id)
+        return
+    if request.status == "queued":
+        taken = edits.transition(request, from_status=("queued",), to_status="processing")
+        if taken is None:
+            return
+        request = taken
+    if request.status != "processing" or request.provider_job_id is not None:
+        return  # finished, or already submitted (its poll messages carry it on)
+    settings = catalog().cached_settings()
+    provider = choose_provider(request, settings)
+    try:
+        outcome = provider_for(provider).submit(_generation_request(request, provider))
+    except ProviderRejectedError as exc:
+        fail(request, "provider_rejected", exc.message)
+        return
+    except AppError as exc:
+        if not is_retryable(exc) or last_attempt:
+            # A bad photo, refused credentials, a misconfiguration: retrying cannot help.
+            fail(request, exc.code, exc.message)
+            return
+        circuit_breaker().failure(provider)
+        raise  # SQS redelivers with the queue's visibility timeout, then the DLQ
+    circuit_breaker().success(provider)
+    advance(request, provider, outcome, polled=False)
+
+
+def _generation_request(request: EditRequest, provider: ProviderName) -> GenerationRequest:
+    photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
+    data = object_store().read(photo.object_key)
+    settings = get_settings()
+    clean = sanitize(
+        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
+    model = request.provider_model
+    if provider != request.provider:
+        model = _fallback_model(provider, request)
+    return GenerationRequest(
+        model=model,
+        image=clean.as_input(url=object_store().presign_get(photo.object_key)),
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        strength=EDIT_STRENGTH,
+        idempotency_key=f"{request.request_id}:{provider}",
+        output_format="WEBP",
+    )
+
+
+def _fallback_model(provider: ProviderName, request: EditRequest) -> str:
+    # A fallback has no model of the style's provider; the local provider has one per style.
+    if provider in ("local", "fake"):
+        return "style:enhance"
+    raise ConfigurationError(f"No model for {request.style_key} on {provider}")
+
+
+# --- poll ---------------------------------------------------------------------------------
+
+
+def poll(message: PollMessage, *, last_attempt: bool = False) -> None:
+    try:
+        request = edits.load_edit(message.tenant_id, message.event_slug, message.request_id)
+    except NotFoundError:
+        return
+    if request.status != "processing" or request.polls != message.attempt:
+        return  # finished, or a duplicate of an older poll
+    if request.provider_job_id is None:
+        return
+    provider = request.provider
+    try:
+        outcome = provider_for(provider).poll(request.provider_job_id)
+    except AppError as exc:
+        if last_attempt or not is_retryable(exc):
+            fail(request, exc.code, exc.message)
+            return
+        raise
+    advance(request, provider, outcome, polled=True)
+
+
+# --- outcomes -----------------------------------------------------------------------------
+
+
+def advance(
+    request: EditRequest, provider: ProviderName, outcome: Outcome, *, polled: bool
+) -> None:
+    if outcome.status == "succeeded":
+        persist(request, provider, outcome)
+    elif outcome.status == "failed":
+        if outcome.error == NSFW:
+            block(request)
+        else:
+            fail(request, "provider_failed", outcome.error or "The provider could not edit it")
+    else:
+        _keep_polling(request, provider, outcome, polled=polled)
+
+
+def _keep_polling(
+    request: EditRequest, provider: ProviderName, outcome: Outcome, *, polled: bool
+) -> None:
+    """Record the provider task (and the poll just made) and queue the next poll."""
+    settings = catalog().cached_settings()
+    polls = request.polls + 1 if polled else request.polls
+    if polls >= settings.queue_max_polls:
+        fail(request, "poll_timeout", "The provider did not finish in time")
+        return
+    updated = edits.transition(
+        request,
+        from_status=("processing",),
+        to_status="processing",
+        expected_polls=request.polls,
+        provider_job_id=outcome.job_id,
+        provider=provider,
+        polls=polls,
+    )
+    if updated is None:
+        return  # a duplicate delivery already moved it on
+    queue_url = get_settings().edits_poll_queue_url
+    if queue_url is None:
+        raise ConfigurationError("EDITS_POLL_QUEUE_URL is not configured")
+    message = PollMessage(request.tenant_id, request.event_slug, request.request_id, polls)
+    aws.sqs().send_message(
+        QueueUrl=queue_url, MessageBody=message.to_json(), DelaySeconds=poll_delay(polls)
+    )
+
+
+def _reservation(request: EditRequest) -> BudgetReservation:
+    return BudgetReservation(
+        tenant_id=request.tenant_id,
+        month=request.budget_month or request.created_at.strftime("%Y-%m"),
+        request_id=request.request_id,
+        cost_micros=request.cost_estimate_micros,
+        reserved_at=datetime.now(UTC),
+    )
+
+
+def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> None:
+    assert outcome.image is not None
+    event = catalog().get_event(request.tenant_id, request.event_slug)
+    config = resolve_watermark(event.ai_editing)
+    marked = apply_watermark(enhance.decode(outcome.image), config, mark=_mark_image(config))
+    key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
+    object_store().put(key, enhance.encode(marked, "WEBP", quality=90), "image/webp")
+    cost_micros = round((outcome.cost or 0.0) * 1_000_000)
+    budget_store().settle(
+        _reservation(request), cost_micros, event_id=request.event_id, provider=provider
+    )
+    done = edits.transition(
+        request,
+        from_status=("processing",),
+        to_status="succeeded",
+        result_key=key,
+        actual_cost_micros=cost_micros,
+        provider=provider,
+    )
+    if done is not None:
+        logger.info(LogEvent.AI_EDIT_SUCCEEDED, request_id=request.request_id, provider=provider)
+
+
+def _mark_image(config: Watermark) -> Image.Image | None:
+    """The configured image mark; a missing or broken one falls back to the text mark
+    rather than failing an edit the provider has already done (and billed)."""
+    if not (config.enabled and config.image_key):
+        return None
+    try:
+        return enhance.decode(object_store().read(config.image_key))
+    except (NotFoundError, OSError, ValueError):
+        logger.warning(LogEvent.WATERMARK_UNAVAILABLE, key=config.image_key)
+        return None
+
+
+def fail(request: EditRequest, code: str, message: str) -> None:
+    done = edits.transition(
+        request,
+        from_status=("queued", "processing"),
+        to_status="failed",
+        error_code=code,
+        error_message=message[:500],
+    )
+    if done is not None:
+        budget_store().release(_reservation(request))
+        logger.warning(LogEvent.AI_EDIT_FAILED, request_id=request.request_id, code=code)
+
+
+def block(request: EditRequest) -> None:
+    done = edits.transition(
+        request,
+        from_status=("processing",),
+        to_status="blocked",
+        block_reason="provider_moderation",
+    )
+    if done is not None:
+        budget_store().release(_reservation(request))
+        logger.warning(LogEvent.AI_EDIT_BLOCKED, request_id=request.request_id)

@@ -1,0 +1,113 @@
+"""The edit workers with the real Runware client against the Runware emulator over HTTP,
+through moto's SQS: polls until done, NSFW, a 429, and a crash after submitting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from aiimage.edits import requests as edits
+from aiimage.edits import runner
+from aiimage.edits.budget import budget_store
+from aiimage.edits.catalog import catalog
+from aiimage.edits.models import Style
+from aiimage.storage.objects import ObjectStore
+from infra.emulators import runware
+from infra.emulators.faults import Fault
+from infra.emulators.server import serve_in_thread
+from infra.seed_edits import DemoCatalog, seed_demo
+from tests.conftest import TEST_ENV
+from tests.functional.test_edit_workers import ACTOR, drain, load, usage
+
+pytestmark = pytest.mark.usefixtures("aws_stack")
+KEY = "runware-emulator-key-0123"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[FastAPI]:
+    app = runware.create_app(api_key=KEY, polls_until_done=3)
+    with serve_in_thread(app) as url:
+        app.state.url = url
+        yield app
+
+
+@pytest.fixture
+def demo(
+    emulator: FastAPI, settings_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> DemoCatalog:
+    emulator.state.faults.clear()
+    settings_env(RUNWARE_API_KEY=KEY, RUNWARE_BASE_URL=f"{emulator.state.url}/v1")
+    monkeypatch.setattr(runner, "poll_delay", lambda attempt: 0)
+    # In-process moto has no HTTP endpoint the emulator could fetch a presigned URL from:
+    # the photo goes inline (data URI or imageUpload) instead, as it does without a URL.
+    monkeypatch.setattr(ObjectStore, "presign_get", lambda self, key: None)
+    demo = seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])
+    catalog().put_style(
+        Style(
+            key="runware-art",
+            name="Runware art",
+            provider="runware",
+            provider_model="runware:101@1",
+            prompt_template="an oil painting {prompt}",
+            cost_estimate_micros=10_000,
+        )
+    )
+    return demo
+
+
+def create(demo: DemoCatalog, prompt: str | None = None) -> str:
+    event = catalog().get_event(demo.tenant_id, demo.event_slug)
+    body = edits.EditCreate(style_key="runware-art", prompt=prompt)
+    return edits.create_edit(ACTOR, event, demo.photo_id, body).request_id
+
+
+def test_success_after_three_polls_settles_the_reported_cost(
+    demo: DemoCatalog, emulator: FastAPI
+) -> None:
+    request_id = create(demo)
+    drain()
+    done = load(demo, request_id)
+    assert done.status == "succeeded", done
+    assert done.provider == "runware"
+    assert done.polls == 2  # three status calls: two pending, one finished
+    assert done.actual_cost_micros == 6_500  # the emulator reports 0.0065 USD
+    assert usage(demo) == (6_500, 0)
+
+
+def test_nsfw_is_blocked_and_the_budget_released(demo: DemoCatalog) -> None:
+    request_id = create(demo, prompt="nsfw-test")
+    drain()
+    assert load(demo, request_id).status == "blocked"
+    assert usage(demo) == (0, 0)
+
+
+def test_a_429_on_status_then_success(demo: DemoCatalog, emulator: FastAPI) -> None:
+    emulator.state.faults.add(Fault(kind="rate_limit", retry_after=0, path_contains="getResponse"))
+    request_id = create(demo)
+    drain()
+    assert load(demo, request_id).status == "succeeded"
+
+
+def test_a_crash_after_submitting_leaves_one_task_and_one_charge(
+    demo: DemoCatalog, emulator: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = len(emulator.state.jobs)
+    request_id = create(demo)
+    real = edits.transition
+    crashed: list[bool] = []
+
+    def crash_once(request: Any, **kwargs: Any) -> Any:
+        if kwargs.get("provider_job_id") and not crashed:
+            crashed.append(True)
+            raise RuntimeError("worker died after the provider accepted the task")
+        return real(request, **kwargs)
+
+    monkeypatch.setattr(edits, "transition", crash_once)
+    drain()
+    assert crashed
+    assert load(demo, request_id).status == "succeeded"
+    assert len(emulator.state.jobs) == before + 1  # the resubmission was recognised
+    assert len(budget_store().ledger(demo.tenant_id)) == 1
