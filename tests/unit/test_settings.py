@@ -36,3 +36,11 @@ def test_invalid_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, va
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize("name", ["RUNWARE_TIMEOUT", "RUNWARE_TIMEOUT_SECONDS"])
+def test_the_runware_timeout_has_the_seed_systems_name_too(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "12.5")
+    assert Settings().runware_timeout_seconds == 12.5

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Stage = Literal["local", "test", "dev", "prod"]
@@ -91,7 +91,13 @@ class Settings(BaseSettings):
     runware_api_key: SecretStr | None = None
     runware_api_key_param: str | None = None
     runware_base_url: str = "https://api.runware.ai/v1"
-    runware_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # The seed system's name is RUNWARE_TIMEOUT (seconds); both spellings are read.
+    runware_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        validation_alias=AliasChoices("RUNWARE_TIMEOUT", "RUNWARE_TIMEOUT_SECONDS"),
+    )
     # Per-request timeout towards a provider, and the total time a provider call may take
     # inside an API request before it becomes an asynchronous job (API Gateway stops at 30 s).
     provider_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
