@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiimage.edits import requests as edits
 from aiimage.edits.access import guest_event, require_superadmin, tenant_event
 from aiimage.edits.catalog import catalog
-from aiimage.edits.entitlements import style_allowed_by_entitlement
 from aiimage.edits.idempotency import idempotent_create, register_lambda_context
 from aiimage.edits.models import (
     Addon,
@@ -58,16 +57,9 @@ class Summary(BaseModel):
 
 
 def styles_for(event: Event) -> list[StyleView]:
-    store = catalog()
-    package = store.get_package(event.package_key) if event.package_key else None
-    addons = store.addons(event.tenant_id, event.slug)
-    allowed = event.ai_editing.allowed_style_keys
-    now = datetime.now().astimezone()
     return [
         StyleView(key=s.key, name=s.name, is_premium=s.is_premium)
-        for s in store.styles(active_only=True)
-        if (not allowed or s.key in allowed)
-        and style_allowed_by_entitlement(s, package, addons, now=now)
+        for s in edits.available_styles(event)
     ]
 
 

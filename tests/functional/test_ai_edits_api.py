@@ -383,3 +383,10 @@ def test_a_guest_uploads_a_photo_then_edits_it(guest: TestClient) -> None:
         ({"content_type": "image/png"}, 422),
     ):
         assert guest.post(f"/api/v1/events/{TOKEN_A}/photos", json=body).status_code == status
+
+
+def test_style_pickers_show_only_usable_styles(guest: TestClient) -> None:
+    keys = [s["key"] for s in guest.get(f"/api/v1/events/{TOKEN_A}/ai-styles").json()["data"]]
+    assert keys == ["watercolor"]  # "retired" is inactive, "oil" needs a feature it lacks
+    catalog().put_event_policy("tenant-a", "party", EventAiEditing(allowed_style_keys=("retired",)))
+    assert guest.get(f"/api/v1/events/{TOKEN_A}/ai-styles").json()["data"] == []

@@ -162,6 +162,18 @@ def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> 
     return stored
 
 
+def available_styles(event: Event) -> list[Style]:
+    """The styles a create for `event` could use: active, allowed by the event's policy and
+    by its entitlements (what the guest's and tenant's style pickers show)."""
+    store = catalog()
+    package = store.get_package(event.package_key) if event.package_key else None
+    addons = store.addons(event.tenant_id, event.slug)
+    now = datetime.now(UTC)
+    return [
+        s for s in store.styles(active_only=True) if _style_allowed(s, event, package, addons, now)
+    ]
+
+
 def _style_allowed(
     style: Style, event: Event, package: Package | None, addons: Sequence[Addon], now: datetime
 ) -> bool:
