@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from aiimage.edits import requests as edits
+from aiimage.edits import runner
 from aiimage.edits.access import guest_event, require_superadmin, tenant_event
 from aiimage.edits.catalog import catalog
 from aiimage.edits.idempotency import idempotent_create, register_lambda_context
@@ -38,6 +40,7 @@ IdempotencyKey = Annotated[str | None, Header(max_length=128, alias="Idempotency
 guest = APIRouter(prefix="/api/v1/events/{token}", tags=["guest"])
 tenant = APIRouter(prefix="/api/v1/tenant/events/{event_slug}", tags=["tenant"])
 admin = APIRouter(prefix="/api/v1/admin", tags=["superadmin"])
+webhooks = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
 class StyleView(BaseModel):
@@ -292,7 +295,23 @@ def admin_put_budget(identity: CurrentIdentity, tenant_id: Id, body: Budget) -> 
     return Envelope(data=catalog().update_budget(tenant_id, body).budget)
 
 
-app = create_app("AI Magic Edits", guest, tenant, admin)
+# --- provider webhooks --------------------------------------------------------------------
+
+
+class WebhookResult(BaseModel):
+    completed: int
+
+
+@webhooks.post("/runware", response_model=Envelope[WebhookResult])
+async def runware_webhook(
+    request: Request, token: Annotated[str, Query(min_length=1, max_length=200)]
+) -> Envelope[WebhookResult]:
+    body = await request.body()
+    completed = await run_in_threadpool(runner.runware_webhook, token, body)
+    return Envelope(data=WebhookResult(completed=completed))
+
+
+app = create_app("AI Magic Edits", guest, tenant, admin, webhooks)
 _handler = observed(Mangum(app, lifespan="off"))
 
 

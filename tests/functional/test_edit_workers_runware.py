@@ -8,19 +8,22 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from ai_edits_api.app import app
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.models import Style
 from aiimage.storage.objects import ObjectStore
+from edit_submit_worker.app import handler as submit_worker
 from infra.emulators import runware
 from infra.emulators.faults import Fault
 from infra.emulators.server import serve_in_thread
 from infra.seed_edits import DemoCatalog, seed_demo
 from tests.conftest import TEST_ENV
-from tests.functional.test_edit_workers import ACTOR, drain, load, usage
+from tests.functional.test_edit_workers import ACTOR, drain, load, run, usage
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 KEY = "runware-emulator-key-0123"
@@ -110,4 +113,31 @@ def test_a_crash_after_submitting_leaves_one_task_and_one_charge(
     assert crashed
     assert load(demo, request_id).status == "succeeded"
     assert len(emulator.state.jobs) == before + 1  # the resubmission was recognised
+    assert len(budget_store().ledger(demo.tenant_id)) == 1
+
+
+HOOK_TOKEN = "runware-hook-token-0123456789"
+
+
+def test_a_completion_webhook_finishes_the_request_with_zero_polls(
+    demo: DemoCatalog, emulator: FastAPI, settings_env: Callable[..., None]
+) -> None:
+    settings_env(PUBLIC_BASE_URL="https://api.test", RUNWARE_WEBHOOK_TOKEN=HOOK_TOKEN)
+    request_id = create(demo)
+    run("EDITS_QUEUE_URL", submit_worker)
+    task_uuid = str(load(demo, request_id).provider_job_id)
+    job = emulator.state.jobs[task_uuid]
+    assert job.task.webhook_url == f"https://api.test/api/v1/webhooks/runware?token={HOOK_TOKEN}"
+    payload = {"data": job.items}  # what Runware POSTs once the task has finished
+    with TestClient(app, base_url="https://api.test") as hook:
+        refused = hook.post("/api/v1/webhooks/runware", params={"token": "wrong"}, json=payload)
+        assert refused.status_code == 401
+        first = hook.post("/api/v1/webhooks/runware", params={"token": HOOK_TOKEN}, json=payload)
+        assert first.status_code == 200, first.text
+        assert first.json()["data"]["completed"] == 1
+        again = hook.post("/api/v1/webhooks/runware", params={"token": HOOK_TOKEN}, json=payload)
+        assert again.json()["data"]["completed"] == 0  # a redelivered webhook does nothing
+    assert load(demo, request_id).status == "succeeded"
+    drain()  # the poll message queued at submit finds the request finished
+    assert emulator.state.polls.get(task_uuid, 0) == 0
     assert len(budget_store().ledger(demo.tenant_id)) == 1

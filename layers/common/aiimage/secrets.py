@@ -68,3 +68,12 @@ def storage_secret_access_key() -> SecretStr | None:
 def runware_api_key() -> SecretStr | None:
     settings = get_settings()
     return _resolve("RUNWARE_API_KEY", settings.runware_api_key, settings.runware_api_key_param)
+
+
+def runware_webhook_token() -> SecretStr | None:
+    settings = get_settings()
+    return _resolve(
+        "RUNWARE_WEBHOOK_TOKEN",
+        settings.runware_webhook_token,
+        settings.runware_webhook_token_param,
+    )

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     runware_api_key: SecretStr | None = None
     runware_api_key_param: str | None = None
     runware_base_url: str = "https://api.runware.ai/v1"
+    # Runware's completion webhooks are unsigned: a secret token in their URL authenticates
+    # them. Used only with PUBLIC_BASE_URL (the address Runware can reach).
+    runware_webhook_token: SecretStr | None = None
+    runware_webhook_token_param: str | None = None
     # The seed system's name is RUNWARE_TIMEOUT (seconds); both spellings are read.
     runware_timeout_seconds: float = Field(
         default=30.0,
@@ -152,6 +156,8 @@ class Settings(BaseSettings):
         "replicate_api_token_param",
         "runware_api_key",
         "runware_api_key_param",
+        "runware_webhook_token",
+        "runware_webhook_token_param",
         mode="before",
     )
     @classmethod

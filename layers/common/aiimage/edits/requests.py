@@ -326,6 +326,35 @@ def transition(
     return _from_item(response["Attributes"])
 
 
+def record_task(request: EditRequest, provider: str, task_id: str) -> None:
+    """Where a provider's completion webhook finds its request: `task#{provider}#{taskId}`."""
+    aws.dynamodb().put_item(
+        TableName=_table(),
+        Item={
+            "pk": {"S": f"task#{provider}#{task_id}"},
+            "sk": {"S": "edit"},
+            "tenant_id": {"S": request.tenant_id},
+            "event_slug": {"S": request.event_slug},
+            "request_id": {"S": request.request_id},
+        },
+    )
+
+
+def edit_for_task(provider: str, task_id: str) -> EditRequest | None:
+    item = (
+        aws.dynamodb()
+        .get_item(
+            TableName=_table(),
+            Key={"pk": {"S": f"task#{provider}#{task_id}"}, "sk": {"S": "edit"}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if item is None:
+        return None
+    return load_edit(item["tenant_id"]["S"], item["event_slug"]["S"], item["request_id"]["S"])
+
+
 def get_edit(event: Event, request_id: str) -> EditRequest:
     if not request_id.isalnum() or len(request_id) > 64:
         raise NotFoundError("No such AI edit", code="unknown_request")

@@ -12,6 +12,7 @@ a duplicate can never charge twice and a crash in between is healed by the redel
 
 from __future__ import annotations
 
+import hmac
 import json
 import random
 from dataclasses import asdict, dataclass
@@ -19,13 +20,13 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
-from aiimage import aws
+from aiimage import aws, secrets
 from aiimage.edits import requests as edits
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.circuit import circuit_breaker
 from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName, Watermark
-from aiimage.errors import AppError, ConfigurationError, NotFoundError
+from aiimage.errors import AppError, AuthError, ConfigurationError, NotFoundError
 from aiimage.imaging import enhance
 from aiimage.imaging.validation import sanitize
 from aiimage.imaging.watermark import apply_watermark, resolve_watermark
@@ -147,7 +148,42 @@ def _generation_request(request: EditRequest, provider: ProviderName) -> Generat
         strength=EDIT_STRENGTH,
         idempotency_key=f"{request.request_id}:{provider}",
         output_format="WEBP",
+        webhook_url=webhook_url(provider),
     )
+
+
+def webhook_url(provider: ProviderName) -> str | None:
+    """Runware reports finished tasks here when the stack is reachable (PUBLIC_BASE_URL) and
+    a webhook token is configured; polling stays the safety net either way."""
+    base = get_settings().public_base_url
+    token = secrets.runware_webhook_token()
+    if provider != "runware" or base is None or token is None:
+        return None
+    return f"{base.rstrip('/')}/api/v1/webhooks/runware?token={token.get_secret_value()}"
+
+
+def runware_webhook(token: str, body: bytes) -> int:
+    """A Runware completion webhook: check its token, then finish each reported task;
+    the number of requests it finished."""
+    from aiimage.providers.runware import RunwareProvider
+
+    expected = secrets.runware_webhook_token()
+    if expected is None or not hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        raise AuthError("Unknown webhook token", code="invalid_webhook_token")
+    outcomes = RunwareProvider.from_settings().webhook_outcomes(body)
+    return sum(complete_from_webhook("runware", task, out) for task, out in outcomes.items())
+
+
+def complete_from_webhook(provider: ProviderName, task_id: str, outcome: Outcome) -> bool:
+    """Finish the request of a provider task through the same path as a poll. False when
+    there is nothing to do (unknown task, already finished, or not finished yet)."""
+    request = edits.edit_for_task(provider, task_id)
+    if request is None or request.status != "processing" or outcome.status == "pending":
+        return False
+    advance(request, provider, outcome, polled=False)
+    return True
 
 
 def _fallback_model(provider: ProviderName, request: EditRequest) -> str:
@@ -217,6 +253,8 @@ def _keep_polling(
     )
     if updated is None:
         return  # a duplicate delivery already moved it on
+    if not polled and outcome.job_id is not None:
+        edits.record_task(updated, provider, outcome.job_id)
     queue_url = get_settings().edits_poll_queue_url
     if queue_url is None:
         raise ConfigurationError("EDITS_POLL_QUEUE_URL is not configured")

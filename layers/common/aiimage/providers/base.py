@@ -50,6 +50,8 @@ class GenerationRequest:
     # supports client-chosen task ids uses it, so a resubmission is recognised, not rerun.
     idempotency_key: str | None = None
     output_format: Literal["WEBP", "PNG", "JPEG"] = "WEBP"
+    # Where a provider that supports completion webhooks should report the finished run.
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,6 +306,15 @@ class RunwareProvider:
             return Outcome.failed(_run_error(error), job_id=job_id)
         return self._result(envelope, job_id)
 
+    def webhook_outcomes(self, body: bytes) -> dict[str, Outcome]:
+        """The finished tasks a completion webhook reports (`{"data": [...]}`, one POST per
+        finished item), by task UUID; the result is fetched as for a poll."""
+        envelope = _parse(body)
+        if envelope is None:
+            raise _malformed()
+        task_uuids = {item.task_uuid for item in envelope.data if item.task_uuid}
+        return {task_uuid: self._result(envelope, task_uuid) for task_uuid in task_uuids}
+
     def cancel(self, job_id: str) -> None:
         """Runware has no cancel operation: the task finishes and its result is dropped."""
 
@@ -364,6 +373,8 @@ class RunwareProvider:
         }
         if request.negative_prompt:
             task["negativePrompt"] = request.negative_prompt
+        if request.webhook_url:
+            task["webhookURL"] = request.webhook_url
         if request.steps is not None:
             task["steps"] = min(max(request.steps, MIN_STEPS), MAX_STEPS)
         if request.guidance is not None:
