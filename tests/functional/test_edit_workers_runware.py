@@ -77,6 +77,7 @@ def test_success_after_three_polls_settles_the_reported_cost(
     assert done.provider == "runware"
     assert done.polls == 2  # three status calls: two pending, one finished
     assert done.actual_cost_micros == 6_500  # the emulator reports 0.0065 USD
+    assert str(done.provider_url).startswith(f"{emulator.state.url}/v1/__outputs/")
     assert usage(demo) == (6_500, 0)
 
 

@@ -156,4 +156,5 @@ class EditRequest(Model):
     provider_job_id: str | None = None
     polls: int = 0
     result_key: str | None = None
+    provider_url: str | None = None  # the provider's copy: a fallback while it lasts
     actual_cost_micros: int | None = None

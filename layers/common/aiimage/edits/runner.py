@@ -292,6 +292,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
         result_key=key,
         actual_cost_micros=cost_micros,
         provider=provider,
+        provider_url=outcome.url,
     )
     if done is not None:
         logger.info(LogEvent.AI_EDIT_SUCCEEDED, request_id=request.request_id, provider=provider)

@@ -63,6 +63,8 @@ class Outcome:
     error: str | None = None
     # Provider-reported cost in USD, when it reports one.
     cost: float | None = None
+    # Where the provider serves the result (kept as a fallback; it expires on their side).
+    url: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod

@@ -410,6 +410,7 @@ class RunwareProvider:
             job_id=task_uuid,
             cost=finished.cost,
             metrics=metrics,
+            url=finished.image_url,
         )
 
     def _download(self, url: str) -> tuple[bytes, str]:
