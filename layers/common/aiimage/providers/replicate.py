@@ -33,6 +33,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.outputs import fetch_output, host_allowed
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.secrets import replicate_api_token
 from aiimage.settings import Settings, get_settings
@@ -296,51 +297,15 @@ class ReplicateProvider:
         return outcome
 
     def _download(self, url: str) -> tuple[bytes, str]:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not self._is_allowed(host):
-            raise ProviderUnavailableError(
-                "The image provider answered with an output we do not fetch",
-                code="provider_output_refused",
-            )
-        try:
-            with self._downloader.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise ProviderUnavailableError(
-                        "The image provider output could not be fetched",
-                        details={"providerStatus": response.status_code},
-                    )
-                content_type = response.headers.get("content-type", "").partition(";")[0]
-                content_type = content_type.strip().lower()
-                if not content_type.startswith("image/"):
-                    raise ProviderUnavailableError("The image provider output is not an image")
-                return _read_capped(response), content_type
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailableError(
-                "The image provider output could not be fetched"
-            ) from exc
+        return fetch_output(
+            self._downloader, url, allowed_hosts=self._allowed_hosts, max_bytes=MAX_OUTPUT_BYTES
+        )
 
     def _is_allowed(self, host: str) -> bool:
-        # An allowed host admits itself and its subdomains (*.replicate.delivery).
-        return any(host == h or host.endswith(f".{h}") for h in self._allowed_hosts)
+        return host_allowed(host, self._allowed_hosts)
 
 
 def _first_output(output: Any) -> str | None:
     if isinstance(output, list):
         output = output[0] if output else None
     return output if isinstance(output, str) and output else None
-
-
-def _read_capped(response: httpx.Response) -> bytes:
-    too_large = ProviderUnavailableError("The image provider output is too large")
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_OUTPUT_BYTES:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_OUTPUT_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -1,0 +1,59 @@
+"""Fetching a provider's finished output: only over http(s), only from the provider's own
+output hosts (no SSRF through a crafted URL), no redirects, a size cap while streaming, and
+an image content type."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+
+from aiimage.providers.base import ProviderUnavailableError
+
+
+def host_allowed(host: str, allowed_hosts: frozenset[str]) -> bool:
+    # An allowed host admits itself and its subdomains (*.replicate.delivery, im.runware.ai).
+    return any(host == h or host.endswith(f".{h}") for h in allowed_hosts)
+
+
+def fetch_output(
+    client: httpx.Client, url: str, *, allowed_hosts: frozenset[str], max_bytes: int
+) -> tuple[bytes, str]:
+    """The output's bytes and content type, or `ProviderUnavailableError`. `client` must
+    not follow redirects (a redirect could leave the allowed hosts)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host_allowed(host, allowed_hosts):
+        raise ProviderUnavailableError(
+            "The image provider answered with an output we do not fetch",
+            code="provider_output_refused",
+        )
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise ProviderUnavailableError(
+                    "The image provider output could not be fetched",
+                    details={"providerStatus": response.status_code},
+                )
+            content_type = response.headers.get("content-type", "").partition(";")[0]
+            content_type = content_type.strip().lower()
+            if not content_type.startswith("image/"):
+                raise ProviderUnavailableError("The image provider output is not an image")
+            return _read_capped(response, max_bytes), content_type
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailableError("The image provider output could not be fetched") from exc
+
+
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    too_large = ProviderUnavailableError("The image provider output is too large")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
