@@ -11,6 +11,12 @@ import httpx
 from aiimage.providers.base import ProviderUnavailableError
 
 
+def output_client(timeout: float | httpx.Timeout) -> httpx.Client:
+    """The client that downloads outputs: no redirects (one could lead off the allow-list)
+    and no credentials (outputs are public URLs; our API tokens never go there)."""
+    return httpx.Client(timeout=timeout, follow_redirects=False)
+
+
 def host_allowed(host: str, allowed_hosts: frozenset[str]) -> bool:
     # An allowed host admits itself and its subdomains (*.replicate.delivery, im.runware.ai).
     return any(host == h or host.endswith(f".{h}") for h in allowed_hosts)

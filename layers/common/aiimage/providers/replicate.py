@@ -33,7 +33,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.outputs import fetch_output, host_allowed
+from aiimage.providers.outputs import fetch_output, host_allowed, output_client
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.secrets import replicate_api_token
 from aiimage.settings import Settings, get_settings
@@ -187,10 +187,7 @@ class ReplicateProvider:
     ) -> None:
         self._transport = transport
         self._allowed_hosts = frozenset(h.lower() for h in allowed_output_hosts)
-        # No redirects: a redirect could lead the download off the allow-list.
-        self._downloader = downloader or httpx.Client(
-            timeout=DOWNLOAD_TIMEOUT, follow_redirects=False
-        )
+        self._downloader = downloader or output_client(DOWNLOAD_TIMEOUT)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ReplicateProvider:
