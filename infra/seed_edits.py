@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw
 
 from aiimage import aws
+from aiimage.edits import photos
 from aiimage.edits.catalog import Catalog, catalog
 from aiimage.edits.models import (
     UNLOCK_ADDON,
@@ -135,13 +136,27 @@ def _seed_event(store: Catalog, event: Event) -> None:
 
 
 def _seed_photo(store: Catalog, bucket: str, event: Event, photo_id: str, seed: int) -> None:
+    """A ready photo, as a completed upload leaves it: the (already clean) JPEG and its
+    watermarked display copy."""
     key = f"events/{event.slug}/photos/{photo_id}.jpg"
-    aws.s3().put_object(Bucket=bucket, Key=key, Body=demo_jpeg(seed), ContentType="image/jpeg")
+    display_key = photos.display_key_for(event.slug, photo_id)
+    data = demo_jpeg(seed)
+    aws.s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/jpeg")
+    aws.s3().put_object(
+        Bucket=bucket,
+        Key=display_key,
+        Body=photos.display_copy(event, data),
+        ContentType="image/webp",
+    )
     store.put_photo(
         event.tenant_id,
         event.slug,
         Photo(
-            photo_id=photo_id, event_id=event.event_id, object_key=key, uploaded_by="tenant:demo"
+            photo_id=photo_id,
+            event_id=event.event_id,
+            object_key=key,
+            uploaded_by="tenant:demo",
+            display_key=display_key,
         ),
     )
 

@@ -11,8 +11,8 @@ from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from aiimage.edits import photos, runner
 from aiimage.edits import requests as edits
-from aiimage.edits import runner
 from aiimage.edits.access import guest_event, require_superadmin, tenant_event
 from aiimage.edits.catalog import catalog
 from aiimage.edits.idempotency import idempotent_create, register_lambda_context
@@ -24,9 +24,9 @@ from aiimage.edits.models import (
     EditStatus,
     Event,
     Package,
+    Photo,
     Style,
 )
-from aiimage.edits.photos import create_photo_upload
 from aiimage.errors import NotFoundError, ValidationError
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
@@ -109,7 +109,9 @@ def guest_upload_photo(
     identity: CurrentIdentity, token: Token, body: PhotoUploadRequest
 ) -> Envelope[PhotoUploadView]:
     event, actor = guest_event(identity, token)
-    upload = create_photo_upload(actor, event, content_type=body.content_type, size=body.size)
+    upload = photos.create_photo_upload(
+        actor, event, content_type=body.content_type, size=body.size
+    )
     return Envelope(
         data=PhotoUploadView(
             photo_id=upload.photo.photo_id,
@@ -119,6 +121,50 @@ def guest_upload_photo(
             expires_at=upload.presigned.expires_at,
         )
     )
+
+
+class PhotoView(BaseModel):
+    photo_id: str
+    url: str  # the watermarked display copy
+
+
+def photo_view(token: str, photo: Photo) -> PhotoView:
+    return PhotoView(
+        photo_id=photo.photo_id, url=f"/api/v1/events/{token}/photos/{photo.photo_id}/image"
+    )
+
+
+@guest.post("/photos/{photo}/complete", response_model=Envelope[PhotoView])
+def guest_complete_photo(identity: CurrentIdentity, token: Token, photo: Id) -> Envelope[PhotoView]:
+    event, actor = guest_event(identity, token)
+    return Envelope(data=photo_view(token, photos.complete_photo_upload(actor, event, photo)))
+
+
+@guest.get("/photos", response_model=Envelope[list[PhotoView]])
+def guest_photos(identity: CurrentIdentity, token: Token) -> Envelope[list[PhotoView]]:
+    event, _ = guest_event(identity, token)
+    return Envelope(data=[photo_view(token, photo) for photo in photos.gallery(event)])
+
+
+PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/webp": {}}, "description": "The watermarked display copy"},
+    304: {"description": "Not modified"},
+}
+
+
+@guest.get("/photos/{photo}/image", response_class=Response, responses=PHOTO_RESPONSES)
+def guest_photo_image(
+    identity: CurrentIdentity,
+    token: Token,
+    photo: Id,
+    if_none_match: Annotated[str | None, Header(max_length=256)] = None,
+) -> Response:
+    event, _ = guest_event(identity, token)
+    stored = photos.display_image(event, photo, if_none_match=if_none_match)
+    headers = {"ETag": stored.etag, "Cache-Control": "private, max-age=3600"}
+    if stored.body is None:
+        return Response(status_code=304, headers=headers)
+    return Response(stored.body, media_type=stored.content_type, headers=headers)
 
 
 @guest.get("/ai-edits/{request_id}", response_model=Envelope[EditRequest])

@@ -21,6 +21,7 @@ import pytest
 
 from infra.local import READY_PREFIX
 from tests.conftest import PRISTINE_ENV
+from tests.functional.edits_world import guest, world  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60

@@ -4,12 +4,13 @@ Idempotency-Key, and bad input."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from ai_edits_api.app import app
 from aiimage import aws
@@ -18,79 +19,12 @@ from aiimage.edits.catalog import catalog
 from aiimage.edits.models import (
     Addon,
     Budget,
-    Event,
     EventAiEditing,
-    Package,
-    Photo,
-    Style,
-    StyleEntitlements,
-    Tenant,
 )
 from tests.conftest import ORIGIN, TEST_ENV, make_token
-from tests.functional.enhancer_support import CSRF
+from tests.functional.edits_world import COST, TOKEN_A, TOKEN_B
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
-TOKEN_A = "join-token-aaaa-0001"
-TOKEN_B = "join-token-bbbb-0002"
-COST = 1_000_000
-
-
-def style(key: str, **changes: Any) -> Style:
-    base = Style(
-        key=key,
-        name=key.title(),
-        provider="local",
-        provider_model="style:dream",
-        prompt_template="a {prompt} watercolor painting",
-        cost_estimate_micros=COST,
-    )
-    return base.model_copy(update=changes)
-
-
-@pytest.fixture
-def world() -> None:
-    store = catalog()
-    store.update_settings({"is_enabled": True, "blocked_terms": ["nude"]}, expected_version=0)
-    store.put_package(Package(package_key="premium", name="Premium", features=("ai_styling",)))
-    store.put_package(Package(package_key="basic", name="Basic", features=()))
-    for tenant_id in ("tenant-a", "tenant-b"):
-        store.put_tenant(
-            Tenant(tenant_id=tenant_id, name=tenant_id, budget=Budget(hard_cap_micros=5 * COST))
-        )
-    for tenant_id, slug, token in (("tenant-a", "party", TOKEN_A), ("tenant-b", "gala", TOKEN_B)):
-        store.create_event(
-            Event(
-                event_id=f"evt-{slug}",
-                tenant_id=tenant_id,
-                slug=slug,
-                join_token=token,
-                name=slug,
-                package_key="premium",
-                ai_editing=EventAiEditing(allow_custom_prompt=True),
-            )
-        )
-        store.put_photo(
-            tenant_id,
-            slug,
-            Photo(
-                photo_id=f"photo-{slug}",
-                event_id=f"evt-{slug}",
-                object_key=f"events/{slug}/photos/p.jpg",
-                uploaded_by="seed",
-            ),
-        )
-    store.put_style(style("watercolor"))
-    store.put_style(style("retired", is_active=False))
-    store.put_style(
-        style("oil", is_premium=True, entitlements=StyleEntitlements(required_feature="oil"))
-    )
-
-
-@pytest.fixture
-def guest(world: None) -> Iterator[TestClient]:
-    with TestClient(app, base_url=ORIGIN, headers={"Origin": ORIGIN, "X-CSRF-Token": CSRF}) as c:
-        c.cookies.set("csrf_token", CSRF)
-        yield c
 
 
 def tenant_client(tenant_id: str, **claims: Any) -> TestClient:
@@ -104,6 +38,12 @@ def create(
     client: TestClient, body: dict[str, Any], token: str = TOKEN_A, photo: str = "photo-party"
 ) -> Any:
     return client.post(f"/api/v1/events/{token}/photos/{photo}/ai-edits", json=body)
+
+
+def jpeg_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (40, 120, 200)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def code(response: Any) -> str:
@@ -367,6 +307,18 @@ def test_a_guest_uploads_a_photo_then_edits_it(guest: TestClient) -> None:
     assert "content-length%3Bcontent-type" in upload["url"]
     photo = catalog().get_photo("tenant-a", "party", upload["photo_id"])
     assert photo.object_key.startswith("events/party/photos/")
+    assert photo.status == "uploading"
+    not_ready = create(guest, {"style_key": "watercolor"}, photo=upload["photo_id"])
+    assert (not_ready.status_code, code(not_ready)) == (409, "photo_not_ready")
+    # The browser's PUT to the presigned URL, then the completion call.
+    aws.s3().put_object(
+        Bucket=TEST_ENV["IMAGES_BUCKET"],
+        Key=photo.object_key,
+        Body=jpeg_bytes(),
+        ContentType="image/jpeg",
+    )
+    completed = guest.post(f"/api/v1/events/{TOKEN_A}/photos/{upload['photo_id']}/complete")
+    assert completed.status_code == 200, completed.text
     created = create(guest, {"style_key": "watercolor"}, photo=upload["photo_id"])
     assert created.status_code == 201
     # Another event's token cannot use it.

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
@@ -469,6 +470,24 @@ class Catalog:
         if item is None:
             raise NotFoundError("Unknown photo", code="unknown_photo")
         return _model(Photo, item)
+
+    def photos(self, tenant_id: str, slug: str, *, limit: int) -> list[Photo]:
+        """Up to `limit` of the event's ready photos (the guest gallery)."""
+        if not (_is_id(tenant_id) and _is_id(slug)):
+            return []
+        ready = (
+            photo
+            for photo in (
+                _model(Photo, item)
+                for item in self._query(f"tenant#{tenant_id}", f"event#{slug}#photo#")
+            )
+            if photo.status == "ready"
+        )
+        return list(islice(ready, limit))
+
+    def delete_photo(self, tenant_id: str, slug: str, photo_id: str) -> None:
+        key = {"pk": {"S": f"tenant#{tenant_id}"}, "sk": {"S": f"event#{slug}#photo#{photo_id}"}}
+        self._db().delete_item(TableName=self.table, Key=key)
 
     # --- styles -------------------------------------------------------------------------------
 

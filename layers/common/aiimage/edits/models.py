@@ -97,12 +97,19 @@ class Addon(Model):
     expires_at: datetime | None = None  # the seed keeps it in `metadata`
 
 
+PhotoStatus = Literal["uploading", "ready"]
+
+
 class Photo(Model):
     photo_id: str
     event_id: str
     object_key: str
     # Who uploaded it: a hashed guest scope, or a tenant user id.
     uploaded_by: str
+    # `uploading` from the presigned PUT until the upload is completed (sanitised, and a
+    # watermarked display copy stored under `display_key`); only `ready` photos are edited.
+    status: PhotoStatus = "ready"
+    display_key: str | None = None
 
 
 class StyleEntitlements(Model):

@@ -40,6 +40,7 @@ from aiimage.edits.models import (
 )
 from aiimage.errors import (
     ConfigurationError,
+    ConflictError,
     FeatureLockedError,
     ForbiddenError,
     NotFoundError,
@@ -116,7 +117,8 @@ def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> 
     """Admit one edit request through the chain; the stored request, or the first refusal."""
     store = catalog()
     # Input first: unknown photos and styles are 404s, not links of the chain.
-    store.get_photo(event.tenant_id, event.slug, photo_id)
+    if store.get_photo(event.tenant_id, event.slug, photo_id).status != "ready":
+        raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
     style = store.get_style(body.style_key)
     abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
     settings = store.cached_settings()

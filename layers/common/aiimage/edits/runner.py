@@ -18,18 +18,16 @@ import random
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from PIL import Image
-
 from aiimage import aws, secrets
 from aiimage.edits import requests as edits
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.circuit import circuit_breaker
-from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName, Watermark
+from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName
+from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import AppError, AuthError, ConfigurationError, NotFoundError
 from aiimage.imaging import enhance
 from aiimage.imaging.validation import sanitize
-from aiimage.imaging.watermark import apply_watermark, resolve_watermark
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
     AiImageProvider,
@@ -277,8 +275,7 @@ def _reservation(request: EditRequest) -> BudgetReservation:
 def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> None:
     assert outcome.image is not None
     event = catalog().get_event(request.tenant_id, request.event_slug)
-    config = resolve_watermark(event.ai_editing)
-    marked = apply_watermark(enhance.decode(outcome.image), config, mark=_mark_image(config))
+    marked = watermark_for_event(event, enhance.decode(outcome.image))
     key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
     object_store().put(key, enhance.encode(marked, "WEBP", quality=90), "image/webp")
     cost_micros = round((outcome.cost or 0.0) * 1_000_000)
@@ -296,18 +293,6 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
     )
     if done is not None:
         logger.info(LogEvent.AI_EDIT_SUCCEEDED, request_id=request.request_id, provider=provider)
-
-
-def _mark_image(config: Watermark) -> Image.Image | None:
-    """The configured image mark; a missing or broken one falls back to the text mark
-    rather than failing an edit the provider has already done (and billed)."""
-    if not (config.enabled and config.image_key):
-        return None
-    try:
-        return enhance.decode(object_store().read(config.image_key))
-    except (NotFoundError, OSError, ValueError):
-        logger.warning(LogEvent.WATERMARK_UNAVAILABLE, key=config.image_key)
-        return None
 
 
 def fail(request: EditRequest, code: str, message: str) -> None:

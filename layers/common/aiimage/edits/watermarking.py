@@ -1,0 +1,31 @@
+"""The event's watermark on its images: edit results and the display copies of photo uploads
+both come through `watermark_for_event`, so one resolver decides what every image shows."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from aiimage.edits.models import Event, Watermark
+from aiimage.errors import NotFoundError
+from aiimage.imaging import enhance
+from aiimage.imaging.watermark import apply_watermark, resolve_watermark
+from aiimage.observability import LogEvent, logger
+from aiimage.storage.objects import object_store
+
+
+def watermark_for_event(event: Event, image: Image.Image) -> Image.Image:
+    """A new image with the event's watermark (a copy when the event has none)."""
+    config = resolve_watermark(event.ai_editing)
+    return apply_watermark(image, config, mark=_mark_image(config))
+
+
+def _mark_image(config: Watermark) -> Image.Image | None:
+    """The configured image mark; a missing or broken one falls back to the text mark
+    rather than failing an edit the provider has already done (and billed)."""
+    if not (config.enabled and config.image_key):
+        return None
+    try:
+        return enhance.decode(object_store().read(config.image_key))
+    except (NotFoundError, OSError, ValueError):
+        logger.warning(LogEvent.WATERMARK_UNAVAILABLE, key=config.image_key)
+        return None
