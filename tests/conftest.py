@@ -90,27 +90,33 @@ def aws_stack() -> Iterator[None]:
     """moto in-process, with every resource of template.yaml created from the template."""
     serialize_dynamodb()
     with mock_aws():
-        aws.reset_clients()
-        reset_providers()
-        create_resources(
-            load_template(),
-            parameters={"AppOrigin": ORIGIN},
-            physical_names={
-                "LimitsTable": os.environ["LIMITS_TABLE"],
-                "JobsTable": os.environ["JOBS_TABLE"],
-                "JobsQueue": "test-jobs",
-                "JobsDeadLetterQueue": "test-jobs-dlq",
-                "ImagesBucket": os.environ["IMAGES_BUCKET"],
-                "EditsTable": os.environ["EDITS_TABLE"],
-                "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"],
-                "EditsQueue": "test-edits",
-                "EditsDeadLetterQueue": "test-edits-dlq",
-                "EditsPollQueue": "test-edits-poll",
-                "EditsPollDeadLetterQueue": "test-edits-poll-dlq",
-            },
-        )
+        create_test_resources()
         yield
     aws.reset_clients()
+
+
+def create_test_resources() -> None:
+    """Every resource of template.yaml, under the names TEST_ENV gives them, wherever the
+    AWS clients point (moto in-process, or a moto server)."""
+    aws.reset_clients()
+    reset_providers()
+    create_resources(
+        load_template(),
+        parameters={"AppOrigin": ORIGIN},
+        physical_names={
+            "LimitsTable": os.environ["LIMITS_TABLE"],
+            "JobsTable": os.environ["JOBS_TABLE"],
+            "JobsQueue": "test-jobs",
+            "JobsDeadLetterQueue": "test-jobs-dlq",
+            "ImagesBucket": os.environ["IMAGES_BUCKET"],
+            "EditsTable": os.environ["EDITS_TABLE"],
+            "IdempotencyTable": os.environ["IDEMPOTENCY_TABLE"],
+            "EditsQueue": "test-edits",
+            "EditsDeadLetterQueue": "test-edits-dlq",
+            "EditsPollQueue": "test-edits-poll",
+            "EditsPollDeadLetterQueue": "test-edits-poll-dlq",
+        },
+    )
 
 
 def make_token(

@@ -13,14 +13,18 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
+from aiimage import aws
+from infra.emulation import serialize_dynamodb
 from infra.local import READY_PREFIX
-from tests.conftest import PRISTINE_ENV
+from tests.conftest import PRISTINE_ENV, create_test_resources
 from tests.functional.edits_world import guest, world  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +88,27 @@ def local_stack() -> Iterator[LocalStack]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One moto server over HTTP for the session, as the local stack runs it."""
+    serialize_dynamodb()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_server(moto_server: str, settings_env: Callable[..., None]) -> Iterator[str]:
+    """Every resource of template.yaml on the moto server, fresh for each test: the AWS
+    clients speak the real wire protocols (SQS receive/delete/visibility, DynamoDB
+    conditions, S3 and presigned URLs) over HTTP."""
+    httpx.post(f"{moto_server}/moto-api/reset").raise_for_status()
+    settings_env(AWS_ENDPOINT_URL=moto_server)
+    create_test_resources()
+    assert aws.sqs().meta.endpoint_url == aws.dynamodb().meta.endpoint_url == moto_server
+    yield moto_server
+    aws.reset_clients()

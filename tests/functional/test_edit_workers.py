@@ -1,6 +1,7 @@
-"""The edit workers through moto's SQS: submit, step-wise polls, persistence with the
-watermark, settlement exactly once, and the failure paths (NSFW, poll timeout, a crash
-between submit and the status write, duplicate poll messages)."""
+"""The edit workers through SQS, DynamoDB and S3 on a moto server over HTTP: submit,
+step-wise polls, persistence with the watermark, settlement exactly once, and the failure
+paths (NSFW, poll timeout, a crash between submit and the status write, duplicate poll
+messages)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from infra.sqs_poller import LambdaContext, sqs_event
 from tests.conftest import TEST_ENV, make_token
 from tests.functional.enhancer_support import jpeg
 
-pytestmark = pytest.mark.usefixtures("aws_stack")
+pytestmark = pytest.mark.usefixtures("aws_server")
 ACTOR = Actor(kind="guest", scope_hash="0" * 32)
 
 

@@ -1,5 +1,7 @@
 """The edit workers with the real Runware client against the Runware emulator over HTTP,
-through moto's SQS: polls until done, NSFW, a 429, and a crash after submitting."""
+through SQS, DynamoDB and S3 on a moto server (the emulator fetches the photo from its
+presigned URL): polls until done, NSFW, a 429, a crash after submitting, and a completion
+webhook that leaves nothing to poll."""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from aiimage.edits import runner
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.models import Style
-from aiimage.storage.objects import ObjectStore
 from edit_submit_worker.app import handler as submit_worker
 from infra.emulators import runware
 from infra.emulators.faults import Fault
@@ -25,7 +26,7 @@ from infra.seed_edits import DemoCatalog, seed_demo
 from tests.conftest import TEST_ENV
 from tests.functional.test_edit_workers import ACTOR, drain, load, run, usage
 
-pytestmark = pytest.mark.usefixtures("aws_stack")
+pytestmark = pytest.mark.usefixtures("aws_server")
 KEY = "runware-emulator-key-0123"
 
 
@@ -44,9 +45,6 @@ def demo(
     emulator.state.faults.clear()
     settings_env(RUNWARE_API_KEY=KEY, RUNWARE_BASE_URL=f"{emulator.state.url}/v1")
     monkeypatch.setattr(runner, "poll_delay", lambda attempt: 0)
-    # In-process moto has no HTTP endpoint the emulator could fetch a presigned URL from:
-    # the photo goes inline (data URI or imageUpload) instead, as it does without a URL.
-    monkeypatch.setattr(ObjectStore, "presign_get", lambda self, key: None)
     demo = seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])
     catalog().put_style(
         Style(
