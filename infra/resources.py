@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_s3.type_defs import CORSConfigurationTypeDef
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
@@ -343,9 +344,30 @@ def _create_bucket(
     except ClientError as exc:
         if _error_code(exc) != "BucketAlreadyOwnedByYou":
             raise
+    cors = props.get("CorsConfiguration")
+    if cors:
+        # The browser PUTs direct uploads from the app's origin to the bucket's own.
+        clients.s3.put_bucket_cors(Bucket=name, CORSConfiguration=_cors(cors))
     return CreatedResource(
         logical_id=resource.logical_id,
         type=resource.type,
         physical_name=name,
         summary=f"bucket {name}",
     )
+
+
+def _cors(spec: Mapping[str, Any]) -> CORSConfigurationTypeDef:
+    """CloudFormation's CorsConfiguration in the shape of S3's PutBucketCors."""
+    names = {
+        "AllowedHeaders": "AllowedHeaders",
+        "AllowedMethods": "AllowedMethods",
+        "AllowedOrigins": "AllowedOrigins",
+        "ExposedHeaders": "ExposeHeaders",
+        "MaxAge": "MaxAgeSeconds",
+        "Id": "ID",
+    }
+    rules = [
+        {names[key]: value for key, value in rule.items() if key in names}
+        for rule in spec.get("CorsRules", [])
+    ]
+    return cast("CORSConfigurationTypeDef", {"CORSRules": rules})

@@ -1,0 +1,86 @@
+"""WebAppFunction: the browser pages, served from the API's own origin so the guest cookie,
+the CSRF double submit and the CSP hold exactly as for the API (adapter only: the pages and
+assets are files packaged with the function, see `web_app.pages`).
+
+- `GET /tools/imag-enhancer/app`: the Enhancer (German; `?lang=en`)
+- `GET /e/{token}`: Magic Edits for the guests of one event
+- `GET /static/{path}`: the pages' CSS and scripts, with ETag and Cache-Control
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from mangum import Mangum
+
+from aiimage.errors import NotFoundError
+from aiimage.http.app import create_app, observed
+from aiimage.settings import get_settings
+from web_app import pages
+from web_app.messages import pick_lang
+
+router = APIRouter(tags=["web app"])
+
+Lang = Annotated[str | None, Query(max_length=8)]
+# The pages hold no caller data (the script asks the API), yet must follow a deploy at once.
+PAGE_CACHE = "no-cache"
+# Versioned URLs (`?v=<content hash>`) may be kept for a year; others are revalidated.
+ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
+ASSET_CACHE = "public, max-age=300"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # the join tokens the guest API accepts
+
+
+def _page(body: str) -> HTMLResponse:
+    return HTMLResponse(
+        body,
+        headers={
+            "Cache-Control": PAGE_CACHE,
+            "Content-Security-Policy": pages.page_csp(get_settings()),
+        },
+    )
+
+
+@router.get(
+    pages.ENHANCER_PATH,
+    response_class=HTMLResponse,
+    summary="The Enhancer page (German; `?lang=en` for English)",
+)
+def enhancer(lang: Lang = None) -> HTMLResponse:
+    return _page(pages.enhancer_page(pick_lang(lang), get_settings()))
+
+
+@router.get(
+    pages.EDITS_PREFIX + "{token}",
+    response_class=HTMLResponse,
+    summary="The Magic Edits page for the guests of the event a join token opens",
+)
+def edits(token: str, lang: Lang = None) -> HTMLResponse:
+    # A malformed token is no page; whether a well-formed one opens an event is the API's
+    # answer, which the page shows.
+    if not _TOKEN.fullmatch(token):
+        raise NotFoundError("No such event", code="unknown_event")
+    return _page(pages.edits_page(token, pick_lang(lang), get_settings()))
+
+
+@router.get(
+    pages.STATIC_PREFIX + "{path:path}",
+    response_class=Response,
+    responses={200: {"description": "A stylesheet, script or icon of the pages"}},
+    summary="The pages' assets; `?v=<content hash>` URLs are immutable",
+)
+def static(path: str, request: Request, v: Annotated[str | None, Query()] = None) -> Response:
+    asset = pages.ASSETS.get(path)
+    if asset is None:
+        raise NotFoundError("No such file", code="unknown_asset")
+    cache = ASSET_CACHE_VERSIONED if v == asset.version else ASSET_CACHE
+    headers = {"ETag": asset.etag, "Cache-Control": cache}
+    if asset.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(asset.body, media_type=asset.content_type, headers=headers)
+
+
+app = create_app("Web app", router)
+handler = observed(Mangum(app, lifespan="off"))
