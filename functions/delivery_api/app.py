@@ -31,11 +31,20 @@ def get_object(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     # Starlette decodes the path; the raw one shows encoded separators and dot segments.
-    raw_path = request.scope.get("raw_path", b"").decode("latin-1")
+    raw_path = _raw_path(request)
     if "%" in raw_path.partition("?")[0]:
         raise InvalidKeyError()
     delivery = deliver(identity, key, if_none_match=if_none_match)
     return Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
+
+
+def _raw_path(request: Request) -> str:
+    # Mangum sets `raw_path` to None; API Gateway's own event has the path as sent.
+    raw = request.scope.get("raw_path")
+    if raw is not None:
+        return str(raw.decode("latin-1"))
+    event = request.scope.get("aws.event") or {}
+    return str(event.get("rawPath") or event.get("path") or request.url.path)
 
 
 app = create_app("AI Image Enhancer: delivery", router)

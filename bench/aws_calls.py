@@ -1,0 +1,121 @@
+"""AWS calls per request, per route, counted with botocore's `before-call` hook on the
+cached clients of `aiimage.aws` (every client the functions use comes from there).
+
+Each route's Lambda handler is invoked with an API Gateway v2 event against moto: once
+cold (first invocation in the process: caches empty) and then warm, which is what the
+budgets are about. Counting calls is not timing: the same counter runs as a unit test
+(`tests/unit/test_aws_calls.py`), and this module exits non-zero when a route is over.
+
+    python -m bench.aws_calls [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.counting import AwsCallCounter, AwsCalls
+from bench.routes import Limit, Route, prepare_routes
+
+WARM_RUNS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCalls:
+    route: Route
+    cold: AwsCalls
+    warm: AwsCalls  # the last of WARM_RUNS warm invocations
+
+    def over(self) -> list[tuple[Limit, int]]:
+        return [
+            (lim, lim.actual(self.warm))
+            for lim in self.route.limits
+            if lim.actual(self.warm) > lim.limit
+        ]
+
+
+def count_calls(routes: Sequence[Route], counter: AwsCallCounter | None = None) -> list[RouteCalls]:
+    """Invoke each route cold, then `WARM_RUNS` times warm, counting AWS calls."""
+    counter = counter or AwsCallCounter()
+    results = []
+    for route in routes:
+        handler = route.handler()
+        with counter.counting() as cold:
+            route.invoke(handler)
+        warm = []
+        for _ in range(WARM_RUNS):
+            with counter.counting() as calls:
+                route.invoke(handler)
+            warm.append(calls)
+        results.append(RouteCalls(route, cold, warm[-1]))
+    return results
+
+
+def _cell(calls: AwsCalls) -> str:
+    return (
+        f"{calls.count('dynamodb')} DynamoDB, {calls.count('s3')} S3, "
+        f"{calls.count('sqs')} SQS, {calls.count('ssm')} SSM"
+    )
+
+
+def render(results: Sequence[RouteCalls]) -> str:
+    lines = [
+        "| route | warm calls | of which | target | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        limits = r.route.limits
+        target = "; ".join(f"{lim.label} ≤ {lim.limit}" for lim in limits) or "(none)"
+        actual = "; ".join(f"{lim.label} {lim.actual(r.warm)}" for lim in limits)
+        verdict = "—" if not limits else ("**over**" if r.over() else "ok")
+        lines.append(
+            f"| `{r.route.name}` | {_cell(r.warm)} | {r.warm.describe()} | {target}"
+            f"{' (actual: ' + actual + ')' if actual else ''} | {verdict} |"
+        )
+    lines.append("")
+    lines.append("First invocation in a fresh process (cold caches), for comparison:")
+    lines.append("")
+    lines += [f"- `{r.route.name}`: {_cell(r.cold)} ({r.cold.describe()})" for r in results]
+    return "\n".join(lines)
+
+
+HEADER = """\
+## AWS calls per request (`bench/aws_calls.py`)
+
+Every request's latency and cost on Lambda is mostly its calls to DynamoDB, S3 and SQS.
+Each route's Lambda handler is invoked with an API Gateway v2 event against moto (every
+table, queue and bucket created from `template.yaml`); a `before-call` hook on each cached
+client of `aiimage.aws` counts the calls. The table shows a warm invocation (caches filled,
+as on every request after a function's first); a new guest per invocation where the route
+spends a per-caller allowance. The baseline is the target, a count, not a time; the same
+counter runs in `tests/unit/test_aws_calls.py`, and `python -m bench.aws_calls` exits
+non-zero when a route is over its target."""
+
+
+def run() -> str:
+    from bench.stack import moto_stack
+
+    with moto_stack():
+        results = count_calls(prepare_routes())
+    over = [r for r in results if r.over()]
+    for r in over:
+        detail = ", ".join(f"{lim.label} {n} > {lim.limit}" for lim, n in r.over())
+        print(f"OVER TARGET {r.route.name}: {detail} ({r.warm.describe()})", file=sys.stderr)
+    return "\n\n".join([HEADER, render(results)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.aws_calls")
+    parser.parse_args(argv)
+    from bench.stack import moto_stack
+
+    with moto_stack():
+        results = count_calls(prepare_routes())
+    print(render(results))
+    return 1 if any(r.over() for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""AWS calls per request, per route: the counter of `bench/aws_calls.py` (botocore's
+`before-call` hook on the clients of `aiimage.aws`) run against moto, with the budgets of
+docs/benchmarks.md as assertions. A count, not a time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.aws_calls import RouteCalls, count_calls
+from bench.events import http_event, quiet_invoke
+from bench.routes import Route, prepare_routes
+
+pytestmark = pytest.mark.usefixtures("aws_stack")
+
+# Today's count of the create-edit route (see docs/benchmarks.md): a ceiling, so it cannot
+# grow unnoticed while it is over its target.
+CREATE_EDIT_DYNAMODB_NOW = 10
+
+
+@pytest.fixture
+def routes() -> dict[str, Route]:
+    return {route.function: route for route in prepare_routes()}
+
+
+def counted(route: Route) -> RouteCalls:
+    [result] = count_calls([route])
+    return result
+
+
+def test_usage_is_one_dynamodb_read(routes: dict[str, Route]) -> None:
+    result = counted(routes["usage_api"])
+    assert result.warm.describe() == "dynamodb.GetItem x1"
+    assert result.over() == []
+
+
+def test_generate_is_at_most_four_dynamodb_calls_and_two_s3_writes(
+    routes: dict[str, Route],
+) -> None:
+    result = counted(routes["generate_api"])
+    assert result.warm.count("dynamodb") <= 4, result.warm.describe()
+    assert result.warm.count("s3", ("PutObject",)) == 2, result.warm.describe()
+    assert result.warm.count("sqs") == 0
+    assert result.over() == []
+
+
+def test_create_edit_sends_one_message_and_does_not_grow(routes: dict[str, Route]) -> None:
+    result = counted(routes["ai_edits_api"])
+    assert result.warm.count("sqs", ("SendMessage",)) == 1
+    assert result.warm.count("dynamodb") <= CREATE_EDIT_DYNAMODB_NOW, result.warm.describe()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="create edit makes 10 DynamoDB calls against a target of 5: each catalog item of "
+    "the check chain is its own GetItem (docs/benchmarks.md, AWS calls per request)",
+)
+def test_create_edit_is_at_most_five_dynamodb_calls(routes: dict[str, Route]) -> None:
+    result = counted(routes["ai_edits_api"])
+    assert result.over() == [], result.warm.describe()
+
+
+def test_the_counter_sees_every_route_call(routes: dict[str, Route]) -> None:
+    jobs = counted(routes["jobs_api"])
+    assert jobs.warm.describe() == "dynamodb.Query x1"
+    delivery = counted(routes["delivery_api"])
+    assert delivery.warm.describe() == "s3.GetObject x1, s3.HeadObject x1"
+
+
+def test_delivery_through_mangum_serves_the_owner_and_refuses_encoded_paths(
+    routes: dict[str, Route],
+) -> None:
+    # Regression: Mangum sets the ASGI `raw_path` to None, which made every delivery 500.
+    from delivery_api.app import handler
+
+    route = routes["delivery_api"]
+    event = route.make_event()
+    response = quiet_invoke(handler, event)
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "image/webp"
+
+    encoded = event["rawPath"].replace("/results/", "/results%2F..%2F")
+    refused = http_event("GET", encoded, guest=event["cookies"][0].removeprefix("guest_id="))
+    refused["requestContext"]["http"]["path"] = encoded.replace("%2F", "/")
+    response = quiet_invoke(handler, refused)
+    assert response["statusCode"] in (400, 404), response
+    assert json.loads(response["body"])["success"] is False
