@@ -215,11 +215,17 @@ def create(
         provider=provider_job.provider if provider_job else None,
         provider_job_id=provider_job.job_id if provider_job else None,
     )
-    aws.dynamodb().put_item(
-        TableName=_table(),
-        Item=_to_item(job),
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+    try:
+        aws.dynamodb().put_item(
+            TableName=_table(),
+            Item=_to_item(job),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as exc:
+        # The id is new and random: an existing item is this very put, applied by an
+        # attempt whose answer was lost before the SDK retried it.
+        if not _condition_failed(exc):
+            raise
     try:
         enqueue(JobMessage(job.id, job.owner_type, job.owner_id))
     except Exception:
@@ -342,6 +348,8 @@ def cancel(identity: Identity, job_id: str) -> Job:
     refused with 409-like validation; canceling twice is harmless."""
     job = get(identity, job_id)
     if job.status == "canceled":
+        # Canceling again also finishes a refund that a crash interrupted (a no-op otherwise).
+        quota_store().refund(job.reservation)
         return job
     canceled = transition(job, from_status=ACTIVE, to_status="canceled")
     if canceled is None:

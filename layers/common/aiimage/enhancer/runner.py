@@ -40,7 +40,11 @@ def process(message: jobs.JobMessage, *, last_attempt: bool = False) -> None:
             return  # another delivery took it
         job = taken
     if job.status != "processing":
-        return  # finished or canceled: a duplicate delivery
+        # Finished or canceled: a duplicate delivery, or the redelivery after a worker died
+        # between the final transition and the settlement. Settle again: both are single
+        # conditional writes on the reservation, so this is a no-op if it already happened.
+        _settle(job)
+        return
     try:
         provider, outcome = _advance(job)
     except (ProviderRejectedError, ValidationError) as exc:
@@ -99,12 +103,27 @@ def _succeed(job: jobs.Job, outcome: Outcome) -> None:
         done = jobs.transition(
             job, from_status=("processing",), to_status="succeeded", result_key=str(result_key)
         )
-        if done is None:
+        if done is None and not _holds_result(job, str(result_key)):
             return  # canceled meanwhile: the result is deleted, the cancel already refunded
         undo.pop_all()
     quota_store().commit(job.reservation)
     logger.info(LogEvent.GENERATE_SUCCESS, job_id=job.id, model=job.params.model)
     metrics.add_metric(name=MetricName.GENERATE_SUCCESS, unit="Count", value=1)
+
+
+def _holds_result(job: jobs.Job, result_key: str) -> bool:
+    """Whether the job already points at `result_key`: the transition was applied but its
+    answer lost, and the SDK's retry then failed the condition. The key is new and random,
+    so only this worker's own write can have stored it."""
+    current = jobs.load(job.owner_type, job.owner_id, job.id)
+    return current.status == "succeeded" and current.result_key == result_key
+
+
+def _settle(job: jobs.Job) -> None:
+    if job.status == "succeeded":
+        quota_store().commit(job.reservation)
+    elif job.status in ("failed", "canceled"):
+        quota_store().refund(job.reservation)
 
 
 def _fail(job: jobs.Job, code: str, message: str) -> None:

@@ -86,6 +86,42 @@ def from_validation_error(exc: RequestValidationError) -> AppError:
     )
 
 
+# AWS answers meaning "busy or briefly down, try again", after the SDK's own retries.
+_AWS_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+def from_dependency_error(exc: Exception) -> AppError | None:
+    """A 503 with `Retry-After` for AWS throttling, an AWS-side 5xx or an unreachable
+    endpoint (the caller may simply retry); None for anything else (a bug: a plain 500)."""
+    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+    busy = isinstance(exc, ConnectionError | ReadTimeoutError)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        busy = error.get("Code") in _AWS_BUSY_CODES or status >= 500
+    if not busy:
+        return None
+    return ServiceUnavailableError(
+        "The service is busy; try again shortly",
+        code="service_busy",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)

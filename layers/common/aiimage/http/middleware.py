@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aiimage import identity as ident
 from aiimage.errors import AppError, AuthError, CsrfError, PayloadTooLargeError
-from aiimage.http.envelope import error_response
+from aiimage.http.envelope import error_response, from_dependency_error
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.identity import Identity
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -180,5 +180,10 @@ class PlatformMiddleware:
         except Exception as exc:
             if started:
                 raise
+            busy = from_dependency_error(exc)
+            if busy is not None:
+                logger.warning(LogEvent.REQUEST_FAILED, code=busy.code, exc_info=exc)
+                await error_response(busy)(scope, receive, send_with_headers)
+                return
             await error_response(AppError(code="unhandled"))(scope, receive, send_with_headers)
             logger.exception(LogEvent.REQUEST_FAILED, exc_info=exc)
