@@ -1,0 +1,145 @@
+"""Cold-start import time of each function, against a bare FastAPI + Mangum handler module
+(`bench/baseline_app.py`), each in a fresh interpreter, median of N runs.
+
+A fresh `python` process imports `<function>.app` and reports `time.perf_counter` around
+the import (what Lambda's init phase spends on our code and its dependencies, beyond the
+runtime's own start-up); the process's whole wall time is shown too. Modules are run in
+turn, round after round, so a slow moment of the machine hits all of them alike. One
+untimed round first, so every module's bytecode cache exists.
+
+    python -m bench.cold_start [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.stack import bench_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "bench.baseline_app"
+REPEAT = 5
+_PROBE = (
+    "import importlib, sys, time\n"
+    "started = time.perf_counter()\n"
+    "importlib.import_module(sys.argv[1])\n"
+    "print(time.perf_counter() - started)\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ColdStart:
+    module: str
+    import_ms: float | None  # median; None when the module does not import
+    process_ms: float | None
+    error: str | None = None
+
+
+def function_modules() -> list[str]:
+    return sorted(f"{path.parent.name}.app" for path in (ROOT / "functions").glob("*/app.py"))
+
+
+def _environment() -> dict[str, str]:
+    env = bench_environment()
+    env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in ("layers/common", "functions", "."))
+    return env
+
+
+def probe(module: str, env: dict[str, str]) -> tuple[float, float]:
+    """(import seconds, process wall seconds) of one fresh interpreter."""
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 -- our own interpreter and a fixed script
+        [sys.executable, "-c", _PROBE, module],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    return float(done.stdout.strip().splitlines()[-1]), wall
+
+
+def measure(modules: Sequence[str], repeat: int) -> list[ColdStart]:
+    env = _environment()
+    imports: dict[str, list[float]] = {m: [] for m in modules}
+    walls: dict[str, list[float]] = {m: [] for m in modules}
+    errors: dict[str, str] = {}
+    for round_ in range(repeat + 1):
+        for module in modules:
+            if module in errors:
+                continue
+            try:
+                seconds, wall = probe(module, env)
+            except RuntimeError as exc:
+                errors[module] = str(exc)
+                continue
+            if round_ > 0:  # round 0 writes the bytecode caches
+                imports[module].append(seconds)
+                walls[module].append(wall)
+    return [
+        ColdStart(m, None, None, errors[m])
+        if m in errors
+        else ColdStart(m, statistics.median(imports[m]) * 1000, statistics.median(walls[m]) * 1000)
+        for m in modules
+    ]
+
+
+def render(results: Sequence[ColdStart], repeat: int) -> str:
+    base = results[0]
+    assert base.import_ms is not None
+    assert base.process_ms is not None
+    lines = [
+        f"Median of {repeat} fresh interpreters per module.",
+        "",
+        "| module | import ms | vs baseline | process ms | vs baseline |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for r in results:
+        if r.import_ms is None or r.process_ms is None:
+            lines.append(f"| `{r.module}` | import failed: {r.error} | | | |")
+            continue
+        lines.append(
+            f"| `{r.module}` | {r.import_ms:.0f} | {r.import_ms / base.import_ms:.2f}x | "
+            f"{r.process_ms:.0f} | {r.process_ms / base.process_ms:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+HEADER = """\
+## Cold-start import time per function (`bench/cold_start.py`)
+
+What each function's init phase spends importing its code and dependencies, against a
+bare FastAPI + Mangum handler module (`bench/baseline_app.py`) measured in the same run:
+a fresh interpreter per measurement imports `<function>.app` with the production import
+paths (`layers/common`, `functions/`) and times the import; "process" is the whole
+interpreter's wall time (start-up + import + exit). No AWS client is created at import
+(`aiimage.aws` builds them on first use), so nothing here waits for the network. On Lambda
+the package directory is read-only, so shipped code without bytecode caches compiles on
+every cold start; these numbers are with the caches present."""
+
+
+def run(repeat: int = REPEAT) -> str:
+    results = measure([BASELINE, *function_modules()], repeat)
+    return "\n\n".join([HEADER, render(results, repeat)])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_start")
+    parser.add_argument("--repeat", type=int, default=REPEAT)
+    args = parser.parse_args(argv)
+    print(render(measure([BASELINE, *function_modules()], args.repeat), args.repeat))
+
+
+if __name__ == "__main__":
+    main()
