@@ -357,6 +357,13 @@ async def runware_webhook(
     return Envelope(data=WebhookResult(completed=completed))
 
 
+@webhooks.post("/replicate", response_model=Envelope[WebhookResult])
+async def replicate_webhook(request: Request) -> Envelope[WebhookResult]:
+    body = await request.body()
+    completed = await run_in_threadpool(runner.replicate_webhook, request.headers, body)
+    return Envelope(data=WebhookResult(completed=completed))
+
+
 app = create_app("AI Magic Edits", guest, tenant, admin, webhooks)
 _handler = observed(Mangum(app, lifespan="off"))
 

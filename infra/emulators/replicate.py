@@ -7,6 +7,11 @@ Runs are asyncio tasks on the server's loop: `starting` → `processing` (for
 replicate.delivery serves them. Create requests are recorded on `app.state.requests`, and
 every `/v1` request's method and path on `app.state.received` (on arrival, before any fault).
 
+A create with `webhook` gets the terminal prediction POSTed there once it finishes, signed as
+Replicate signs (`webhook-id`, `webhook-timestamp`, `webhook-signature` = `v1,<HMAC-SHA256>`
+with the secret of `GET /v1/webhooks/default/secret`), retried with backoff until a 2xx;
+attempts are recorded on `app.state.webhooks`.
+
 Faults (`/__emulator/faults`, see faults.py) apply to `/v1` paths: `rate_limit`, `server_error`
 and `auth` answer problem+json at once; `malformed` answers `{"ok": true}` (201 to a create);
 `slow` handles the request, then holds the answer for `delay`; `failed` makes the created
@@ -21,9 +26,13 @@ import argparse
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
+import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -48,6 +57,8 @@ PREFER_WAIT = re.compile(r"^wait(=([1-9]|[1-9][0-9]|60))?$")
 FILE_PATH = re.compile(r"^/v1/files/([a-z0-9]+)(/download)?$")
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 DEFAULT_FAILURE = "Prediction failed: the model raised an exception"
+WEBHOOK_ATTEMPTS = 4
+WEBHOOK_BACKOFF_SECONDS = 0.2
 
 ImageSource = Literal["data", "file", "url"]
 
@@ -155,6 +166,8 @@ class Job:
     raw_input: dict[str, Any]
     base_url: str
     fail_with: str | None
+    webhook: str | None = None
+    webhook_events: frozenset[str] = frozenset()
     status: str = "starting"
     output: str | None = None
     error: str | None = None
@@ -262,8 +275,20 @@ def run_model(model_input: ModelInput, data: bytes) -> bytes:
 # --- the app -----------------------------------------------------------------------------
 
 
-def create_app(*, api_token: str, processing_seconds: float = 0.0) -> FastAPI:
+def sign_webhook(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """Replicate's `webhook-signature` value for a body (Standard Webhooks, `v1`)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def create_app(
+    *, api_token: str, processing_seconds: float = 0.0, webhook_secret: str | None = None
+) -> FastAPI:
     app = FastAPI(title="Replicate emulator", openapi_url=None, docs_url=None, redoc_url=None)
+    secret = webhook_secret or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    app.state.webhook_secret = secret
+    app.state.webhooks = []  # (prediction id, HTTP status or error) per delivery attempt
     faults = FaultQueue()
     jobs: dict[str, Job] = {}
     files: dict[str, StoredFile] = {}
@@ -357,7 +382,36 @@ def create_app(*, api_token: str, processing_seconds: float = 0.0) -> FastAPI:
                     raise ValueError("the input file is too large")
             return bytes(data)
 
+    async def deliver_webhook(job: Job) -> None:
+        """The `completed` event, signed; retried with backoff on failure or a non-2xx
+        answer, as Replicate retries only the terminal event. One webhook-id throughout."""
+        if job.webhook is None or (job.webhook_events and "completed" not in job.webhook_events):
+            return
+        body = json.dumps(job.as_json()).encode()
+        webhook_id = f"msg_{_new_id()}"
+        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
+            for attempt in range(WEBHOOK_ATTEMPTS):
+                timestamp = str(int(time.time()))
+                headers = {
+                    "content-type": "application/json",
+                    "webhook-id": webhook_id,
+                    "webhook-timestamp": timestamp,
+                    "webhook-signature": sign_webhook(secret, webhook_id, timestamp, body),
+                }
+                try:
+                    answer = await client.post(job.webhook, content=body, headers=headers)
+                    app.state.webhooks.append((job.id, answer.status_code))
+                    if answer.is_success:
+                        return
+                except httpx.HTTPError as exc:
+                    app.state.webhooks.append((job.id, type(exc).__name__))
+                await asyncio.sleep(WEBHOOK_BACKOFF_SECONDS * 2**attempt)
+
     async def run(job: Job, source: ImageSource, ref: str) -> None:
+        await compute(job, source, ref)
+        await deliver_webhook(job)
+
+    async def compute(job: Job, source: ImageSource, ref: str) -> None:
         job.status, job.started_at = "processing", datetime.now(UTC)
         await asyncio.sleep(processing_seconds)
         if job.fail_with is not None:
@@ -418,6 +472,8 @@ def create_app(*, api_token: str, processing_seconds: float = 0.0) -> FastAPI:
             raw_input=body.input,
             base_url=str(request.base_url).rstrip("/"),
             fail_with=(fault.message or DEFAULT_FAILURE) if fault else None,
+            webhook=body.webhook,
+            webhook_events=frozenset(body.webhook_events_filter or ()),
         )
         jobs[job.id] = job
         job.task = asyncio.create_task(run(job, source, ref))
@@ -430,6 +486,10 @@ def create_app(*, api_token: str, processing_seconds: float = 0.0) -> FastAPI:
             # Unfinished after `wait` seconds: answer with the run still going; clients poll.
             await asyncio.wait({job.task}, timeout=wait)
         return JSONResponse(job.as_json(), status_code=201, headers=headers)
+
+    @app.get("/v1/webhooks/default/secret", dependencies=[Depends(authorized)])
+    async def default_webhook_secret() -> dict[str, str]:
+        return {"key": secret}
 
     @app.get("/v1/predictions/{prediction_id}", dependencies=[Depends(authorized)])
     async def get_prediction(prediction_id: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -44,6 +45,9 @@ POLL_MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
 NSFW = "nsfw"
 # How far an edit moves from the photo (img2img strength): a style, not a new picture.
 EDIT_STRENGTH = 0.6
+# How long a submit holds the worker for a synchronous answer (Replicate's `Prefer: wait`)
+# before it hands the run over to polls and webhooks.
+SUBMIT_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +150,22 @@ def _generation_request(request: EditRequest, provider: ProviderName) -> Generat
         strength=EDIT_STRENGTH,
         idempotency_key=f"{request.request_id}:{provider}",
         output_format="WEBP",
+        wait_seconds=SUBMIT_WAIT_SECONDS,
         webhook_url=webhook_url(provider),
     )
 
 
 def webhook_url(provider: ProviderName) -> str | None:
-    """Runware reports finished tasks here when the stack is reachable (PUBLIC_BASE_URL) and
-    a webhook token is configured; polling stays the safety net either way."""
+    """Where the provider reports a finished task, when the stack is reachable
+    (PUBLIC_BASE_URL): Replicate signs its webhooks with the account's secret; Runware's are
+    unsigned, so they need a configured token in the URL. Polling stays the safety net."""
     base = get_settings().public_base_url
+    if base is None:
+        return None
+    if provider == "replicate":
+        return f"{base.rstrip('/')}/api/v1/webhooks/replicate"
     token = secrets.runware_webhook_token()
-    if provider != "runware" or base is None or token is None:
+    if provider != "runware" or token is None:
         return None
     return f"{base.rstrip('/')}/api/v1/webhooks/runware?token={token.get_secret_value()}"
 
@@ -172,6 +182,19 @@ def runware_webhook(token: str, body: bytes) -> int:
         raise AuthError("Unknown webhook token", code="invalid_webhook_token")
     outcomes = RunwareProvider.from_settings().webhook_outcomes(body)
     return sum(complete_from_webhook("runware", task, out) for task, out in outcomes.items())
+
+
+def replicate_webhook(headers: Mapping[str, str], body: bytes) -> int:
+    """A Replicate webhook: verify its signature, then finish the prediction's request;
+    1 if it finished one, else 0 (a redelivery, or a prediction that is not ours)."""
+    from aiimage.providers.replicate import ReplicateProvider
+
+    client = provider_for("replicate")
+    assert isinstance(client, ReplicateProvider)
+    outcome = client.webhook_outcome(headers, body)
+    if outcome.job_id is None:
+        return 0
+    return int(complete_from_webhook("replicate", outcome.job_id, outcome))
 
 
 def complete_from_webhook(provider: ProviderName, task_id: str, outcome: Outcome) -> bool:

@@ -11,8 +11,11 @@ separate client that never carries the API token.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -21,7 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from aiimage.errors import ConfigurationError
+from aiimage.errors import AuthError, ConfigurationError
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
     GenerationRequest,
@@ -46,6 +49,9 @@ MAX_WAIT_SECONDS = 60  # the ceiling of `Prefer: wait=n`
 # The read timeout of a create must outlast the server's wait, or every slow run times out.
 WAIT_MARGIN_SECONDS = 1.0
 DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+WEBHOOK_TOLERANCE_SECONDS = 300  # the Standard Webhooks convention
+WEBHOOK_SECRET_TTL_SECONDS = 3600
+WEBHOOK_SECRET_MIN_REFRESH = 60
 
 
 def _real_esrgan(request: GenerationRequest, image: str) -> dict[str, Any]:
@@ -121,6 +127,10 @@ class Prediction(_Wire):
     metrics: PredictionMetrics | None = None
 
 
+class WebhookSecret(_Wire):
+    key: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$")
+
+
 class _FileUrls(_Wire):
     get: str = Field(min_length=1)
 
@@ -188,6 +198,7 @@ class ReplicateProvider:
         self._transport = transport
         self._allowed_hosts = frozenset(h.lower() for h in allowed_output_hosts)
         self._downloader = downloader or output_client(DOWNLOAD_TIMEOUT)
+        self._secret: tuple[str, float] | None = None  # the webhook secret, when fetched
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ReplicateProvider:
@@ -213,10 +224,14 @@ class ReplicateProvider:
         model = MODELS.get(request.model)
         if model is None:
             raise ConfigurationError(f"Replicate has no pinned version for {request.model!r}")
-        body = {
+        body: dict[str, Any] = {
             "version": model.version,
             "input": model.build_input(request, self._input(request.image)),
         }
+        if request.webhook_url:
+            # The terminal event only: it is the one Replicate retries, and all we act on.
+            body["webhook"] = request.webhook_url
+            body["webhook_events_filter"] = ["completed"]
         wait = min(max(int(request.wait_seconds), 1), MAX_WAIT_SECONDS)
         response = self._transport.request(
             "POST",
@@ -244,6 +259,38 @@ class ReplicateProvider:
         except ProviderRejectedError as exc:
             if (exc.details or {}).get("providerStatus") != 404:
                 raise
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def webhook_outcome(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+        """The outcome a signed webhook reports (`job_id` is the prediction id); AuthError
+        for a missing, wrong or stale signature, before the body is even parsed."""
+        secret = self._webhook_secret()
+        try:
+            verify_webhook(secret, headers, body, now=time.time())
+        except AuthError:
+            # The account's secret may have been rotated: fetch it once more, then decide.
+            fresh = self._webhook_secret(refresh=True)
+            if fresh == secret:
+                raise
+            verify_webhook(fresh, headers, body, now=time.time())
+        return self._outcome_of(body)
+
+    def _webhook_secret(self, *, refresh: bool = False) -> str:
+        """`GET /webhooks/default/secret`, cached per process (one call per cold start)."""
+        now = time.monotonic()
+        cached = self._secret
+        if cached is not None and not refresh and now - cached[1] < WEBHOOK_SECRET_TTL_SECONDS:
+            return cached[0]
+        if cached is not None and refresh and now - cached[1] < WEBHOOK_SECRET_MIN_REFRESH:
+            return cached[0]  # a flood of forged webhooks must not become a flood of calls
+        response = self._transport.request("GET", "/webhooks/default/secret", idempotent=True)
+        try:
+            key = WebhookSecret.model_validate_json(response.content).key
+        except PydanticValidationError as exc:
+            raise ProviderUnavailableError("The image provider sent a malformed answer") from exc
+        self._secret = (key, now)
+        return key
 
     # --- input -----------------------------------------------------------------------------
 
@@ -273,8 +320,11 @@ class ReplicateProvider:
     # --- output ----------------------------------------------------------------------------
 
     def _outcome(self, response: httpx.Response) -> Outcome:
+        return self._outcome_of(response.content)
+
+    def _outcome_of(self, content: bytes) -> Outcome:
         try:
-            prediction = Prediction.model_validate_json(response.content)
+            prediction = Prediction.model_validate_json(content)
         except PydanticValidationError as exc:
             raise ProviderUnavailableError("The image provider sent a malformed answer") from exc
         if prediction.status in ("starting", "processing"):
@@ -306,3 +356,28 @@ def _first_output(output: Any) -> str | None:
     if isinstance(output, list):
         output = output[0] if output else None
     return output if isinstance(output, str) and output else None
+
+
+# --- webhook signatures --------------------------------------------------------------------
+
+
+def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: float) -> None:
+    """Replicate's webhook signature (Standard Webhooks): HMAC-SHA256 keyed with the
+    base64-decoded secret over `{webhook-id}.{webhook-timestamp}.{raw body}`, compared with
+    every `v1,<base64>` entry of `webhook-signature`; the timestamp must lie within
+    `WEBHOOK_TOLERANCE_SECONDS` of `now`, so a captured webhook cannot be replayed later."""
+    webhook_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    signatures = headers.get("webhook-signature", "")
+    if not (webhook_id and timestamp.isdigit() and signatures):
+        raise AuthError("The webhook is not signed", code="invalid_webhook_signature")
+    if abs(now - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
+        raise AuthError("The webhook is too old or too new", code="invalid_webhook_signature")
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    offered = (entry.partition(",") for entry in signatures.split())
+    if not any(
+        version == "v1" and hmac.compare_digest(expected, value) for version, _, value in offered
+    ):
+        raise AuthError("The webhook signature does not match", code="invalid_webhook_signature")
