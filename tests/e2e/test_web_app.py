@@ -1,0 +1,226 @@
+"""The web app in a real browser against the local stack (moto server, emulators, workers).
+
+1. The seed's real-user test: open `/tools/imag-enhancer/app`, upload an image, click
+   "Verbessern", see Original and Ergebnis, usage 0 → 1, with the network, the CSRF token,
+   the security headers and the console checked.
+2. A guest Magic Edit on `/e/{token}` from request to `succeeded` and its result.
+3. A large image (over the inline limit) goes as a direct upload to the bucket.
+4. Phone width, keyboard use of the compare slider, English.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from PIL import Image, ImageDraw
+
+from infra.seed_edits import SUMMER_TOKEN
+from tests.conftest import assert_security_headers
+from tests.e2e.conftest import BrowserPage, screenshot_path
+
+if TYPE_CHECKING:
+    from playwright.sync_api import FilePayload, Page
+
+    from tests.functional.conftest import LocalStack
+
+pytestmark = pytest.mark.stack
+
+ENHANCER = "/tools/imag-enhancer/app"
+GENERATE = "/api/ai-image/generate"
+
+
+def photo_jpeg() -> bytes:
+    """The seed runbook's test image: a sun over a blue sky."""
+    image = Image.new("RGB", (480, 360), (70, 110, 160))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((150, 70, 330, 250), fill=(230, 190, 60))
+    draw.rectangle((0, 290, 480, 360), fill=(50, 130, 70))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def payload(name: str, mime_type: str, data: bytes) -> FilePayload:
+    return {"name": name, "mimeType": mime_type, "buffer": data}
+
+
+def noisy_png(min_bytes: int) -> bytes:
+    """A PNG that does not compress below `min_bytes` (random pixels)."""
+    side = int((min_bytes / 3) ** 0.5) + 64
+    noise = random.Random(7).randbytes(side * side * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), noise).save(buffer, "PNG", compress_level=1)
+    data = buffer.getvalue()
+    assert len(data) > min_bytes
+    return data
+
+
+def image_loaded(page: Page, selector: str) -> None:
+    page.wait_for_function(
+        "s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth }",
+        arg=selector,
+    )
+
+
+def usage_text(page: Page) -> str:
+    return page.locator("#usage-count").inner_text()
+
+
+def wait_for_usage(page: Page, expected: str) -> None:
+    page.wait_for_function(
+        "t => document.getElementById('usage-count').textContent === t", arg=expected
+    )
+
+
+def assert_same_origin_headers(record: BrowserPage, api: str) -> None:
+    """Every response of the app's own origin (pages, assets, API, images) had them."""
+    own = [r for r in record.record.responses if r.url.startswith(api)]
+    assert own
+    for response in own:
+        headers = response.all_headers()
+        assert_security_headers(headers)
+        if "text/html" in headers.get("content-type", ""):
+            assert "unsafe-inline" not in headers["content-security-policy"]
+
+
+def test_the_seed_real_user_flow(
+    local_stack: LocalStack, browser_page: BrowserPage, tmp_path: Path
+) -> None:
+    page, record = browser_page.page, browser_page.record
+    page.goto(local_stack.api + ENHANCER)
+    wait_for_usage(page, "0/3")
+    page.locator("#file-input").set_input_files(
+        files=[payload("eh_test.jpg", "image/jpeg", photo_jpeg())]
+    )
+    with page.expect_response(lambda r: r.url.endswith(GENERATE)) as generated:
+        page.get_by_role("button", name="Verbessern").click()
+    response = generated.value
+    assert response.status == 200, response.text()
+    assert response.request.method == "POST"
+    # The double submit: the header the page sent equals the cookie the API set.
+    sent = response.request.all_headers()
+    assert sent["x-csrf-token"] == browser_page.cookie("csrf_token")
+    assert len(sent["x-csrf-token"]) >= 16
+    assert sent["origin"] == local_stack.api
+    body = response.json()
+    assert body["success"] is True
+    image_url = body["data"]["imageUrl"]
+
+    page.locator("#compare-section").wait_for(state="visible")
+    image_loaded(page, "#original-image")
+    image_loaded(page, "#result-image")
+    compare = page.locator("#compare")
+    assert compare.get_by_text("Original", exact=True).is_visible()
+    assert compare.get_by_text("Ergebnis", exact=True).is_visible()
+    wait_for_usage(page, "1/3")
+    assert page.locator("#download").get_attribute("href") == image_url
+
+    results = [r for r in record.responses if r.url == image_url]
+    assert [r.status for r in results] == [200]
+    assert results[0].header_value("content-type") == "image/webp"
+    assert [r.status for r in record.responses_to("GET", "/api/ai-image/usage")] == [200]
+    assert_same_origin_headers(browser_page, local_stack.api)
+    assert record.console_errors() == []
+    page.screenshot(path=screenshot_path(tmp_path, "enhancer.png"), full_page=True)
+
+
+def test_a_guest_magic_edit_to_succeeded(
+    local_stack: LocalStack, browser_page: BrowserPage, tmp_path: Path
+) -> None:
+    page, record = browser_page.page, browser_page.record
+    page.goto(f"{local_stack.api}/e/{SUMMER_TOKEN}")
+    page.locator("#style-list input").first.wait_for()
+    page.locator(".photo").first.wait_for()
+    image_loaded(page, ".photo img")
+    page.get_by_label("Vintage").check()
+
+    with page.expect_response(lambda r: r.url.endswith("/ai-edits")) as created:
+        page.get_by_role("button", name="Bearbeitung anfordern").click()
+    response = created.value
+    assert response.status == 201, response.text()
+    assert response.request.all_headers()["x-csrf-token"] == browser_page.cookie("csrf_token")
+    request = response.json()["data"]
+    assert request["style_key"] == "vintage"
+
+    page.locator("#result-section").wait_for(state="visible")
+    image_loaded(page, "#edit-result")
+    assert page.locator("#status").inner_text() == "Fertig."
+    polls = record.responses_to("GET", f"/ai-edits/{request['request_id']}")
+    statuses = [
+        json.loads(r.text())["data"]["status"]
+        for r in polls
+        if r.url.endswith(request["request_id"])
+    ]
+    assert statuses[-1] == "succeeded"
+    result = record.responses_to("GET", f"/ai-edits/{request['request_id']}/result")
+    assert [r.status for r in result] == [200]
+    assert_same_origin_headers(browser_page, local_stack.api)
+    assert record.console_errors() == []
+    page.screenshot(path=screenshot_path(tmp_path, "magic-edits.png"), full_page=True)
+
+
+def test_a_large_image_goes_as_a_direct_upload(
+    local_stack: LocalStack, browser_page: BrowserPage
+) -> None:
+    page, record = browser_page.page, browser_page.record
+    page.goto(local_stack.api + ENHANCER)
+    wait_for_usage(page, "0/3")
+    big = noisy_png(4_600_000)  # over the 4.5 MB inline limit, under the 10 MB one
+    page.locator("#file-input").set_input_files(files=[payload("big.png", "image/png", big)])
+    page.get_by_label("Hochskalieren (Real-ESRGAN)").check()
+    with page.expect_response(lambda r: r.url.endswith(GENERATE), timeout=60_000) as generated:
+        page.get_by_role("button", name="Verbessern").click()
+    assert generated.value.status == 200, generated.value.text()
+    page.locator("#compare-section").wait_for(state="visible")
+    image_loaded(page, "#result-image")
+
+    assert [r.status for r in record.responses_to("POST", "/api/ai-image/uploads")] == [201]
+    puts = [r for r in record.responses if r.request.method == "PUT"]
+    assert len(puts) == 1
+    assert puts[0].url.startswith(local_stack.moto)  # the bucket itself, not the API
+    assert puts[0].status == 200
+    form = generated.value.request.post_data_buffer or b""
+    assert b'name="uploadKey"' in form
+    assert b'name="image"' not in form  # the bytes went to the bucket only
+    assert record.console_errors() == []
+
+
+def test_phone_width_keyboard_and_english(
+    local_stack: LocalStack, phone_page: BrowserPage, tmp_path: Path
+) -> None:
+    page, record = phone_page.page, phone_page.record
+    page.goto(local_stack.api + ENHANCER + "?lang=en")
+    wait_for_usage(page, "0/3")
+    assert page.locator("html").get_attribute("lang") == "en"
+    # Nothing wider than the phone: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # The plan greys out what it does not include, and says why.
+    locked = page.get_by_label(re.compile("GFPGAN"))
+    assert locked.is_disabled()
+    assert "not included in your plan" in page.locator("#model-list").inner_text()
+
+    page.locator("#file-input").set_input_files(
+        files=[payload("eh_test.jpg", "image/jpeg", photo_jpeg())]
+    )
+    # Keyboard only: focus the button and press Enter, then move the slider with arrows.
+    page.get_by_role("button", name="Enhance").focus()
+    page.keyboard.press("Enter")
+    page.locator("#compare-section").wait_for(state="visible")
+    wait_for_usage(page, "1/3")
+    slider = page.get_by_role("slider", name="Compare: original on the left, result on the right")
+    slider.focus()
+    before = page.locator("#result-layer").evaluate("e => e.style.clipPath")
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    after = page.locator("#result-layer").evaluate("e => e.style.clipPath")
+    assert before != after
+    assert slider.input_value() == "60"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert record.console_errors() == []
+    page.screenshot(path=screenshot_path(tmp_path, "enhancer-phone.png"), full_page=True)
