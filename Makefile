@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Imports resolve as on Lambda: the layer (/opt/python) and the function code on the path.
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions:$(CURDIR)
 
-.PHONY: install dev test lint format typecheck cfn-lint requirements openapi pytest bench clean
+.PHONY: install dev test lint format typecheck cfn-lint requirements openapi pytest browser bench clean
 
 install: $(STAMP)
 
@@ -42,7 +42,17 @@ requirements: install
 openapi: install
 	$(BIN)/python -m infra.openapi --write
 
-pytest: install
+# The browser tests (tests/e2e) use Debian's Chromium: installed when missing and root;
+# otherwise they skip, and pytest -ra prints why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y --no-install-recommends chromium \
+	      || { apt-get update && apt-get install -y --no-install-recommends chromium; } \
+	      || echo "chromium could not be installed: the browser tests will skip"; \
+	  else echo "chromium is missing and this is not root: the browser tests will skip"; fi; }
+
+pytest: install browser
 	$(BIN)/pytest
 
 bench: install
