@@ -75,5 +75,12 @@ for header in strict-transport-security x-frame-options referrer-policy permissi
   check "header $header" "yes" "$(grep -qi "^$header:" <<<"$HEADERS" && echo yes || echo no)"
 done
 
+# 5) The Enhancer page: same origin, 200, with the button and a CSP that allows no inline code.
+PAGE=$(curl -s -D - "$APP_ORIGIN/tools/imag-enhancer/app")
+check "the Enhancer page (200, CSP script-src 'self', Verbessern)" "yes" "$(
+  grep -q '^HTTP/[0-9.]* 200' <<<"$PAGE" && grep -qi "^content-security-policy:.*script-src 'self';" <<<"$PAGE" \
+    && ! grep -qi '^content-security-policy:.*unsafe-inline' <<<"$PAGE" && grep -q '>Verbessern<' <<<"$PAGE" \
+    && echo yes || echo no)"
+
 if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
 echo "all smoke tests passed against $APP_ORIGIN"

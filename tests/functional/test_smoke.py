@@ -20,4 +20,4 @@ def test_the_smoke_script_passes_against_the_local_stack(local_stack: LocalStack
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
-    assert result.stdout.count("ok   ") == 14
+    assert result.stdout.count("ok   ") == 15
