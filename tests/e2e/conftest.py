@@ -50,15 +50,18 @@ def chromium_path() -> str | None:
     return None
 
 
+NO_CHROMIUM = (
+    "BROWSER TESTS SKIPPED: no Chromium at /usr/bin/chromium (install Debian's `chromium` "
+    "package: `apt-get install -y chromium`, which `make test` does as root; or set "
+    "CHROMIUM=/path/to/chromium)"
+)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
-        pytest.skip(
-            "BROWSER TESTS SKIPPED: no Chromium at /usr/bin/chromium (install Debian's "
-            "`chromium` package: `apt-get install -y chromium`, which `make test` does as root; "
-            "or set CHROMIUM=/path/to/chromium)"
-        )
+        pytest.skip(NO_CHROMIUM)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - playwright is a dev dependency

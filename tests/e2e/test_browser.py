@@ -6,6 +6,7 @@
 2. A guest Magic Edit on `/e/{token}` from request to `succeeded` and its result.
 3. A large image (over the inline limit) goes as a direct upload to the bucket.
 4. Phone width, keyboard use of the compare slider, English.
+5. The messages for a used-up quota (403) and a rate limit (429 with a countdown).
 """
 
 from __future__ import annotations
@@ -22,14 +23,18 @@ from PIL import Image, ImageDraw
 
 from infra.seed_edits import SUMMER_TOKEN
 from tests.conftest import assert_security_headers
-from tests.e2e.conftest import BrowserPage, screenshot_path
+from tests.e2e.conftest import NO_CHROMIUM, BrowserPage, chromium_path, screenshot_path
 
 if TYPE_CHECKING:
     from playwright.sync_api import FilePayload, Page
 
     from tests.functional.conftest import LocalStack
 
-pytestmark = pytest.mark.stack
+pytestmark = [
+    pytest.mark.stack,
+    # Decided before the local stack starts; the browser fixture repeats it for Playwright.
+    pytest.mark.skipif(chromium_path() is None, reason=NO_CHROMIUM),
+]
 
 ENHANCER = "/tools/imag-enhancer/app"
 GENERATE = "/api/ai-image/generate"
@@ -224,3 +229,62 @@ def test_phone_width_keyboard_and_english(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert record.console_errors() == []
     page.screenshot(path=screenshot_path(tmp_path, "enhancer-phone.png"), full_page=True)
+
+
+def generate_in_page(page: Page, api: str, csrf: str) -> int:
+    """One generate from inside the page's browser context (its cookies), as the page does."""
+    response = page.request.post(
+        api + GENERATE,
+        headers={"Origin": api, "X-CSRF-Token": csrf},
+        multipart={
+            "image": payload("eh_test.jpg", "image/jpeg", photo_jpeg()),
+            "model": "nightmareai/real-esrgan",
+        },
+    )
+    return response.status
+
+
+def test_a_used_up_quota_and_a_rate_limit_are_explained(
+    local_stack: LocalStack, browser_page: BrowserPage
+) -> None:
+    page, record = browser_page.page, browser_page.record
+    page.goto(local_stack.api + ENHANCER)
+    wait_for_usage(page, "0/3")
+    csrf = browser_page.cookie("csrf_token")
+    assert [generate_in_page(page, local_stack.api, csrf) for _ in range(3)] == [200] * 3
+    page.locator("#file-input").set_input_files(
+        files=[payload("eh_test.jpg", "image/jpeg", photo_jpeg())]
+    )
+    with page.expect_response(lambda r: r.url.endswith(GENERATE)) as refused:
+        page.get_by_role("button", name="Verbessern").click()
+    assert refused.value.status == 403
+    assert refused.value.json()["error"]["code"] == "quota_exceeded"
+    page.get_by_text("Ihr Kontingent ist aufgebraucht").wait_for()
+    wait_for_usage(page, "3/3")
+    assert page.locator("#compare-section").is_hidden()
+
+    # A 429 (answered here by the browser's router: the real limit needs 15 calls a minute).
+    page.route(
+        "**" + GENERATE,
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "2", "Content-Type": "application/json"},
+            body=json.dumps(
+                {
+                    "success": False,
+                    "error": {"type": "rate_limited", "code": "rate_limited", "message": "Slow"},
+                }
+            ),
+        ),
+    )
+    page.get_by_role("button", name="Verbessern").click()
+    page.get_by_text("Bitte in 2 s erneut versuchen").wait_for()
+    assert page.get_by_role("button", name="Verbessern").is_disabled()
+    page.get_by_text("Bitte in 1 s erneut versuchen").wait_for()
+    page.wait_for_function("() => !document.getElementById('enhance-button').disabled")
+    assert page.locator("#error").inner_text() == ""
+    # The browser reports the refused requests themselves, and nothing else.
+    unexpected = [
+        e for e in record.console_errors() if "status of 403" not in e and "status of 429" not in e
+    ]
+    assert unexpected == []
