@@ -7,6 +7,7 @@
 3. A large image (over the inline limit) goes as a direct upload to the bucket.
 4. Phone width, keyboard use of the compare slider, English.
 5. The messages for a used-up quota (403) and a rate limit (429 with a countdown).
+6. Drag and drop, paste, and the client-side type and size checks.
 """
 
 from __future__ import annotations
@@ -288,3 +289,41 @@ def test_a_used_up_quota_and_a_rate_limit_are_explained(
         e for e in record.console_errors() if "status of 403" not in e and "status of 429" not in e
     ]
     assert unexpected == []
+
+
+DISPATCH_FILE = """([kind, name, type, size]) => {
+    const file = new File([new Uint8Array(size)], name, { type });
+    const data = new DataTransfer();
+    data.items.add(file);
+    if (kind === "paste") {
+        document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data }));
+    } else {
+        const zone = document.getElementById("drop-zone");
+        zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+    }
+}"""
+
+
+def test_drop_paste_and_the_client_side_checks(
+    local_stack: LocalStack, browser_page: BrowserPage
+) -> None:
+    page, record = browser_page.page, browser_page.record
+    page.goto(local_stack.api + ENHANCER)
+    wait_for_usage(page, "0/3")
+    error, chosen = page.locator("#error"), page.locator("#file-name")
+
+    page.evaluate(DISPATCH_FILE, ["drop", "dropped.webp", "image/webp", 2048])
+    assert chosen.inner_text() == "Gewählt: dropped.webp"
+    page.evaluate(DISPATCH_FILE, ["paste", "pasted.png", "image/png", 2048])
+    assert chosen.inner_text() == "Gewählt: pasted.png"
+    assert error.inner_text() == ""
+
+    # The server's limits, checked before anything is sent.
+    page.evaluate(DISPATCH_FILE, ["drop", "anim.gif", "image/gif", 2048])
+    assert error.inner_text() == "Nur JPEG, PNG oder WebP."
+    page.evaluate(DISPATCH_FILE, ["paste", "huge.png", "image/png", 10 * 1024 * 1024 + 1])
+    assert error.inner_text() == "Das Bild ist größer als 10 MB."
+    page.get_by_role("button", name="Verbessern").click()
+    assert error.inner_text() == "Bitte zuerst ein Bild wählen."
+    assert record.responses_to("POST", "/api/") == []
+    assert record.console_errors() == []
