@@ -20,7 +20,7 @@
   let file = null;
   let originalUrl = null;
   let entitlements = null;
-  const TERMINAL = ["succeeded", "failed", "canceled", "cancelled"];
+  const TERMINAL = ["succeeded", "failed", "canceled"];
 
   // --- usage pill ------------------------------------------------------------------------
   function showUsage(usage) {
