@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Imports resolve as on Lambda: the layer (/opt/python) and the function code on the path.
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions:$(CURDIR)
 
-.PHONY: install dev test lint format typecheck cfn-lint requirements openapi pytest browser bench clean
+.PHONY: install dev test lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
 
 install: $(STAMP)
 
@@ -55,8 +55,13 @@ browser:
 pytest: install browser
 	$(BIN)/pytest
 
+# Every benchmark, against baselines of the same run; regenerates docs/benchmarks.md.
 bench: install
-	$(BIN)/python -m bench.image_pipeline
+	$(BIN)/python -m bench --write
+
+# A bounded load test of the local stack (loopback); its result goes to docs/reliability.md.
+load: install
+	$(BIN)/python -m bench.load --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam

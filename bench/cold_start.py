@@ -70,6 +70,29 @@ def probe(module: str, env: dict[str, str]) -> tuple[float, float]:
     return float(done.stdout.strip().splitlines()[-1]), wall
 
 
+def heaviest_imports(module: str, env: dict[str, str], count: int = 8) -> list[tuple[str, float]]:
+    """Top-level packages by the cumulative import time `-X importtime` records at their
+    first import (nested packages overlap: fastapi's time includes pydantic's)."""
+    done = subprocess.run(  # noqa: S603 -- our own interpreter and a fixed script
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    packages: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[1].strip().isdigit():
+            continue
+        name = fields[2].strip()
+        if "." in name or name.startswith("_") or name == module.partition(".")[0]:
+            continue
+        packages[name] = max(packages.get(name, 0.0), int(fields[1]) / 1000)
+    return sorted(packages.items(), key=lambda item: -item[1])[:count]
+
+
 def measure(modules: Sequence[str], repeat: int) -> list[ColdStart]:
     env = _environment()
     imports: dict[str, list[float]] = {m: [] for m in modules}
@@ -129,9 +152,18 @@ the package directory is read-only, so shipped code without bytecode caches comp
 every cold start; these numbers are with the caches present."""
 
 
+def imports_note() -> str:
+    env = _environment()
+    lines = ["Where the time goes (`python -X importtime`, one run each, cumulative ms):", ""]
+    for module in (BASELINE, "generate_api.app", "ai_edits_api.app"):
+        heaviest = ", ".join(f"{name} {ms:.0f}" for name, ms in heaviest_imports(module, env))
+        lines.append(f"- `{module}`: {heaviest}")
+    return "\n".join(lines)
+
+
 def run(repeat: int = REPEAT) -> str:
     results = measure([BASELINE, *function_modules()], repeat)
-    return "\n\n".join([HEADER, render(results, repeat)])
+    return "\n\n".join([HEADER, render(results, repeat), imports_note()])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

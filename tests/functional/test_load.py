@@ -23,12 +23,14 @@ def test_guests_get_exactly_their_quota_and_the_burst_exactly_the_rate_limit() -
     assert report.problems() == []
     assert report.server_errors == 0
     assert report.daily_limit == 3  # the guest default of the template
-    assert [g.generated for g in report.guest_results] == [3] * 4
-    assert [g.refused_quota for g in report.guest_results] == [2] * 4
-    assert [g.usage_after for g in report.guest_results] == [3] * 4
+    # The lone guest of the baseline, then the four concurrent ones.
+    assert [g.generated for g in report.guest_results] == [3] * 5
+    assert [g.refused_quota for g in report.guest_results] == [2] * 5
+    assert [g.usage_after for g in report.guest_results] == [3] * 5
     assert report.burst_statuses == Counter({200: 3, 403: RATE_LIMIT - 3, 429: 4})
     # Every request was recorded: per guest usage twice and five generates, plus the burst.
-    assert len(report.samples) == 4 * (2 + 5) + 1 + RATE_LIMIT + 4
+    assert len(report.samples) == 5 * (2 + 5) + 1 + RATE_LIMIT + 4
+    assert len(report.alone) == 2 + 5
 
 
 def test_the_load_section_replaces_only_itself(tmp_path: Path) -> None:
@@ -39,4 +41,9 @@ def test_the_load_section_replaces_only_itself(tmp_path: Path) -> None:
     write_section("## Load\n\nnew", document)
     assert document.read_text() == (
         "# Reliability\n\n## Faults\n\nA\n\n## Load\n\nnew\n\n## Fuzzing\n\nB\n"
+    )
+    document.write_text("# Reliability\n\n## Faults\n\nA\n\n## Open points\n\n- x\n")
+    write_section("## Load\n\nfresh", document)
+    assert document.read_text() == (
+        "# Reliability\n\n## Faults\n\nA\n\n## Load\n\nfresh\n\n## Open points\n\n- x\n"
     )
