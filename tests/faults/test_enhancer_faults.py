@@ -303,7 +303,7 @@ def test_a_lost_answer_to_the_success_write_keeps_the_result(job_owner: TestClie
     job_id = create_job(job_owner).json()["data"]["job"]["id"]
 
     def to_succeeded(params: dict[str, Any]) -> bool:
-        values = params.get("ExpressionAttributeValues", {})
+        values: dict[str, dict[str, str]] = params.get("ExpressionAttributeValues", {})
         return values.get(":status", {}).get("S") == "succeeded"
 
     with aws_fault("dynamodb", "UpdateItem", throttle(), when=to_succeeded, applied=True):
