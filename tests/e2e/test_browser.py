@@ -3,7 +3,8 @@
 1. The seed's real-user test: open `/tools/imag-enhancer/app`, upload an image, click
    "Verbessern", see Original and Ergebnis, usage 0 → 1, with the network, the CSRF token,
    the security headers and the console checked.
-2. A guest Magic Edit on `/e/{token}` from request to `succeeded` and its result.
+2. A guest Magic Edit on `/e/{token}`: the guest uploads a photo, edits it, from request
+   to `succeeded` and its result.
 3. A large image (over the inline limit) goes as a direct upload to the bucket.
 4. Phone width, keyboard use of the compare slider, English.
 5. The messages for a used-up quota (403) and a rate limit (429 with a countdown).
@@ -144,6 +145,24 @@ def test_a_guest_magic_edit_to_succeeded(
     page.locator("#style-list input").first.wait_for()
     page.locator(".photo").first.wait_for()
     image_loaded(page, ".photo img")
+    seeded = page.locator(".photo").count()
+
+    # The guest's own photo: presigned PUT to the bucket, completed, then in the gallery.
+    with page.expect_response(lambda r: r.url.endswith("/complete")) as completed:
+        page.locator("#photo-input").set_input_files(
+            files=[payload("mine.jpg", "image/jpeg", photo_jpeg())]
+        )
+    assert completed.value.status == 200, completed.value.text()
+    uploaded = record.responses_to("POST", f"/api/v1/events/{SUMMER_TOKEN}/photos")[0]
+    assert uploaded.status == 201
+    photo_id = uploaded.json()["data"]["photo_id"]
+    puts = [r for r in record.responses if r.request.method == "PUT"]
+    assert [r.status for r in puts] == [200]
+    assert puts[0].url.startswith(local_stack.moto)
+    page.wait_for_function("n => document.querySelectorAll('.photo').length === n", arg=seeded + 1)
+    own = page.locator(f'.photo[data-photo="{photo_id}"]')
+    assert own.get_attribute("aria-pressed") == "true"
+    image_loaded(page, f'.photo[data-photo="{photo_id}"] img')
     page.get_by_label("Vintage").check()
 
     with page.expect_response(lambda r: r.url.endswith("/ai-edits")) as created:
@@ -153,6 +172,7 @@ def test_a_guest_magic_edit_to_succeeded(
     assert response.request.all_headers()["x-csrf-token"] == browser_page.cookie("csrf_token")
     request = response.json()["data"]
     assert request["style_key"] == "vintage"
+    assert request["photo_id"] == photo_id
 
     page.locator("#result-section").wait_for(state="visible")
     image_loaded(page, "#edit-result")
