@@ -30,6 +30,7 @@ from aiimage.edits.models import (
 from aiimage.errors import NotFoundError, ValidationError
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
+from aiimage.settings import get_settings
 from aiimage.storage.objects import object_store
 
 Token = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -54,9 +55,45 @@ class EditPage(BaseModel):
     next_cursor: str | None
 
 
+class SummaryAlerts(BaseModel):
+    failure_rate_threshold_reached: bool
+    latency_threshold_reached: bool
+
+
+class SummaryThresholds(BaseModel):
+    failure_rate: float
+    failure_rate_min_samples: int
+    latency_warning_ms: int
+
+
+class SummaryObservability(BaseModel):
+    alerts: SummaryAlerts
+    thresholds: SummaryThresholds
+
+
+class SummarySamples(BaseModel):
+    finished: int  # succeeded + failed + blocked: the base of failure and moderation rates
+    provider_runs: int  # requests the provider finished or gave up on
+    latency: int  # provider calls timed
+
+
+class SummarySpend(BaseModel):
+    month: str
+    event_spent_micros: int
+    tenant_spent_micros: int
+    tenant_reserved_micros: int
+
+
 class Summary(BaseModel):
     counts: dict[str, int]
     total: int
+    failure_rate: float | None
+    moderation_hit_rate: float | None
+    provider_failure_rate: float | None
+    average_provider_latency_ms: float | None
+    samples: SummarySamples
+    spend: SummarySpend
+    observability: SummaryObservability
 
 
 def styles_for(event: Event) -> list[StyleView]:
@@ -247,7 +284,40 @@ def tenant_create(
 def tenant_summary(identity: CurrentIdentity, event_slug: Slug) -> Envelope[Summary]:
     event, _ = tenant_event(identity, event_slug)
     summary = edits.summarize(event)
-    return Envelope(data=Summary(counts=summary.counts, total=summary.total))
+    settings = get_settings()
+    assert summary.spend is not None
+    return Envelope(
+        data=Summary(
+            counts=summary.counts,
+            total=summary.total,
+            failure_rate=summary.failure_rate,
+            moderation_hit_rate=summary.moderation_hit_rate,
+            provider_failure_rate=summary.provider_failure_rate,
+            average_provider_latency_ms=summary.average_provider_latency_ms,
+            samples=SummarySamples(
+                finished=summary.finished,
+                provider_runs=summary.provider_runs,
+                latency=summary.latency_samples,
+            ),
+            spend=SummarySpend(
+                month=summary.spend.month,
+                event_spent_micros=summary.spend.event_spent_micros,
+                tenant_spent_micros=summary.spend.tenant_spent_micros,
+                tenant_reserved_micros=summary.spend.tenant_reserved_micros,
+            ),
+            observability=SummaryObservability(
+                alerts=SummaryAlerts(
+                    failure_rate_threshold_reached=summary.alerts.failure_rate_threshold_reached,
+                    latency_threshold_reached=summary.alerts.latency_threshold_reached,
+                ),
+                thresholds=SummaryThresholds(
+                    failure_rate=settings.ai_failure_rate_alert_threshold,
+                    failure_rate_min_samples=settings.ai_failure_rate_min_samples,
+                    latency_warning_ms=settings.ai_latency_warning_ms,
+                ),
+            ),
+        )
+    )
 
 
 @tenant.get("/ai-edits/{request_id}", response_model=Envelope[EditRequest])

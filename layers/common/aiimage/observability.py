@@ -59,6 +59,12 @@ class LogEvent(StrEnum):
     AI_BUDGET_THRESHOLD_REACHED = "AI budget threshold reached"
     AI_BUDGET_HARD_CAP_REACHED = "AI budget hard cap reached"
     AI_ABUSE_ESCALATION = "AI abuse escalation threshold reached"
+    AI_PROVIDER_LATENCY_WARNING = "AI provider latency warning"
+    AI_FAILURE_RATE_ALERT = "AI failure-rate alert threshold reached"
+    AI_STATS_UNAVAILABLE = "ai_stats_unavailable"
+    OPS_COMMAND_DONE = "ops_command_done"
+    OPS_COMMAND_FAILED = "ops_command_failed"
+    OPS_STUCK_REQUEST = "ops_stuck_request"
 
 
 class MetricName(StrEnum):
@@ -73,3 +79,15 @@ class MetricName(StrEnum):
     AI_BUDGET_SOFT_CAP_REACHED = "AiBudgetSoftCapReached"
     AI_BUDGET_HARD_CAP_REJECTED = "AiBudgetHardCapRejected"
     AI_ABUSE_ESCALATION = "AiAbuseEscalation"
+    # Magic Edits outcomes (the failure-rate alarm divides these), provider signals.
+    AI_EDIT_SUCCEEDED = "AiEditSucceeded"
+    AI_EDIT_FAILED = "AiEditFailed"
+    AI_EDIT_BLOCKED = "AiEditBlocked"
+    AI_PROVIDER_FAILURE = "AiProviderFailure"
+    AI_PROVIDER_LATENCY = "AiProviderLatency"
+    AI_FAILURE_RATE_ALERT = "AiFailureRateAlert"
+    # Operations commands.
+    AI_STUCK_REQUESTS = "AiStuckRequests"
+    AI_EDITS_DISPATCHED = "AiEditsDispatched"
+    AI_EDITS_PRUNED = "AiEditsPruned"
+    AI_OUTPUTS_BACKFILLED = "AiOutputsBackfilled"

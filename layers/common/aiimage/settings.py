@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     edits_settings_cache_seconds: int = Field(default=30, ge=0, le=3600)
     budget_alert_cooldown_minutes: int = Field(default=30, ge=1)
     abuse_escalation_threshold_per_hour: int = Field(default=25, ge=1)
+    # Observability of Magic Edits (the seed's `ai-editing.observability.*`): the summary's
+    # alert flags, and the log signals that go with them.
+    ai_failure_rate_alert_threshold: float = Field(default=0.35, gt=0, le=1)
+    ai_failure_rate_min_samples: int = Field(default=10, ge=1)
+    ai_latency_warning_ms: int = Field(default=15_000, ge=1)
+    # Retention (the seed's names): `prune` deletes older requests (and their images) and
+    # ledger lines; a DynamoDB TTL a week later is the second line.
+    ai_editing_request_retention_days: int = Field(default=90, ge=1, le=3650)
+    ai_editing_usage_ledger_retention_days: int = Field(default=365, ge=1, le=3650)
 
     # Rate limits per owner and minute.
     generate_rate_limit_per_minute: int = Field(default=15, ge=1)

@@ -15,17 +15,21 @@ first.
 from __future__ import annotations
 
 import json
+import random
 import secrets
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage import aws
-from aiimage.edits import abuse, safety
+from aiimage.edits import abuse, safety, stats
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.entitlements import resolve_entitlement, style_allowed_by_entitlement
@@ -52,6 +56,16 @@ from aiimage.settings import get_settings
 MAX_PROMPT_LENGTH = 500
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
+# Item attributes that serve indexes and TTL, not the model (docs/architecture.md):
+# `active_status`/`active_at` (sparse index ByActiveStatus: only while queued or processing;
+# `active_status` is `queued`, `dispatched` once sent to the submit queue, or `processing`),
+# `month`/`at` (index ByMonth, shared with the ledger lines: prune by age), `expires_at` (TTL).
+INDEX_ATTRIBUTES = frozenset({"active_status", "active_at", "month", "at", "expires_at"})
+# TTL removes a request this long after `prune` should have (the second line of retention).
+_TTL_MARGIN = timedelta(days=7)
+# Concurrent transactions on one event's counters item can be refused with
+# TransactionConflict; such a refusal changed nothing, so it is retried.
+_CONFLICT_RETRIES = 6
 
 
 class EditCreate(BaseModel):
@@ -120,6 +134,10 @@ def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> 
     if store.get_photo(event.tenant_id, event.slug, photo_id).status != "ready":
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
     style = store.get_style(body.style_key)
+    # Every log line of this create (budget and abuse signals included) can be correlated.
+    logger.append_keys(
+        scope_hash=actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id
+    )
     abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
     settings = store.cached_settings()
     now = datetime.now(UTC)
@@ -155,7 +173,7 @@ def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> 
             _put(request.model_copy(update={"status": "blocked", "block_reason": "blocked_term"}))
             logger.warning(LogEvent.AI_EDIT_BLOCKED, request_id=request_id, event_id=event.event_id)
             raise PromptBlockedError(details={"requestId": request_id})
-        stored = _put(request)
+        stored = _put(request, dispatched=settings.queue_auto_dispatch)
     except BaseException:
         budget_store().release(reservation)
         raise
@@ -269,14 +287,53 @@ def _to_item(request: EditRequest) -> dict[str, Any]:
 
 
 def _from_item(item: Mapping[str, Any]) -> EditRequest:
-    plain = {k: _DESERIALIZER.deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
+    plain = {
+        k: _DESERIALIZER.deserialize(v)
+        for k, v in item.items()
+        if k not in ("pk", "sk") and k not in INDEX_ATTRIBUTES
+    }
     return EditRequest.model_validate(plain)
 
 
-def _put(request: EditRequest) -> EditRequest:
-    aws.dynamodb().put_item(
-        TableName=_table(), Item=_to_item(request), ConditionExpression="attribute_not_exists(pk)"
+def stamp(moment: datetime) -> str:
+    """Fixed-width UTC time (microseconds, `Z`): index sort keys compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _index_attributes(request: EditRequest, *, dispatched: bool) -> dict[str, Any]:
+    created = request.created_at
+    retention = timedelta(days=get_settings().ai_editing_request_retention_days)
+    attributes: dict[str, Any] = {
+        "month": {"S": f"edit#{created.astimezone(UTC):%Y-%m}"},
+        "at": {"S": stamp(created)},
+        "expires_at": {"N": str(int((created + retention + _TTL_MARGIN).timestamp()))},
+    }
+    if request.status in stats.ACTIVE:
+        active = "dispatched" if dispatched and request.status == "queued" else request.status
+        attributes["active_status"] = {"S": active}
+        attributes["active_at"] = {"S": stamp(request.updated_at)}
+    return attributes
+
+
+def _put(request: EditRequest, *, dispatched: bool = False) -> EditRequest:
+    """Store a new request and count it on its event's counters, in one transaction."""
+    table = _table()
+    item = _to_item(request) | _index_attributes(request, dispatched=dispatched)
+    counters = stats.increments(None, request.status, {}, request)
+    aws.dynamodb().transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            stats.update_item(table, request.tenant_id, request.event_slug, counters),
+        ],
+        ClientRequestToken=str(uuid.uuid4()),
     )
+    stats.after_transition(request, None, request.status)
     return request
 
 
@@ -301,31 +358,118 @@ def transition(
     **changes: Any,
 ) -> EditRequest | None:
     """Move `request` to `to_status` if it is still in one of `from_status` (and, for a
-    poll, still at poll count `expected_polls`); None if another delivery got there first."""
-    values = {"status": to_status, "updated_at": datetime.now(UTC).isoformat(), **changes}
-    names = {f"#{name}": name for name in values} | {"#current": "status"}
-    expression_values = {f":{name}": _SERIALIZER.serialize(value) for name, value in values.items()}
-    allowed: dict[str, dict[str, str]] = {
-        f":from{i}": {"S": status} for i, status in enumerate(from_status)
-    }
-    condition = f"#current IN ({', '.join(allowed)})"
-    if expected_polls is not None:
-        names["#polls"] = "polls"
-        allowed[":expected_polls"] = {"N": str(expected_polls)}
-        condition += " AND #polls = :expected_polls"
-    try:
-        response = aws.dynamodb().update_item(
+    poll, still at poll count `expected_polls`); None if another delivery got there first.
+
+    A change of status is one transaction: the conditional write of the request and the
+    `ADD`s on its event's counters (`aiimage.edits.stats`). The condition names the exact
+    status the counters are moved from (the caller's copy, or the stored one when that is
+    another allowed status); a lost condition cancels both, so counters never move twice.
+    """
+    now = datetime.now(UTC)
+    values = {"status": to_status, "updated_at": now.isoformat(), **changes}
+    assumed = request.status if request.status in from_status else from_status[0]
+    conflicts = 0
+    while True:
+        result = _transition_once(request, assumed, to_status, values, expected_polls, now)
+        if isinstance(result, EditRequest):
+            return result
+        if result == "conflict" and conflicts < _CONFLICT_RETRIES:
+            conflicts += 1
+            time.sleep(random.uniform(0, 0.02 * 2**conflicts))  # noqa: S311 - jitter
+            continue
+        if result == "conflict":
+            raise ConflictError("The request is being changed concurrently; retry")
+        current = _current(request)
+        if (
+            current is None
+            or current.status == assumed
+            or current.status not in from_status
+            or (expected_polls is not None and current.polls != expected_polls)
+        ):
+            return None
+        assumed = current.status
+
+
+def _current(request: EditRequest) -> EditRequest | None:
+    item = (
+        aws.dynamodb()
+        .get_item(
             TableName=_table(),
             Key=_key(request.tenant_id, request.event_slug, request.request_id),
-            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**expression_values, **allowed},
-            ReturnValues="ALL_NEW",
+            ConsistentRead=True,
         )
-    except aws.dynamodb().exceptions.ConditionalCheckFailedException:
-        return None
-    return _from_item(response["Attributes"])
+        .get("Item")
+    )
+    return None if item is None else _from_item(item)
+
+
+def _transition_once(
+    request: EditRequest,
+    assumed: EditStatus,
+    to_status: EditStatus,
+    values: Mapping[str, Any],
+    expected_polls: int | None,
+    now: datetime,
+) -> EditRequest | Literal["lost", "conflict"]:
+    names = {f"#{name}": name for name in values} | {"#current": "status"}
+    expression_values: dict[str, Any] = {
+        f":{name}": _SERIALIZER.serialize(value) for name, value in values.items()
+    }
+    expression_values[":from"] = {"S": assumed}
+    condition = "#current = :from"
+    if expected_polls is not None:
+        names["#polls"] = "polls"
+        expression_values[":expected_polls"] = {"N": str(expected_polls)}
+        condition += " AND #polls = :expected_polls"
+    assignments = [f"#{name} = :{name}" for name in values]
+    removals = ""
+    if to_status in stats.ACTIVE:
+        # Entering an active status, or progress within one (a poll): not stuck since now.
+        assignments.append("active_at = :active_at")
+        expression_values[":active_at"] = {"S": stamp(now)}
+        if to_status != assumed:
+            assignments.append("active_status = :active_status")
+            expression_values[":active_status"] = {"S": to_status}
+    else:
+        removals = " REMOVE active_status, active_at"
+    update: dict[str, Any] = {
+        "TableName": _table(),
+        "Key": _key(request.tenant_id, request.event_slug, request.request_id),
+        "UpdateExpression": "SET " + ", ".join(assignments) + removals,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": expression_values,
+    }
+    delta = stats.increments(assumed, to_status, values, request)
+    if not delta:  # no counter moves (a poll): a plain conditional write
+        try:
+            response = aws.dynamodb().update_item(**update, ReturnValues="ALL_NEW")
+        except aws.dynamodb().exceptions.ConditionalCheckFailedException:
+            return "lost"
+        return _from_item(response["Attributes"])
+    try:
+        aws.dynamodb().transact_write_items(
+            TransactItems=[
+                {"Update": update},  # type: ignore[typeddict-item]
+                stats.update_item(_table(), request.tenant_id, request.event_slug, delta),
+            ],
+            # The SDK resends the same token on a retry: a transaction that succeeded but
+            # whose answer was lost is not mistaken for one that lost its condition.
+            ClientRequestToken=str(uuid.uuid4()),
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
+        codes = [reason.get("Code") for reason in reasons]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return "lost"
+        if "TransactionConflict" in codes:
+            return "conflict"
+        raise
+    stats.after_transition(request, assumed, to_status)
+    # The condition held, so the stored request is the caller's copy with these changes.
+    return EditRequest.model_validate({**request.model_dump(), **values})
 
 
 def record_task(request: EditRequest, provider: str, task_id: str) -> None:
@@ -419,21 +563,9 @@ def list_edits(
     return EditPage(page, encode_cursor(page[-1].request_id) if more and page else None)
 
 
-@dataclass(frozen=True, slots=True)
-class EditSummary:
-    counts: dict[str, int]
-    total: int
+EditSummary = stats.EditSummary
 
 
-def summarize(event: Event) -> EditSummary:
-    """Status counts of an event's requests (the tenant summary's first part)."""
-    counts = dict.fromkeys(("queued", "processing", "succeeded", "failed", "blocked"), 0)
-    cursor: str | None = None
-    while True:
-        page = list_edits(event, limit=100, cursor=cursor)
-        for edit in page.requests:
-            counts[edit.status] += 1
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    return EditSummary(counts=counts, total=sum(counts.values()))
+def summarize(event: Event) -> stats.EditSummary:
+    """The tenant summary, from the event's counters: O(1) reads (`aiimage.edits.stats`)."""
+    return stats.summarize(event)

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hmac
 import json
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from aiimage import aws, secrets
 from aiimage.edits import requests as edits
+from aiimage.edits import stats
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.circuit import circuit_breaker
@@ -117,7 +119,8 @@ def submit(message: edits.EditMessage, *, last_attempt: bool = False) -> None:
     settings = catalog().cached_settings()
     provider = choose_provider(request, settings)
     try:
-        outcome = provider_for(provider).submit(_generation_request(request, provider))
+        generation = _generation_request(request, provider)
+        outcome = _call_provider(request, provider, lambda client: client.submit(generation))
     except ProviderRejectedError as exc:
         fail(request, "provider_rejected", exc.message)
         return
@@ -130,6 +133,19 @@ def submit(message: edits.EditMessage, *, last_attempt: bool = False) -> None:
         raise  # SQS redelivers with the queue's visibility timeout, then the DLQ
     circuit_breaker().success(provider)
     advance(request, provider, outcome, polled=False)
+
+
+def _call_provider(
+    request: EditRequest, provider: ProviderName, call: Callable[[AiImageProvider], Outcome]
+) -> Outcome:
+    """One provider call, its duration counted on the event (`stats.record_latency`: the
+    summary's average latency, the latency warning), whether it answered or failed."""
+    client = provider_for(provider)
+    started = time.monotonic()
+    try:
+        return call(client)
+    finally:
+        stats.record_latency(request, provider, round((time.monotonic() - started) * 1000))
 
 
 def _generation_request(request: EditRequest, provider: ProviderName) -> GenerationRequest:
@@ -226,9 +242,9 @@ def poll(message: PollMessage, *, last_attempt: bool = False) -> None:
         return  # finished, or a duplicate of an older poll
     if request.provider_job_id is None:
         return
-    provider = request.provider
+    provider, job_id = request.provider, request.provider_job_id
     try:
-        outcome = provider_for(provider).poll(request.provider_job_id)
+        outcome = _call_provider(request, provider, lambda client: client.poll(job_id))
     except AppError as exc:
         if last_attempt or not is_retryable(exc):
             fail(request, exc.code, exc.message)

@@ -1,0 +1,19 @@
+"""OpsScheduledFunction: the scheduled operations commands (dispatch, recover-stuck, prune;
+adapter only: the work is `aiimage.ops`, the same code as `python -m aiimage.ops`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiimage.observability import logger, metrics
+from aiimage.ops import scheduled
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = scheduled.run(event)
+    if not report.ok:
+        # A failed run shows as a function error (the Errors alarm), not as a quiet success.
+        raise RuntimeError(report.summary())
+    return report.as_dict()

@@ -1,0 +1,147 @@
+"""`backfill-storage`: succeeded requests that only have the provider's URL (`provider_url`,
+no `result_key`) get their stored, watermarked copy, as the poll worker stores results:
+the output is fetched only from that provider's allowed output hosts (no SSRF), the event's
+watermark is applied, and the WebP goes to `events/{slug}/ai-edits/{requestId}.webp`.
+The key is recorded with one conditional write (`status = succeeded AND no result_key`), so
+two runs store at most the same object twice and record it once.
+
+Candidates come from the `ByMonth` index within the request retention (newest month
+first), filtered on status and attributes: an operations run, not a scan of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aiimage import aws
+from aiimage.edits import requests as edits
+from aiimage.edits import runner
+from aiimage.edits.catalog import catalog
+from aiimage.edits.models import EditRequest
+from aiimage.edits.watermarking import watermark_for_event
+from aiimage.errors import AppError, NotFoundError
+from aiimage.imaging import enhance
+from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.ops import index
+from aiimage.ops.report import Report, progress
+from aiimage.providers.outputs import fetch_output, output_client
+from aiimage.settings import get_settings
+from aiimage.storage.objects import object_store
+
+MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+# Fetches the provider's output: (url, provider) → bytes. Tests replace it.
+Fetcher = Callable[[str, str], bytes]
+
+
+def allowed_output_hosts(provider: str) -> frozenset[str]:
+    """The hosts the provider's own client downloads outputs from."""
+    client = runner.provider_for(provider)  # type: ignore[arg-type]
+    hosts = getattr(client, "_allowed_hosts", None)
+    return frozenset(hosts) if hosts else frozenset()
+
+
+def fetch(url: str, provider: str) -> bytes:
+    with output_client(30.0) as client:
+        data, _ = fetch_output(
+            client, url, allowed_hosts=allowed_output_hosts(provider), max_bytes=MAX_OUTPUT_BYTES
+        )
+    return data
+
+
+def _candidates(request_id: str | None) -> Iterator[EditRequest]:
+    now = datetime.now(UTC)
+    if request_id is not None:
+        # Request ids begin with their creation time in ms (hex): that names the month.
+        try:
+            created = datetime.fromtimestamp(int(request_id[:13], 16) / 1000, UTC)
+        except ValueError:
+            return
+        months = [f"{created:%Y-%m}"]
+    else:
+        days = get_settings().ai_editing_request_retention_days
+        months = index.months_between(now - timedelta(days=days), now)[::-1]
+    for month in months:
+        for item in index.by_month(f"edit#{month}", before=now + timedelta(days=1)):
+            if request_id is not None and item.get("request_id", {}).get("S") != request_id:
+                continue
+            address = index.parse_request_key(item["pk"]["S"], item["sk"]["S"])
+            if address is None or "result_key" in item:
+                continue
+            try:
+                request = edits.load_edit(*address)
+            except NotFoundError:
+                continue
+            if request.status == "succeeded" and request.provider_url and not request.result_key:
+                yield request
+
+
+def backfill_storage(
+    *,
+    limit: int = 200,
+    request_id: str | None = None,
+    pretend: bool = False,
+    show_progress: bool = False,
+    fetcher: Fetcher = fetch,
+) -> Report:
+    report = Report("backfill-storage", dry_run=pretend, verb="stored")
+    found: list[EditRequest] = []
+    for request in _candidates(request_id):
+        found.append(request)
+        if len(found) >= limit:
+            break
+    report.found = len(found)
+    report.details = [f"{r.tenant_id}/{r.event_slug}/{r.request_id} {r.provider}" for r in found]
+    if pretend:
+        return report
+    for request in progress(found, total=len(found), desc="backfill", enabled=show_progress):
+        try:
+            if _store(request, fetcher):
+                report.changed += 1
+            else:
+                report.skipped += 1
+        except (AppError, ClientError, BotoCoreError, OSError, ValueError):
+            # The provider's copy may have expired: the request keeps its URL, the run says so.
+            report.failed += 1
+            logger.exception(
+                LogEvent.OPS_COMMAND_FAILED,
+                command="backfill-storage",
+                request_id=request.request_id,
+            )
+    if report.changed:
+        metrics.add_metric(
+            name=MetricName.AI_OUTPUTS_BACKFILLED, unit="Count", value=report.changed
+        )
+    return report
+
+
+def _store(request: EditRequest, fetcher: Fetcher) -> bool:
+    assert request.provider_url is not None
+    data = fetcher(request.provider_url, request.provider)
+    event = catalog().get_event(request.tenant_id, request.event_slug)
+    marked = watermark_for_event(event, enhance.decode(data))
+    key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
+    object_store().put(key, enhance.encode(marked, "WEBP", quality=90), "image/webp")
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().edits_table,
+            Key={
+                "pk": {"S": f"tenant#{request.tenant_id}"},
+                "sk": {"S": f"event#{request.event_slug}#edit#{request.request_id}"},
+            },
+            UpdateExpression="SET result_key = :key, updated_at = :now",
+            ConditionExpression="#status = :succeeded AND attribute_not_exists(result_key)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":key": {"S": key},
+                ":now": {"S": datetime.now(UTC).isoformat()},
+                ":succeeded": {"S": "succeeded"},
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -1,0 +1,136 @@
+"""The operations CLI: `python -m aiimage.ops <command> …` (with `PYTHONPATH` as in the
+README). Each command prints its details and one summary line, and exits 1 when anything
+failed (2 for bad arguments). Long runs show a progress bar on stderr.
+
+    recover-stuck --minutes 30 [--requeue | --fail]
+    prune [--pretend] [--request-days 90] [--ledger-days 365]
+    backfill-storage [--pretend] [--limit 200] [--request-id ID]
+    dispatch [--pretend] [--limit N]
+    kill-switch on|off [--message TEXT]
+    summary TENANT_ID EVENT_SLUG
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the commands import the layer only once the target is set
+    from aiimage.ops.recover import Mode
+    from aiimage.ops.report import Report
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m aiimage.ops", description=__doc__.split("\n\n")[0]
+    )
+    where = root.add_mutually_exclusive_group()
+    where.add_argument(
+        "--local",
+        nargs="?",
+        const="http://127.0.0.1:5100",
+        metavar="MOTO_URL",
+        help="work on the local stack of `make dev` (default http://127.0.0.1:5100)",
+    )
+    root.add_argument("--local-stack-name", default="aiimage-local", help=argparse.SUPPRESS)
+    root.add_argument("--json", action="store_true", help="print the summary as JSON")
+    root.add_argument("--quiet", action="store_true", help="no details, no progress bar")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    recover = commands.add_parser("recover-stuck", help="requests without progress for N minutes")
+    recover.add_argument("--minutes", type=int, default=30)
+    action = recover.add_mutually_exclusive_group()
+    action.add_argument("--requeue", action="store_true", help="send them on again")
+    action.add_argument("--fail", action="store_true", help="fail them, releasing the budget")
+
+    prune = commands.add_parser(
+        "prune", help="delete requests, images and ledger lines past retention"
+    )
+    prune.add_argument("--pretend", action="store_true", help="dry run: list only")
+    prune.add_argument("--request-days", type=int, default=None)
+    prune.add_argument("--ledger-days", type=int, default=None)
+
+    backfill = commands.add_parser(
+        "backfill-storage", help="store outputs that only have a provider URL"
+    )
+    backfill.add_argument("--pretend", action="store_true", help="dry run: list only")
+    backfill.add_argument("--limit", type=int, default=200)
+    backfill.add_argument("--request-id", default=None)
+
+    dispatch = commands.add_parser("dispatch", help="send queued requests to the submit queue")
+    dispatch.add_argument("--pretend", action="store_true", help="dry run: list only")
+    dispatch.add_argument("--limit", type=int, default=None)
+
+    kill = commands.add_parser("kill-switch", help="switch AI editing off (on) or back on (off)")
+    kill.add_argument("state", choices=("on", "off"))
+    kill.add_argument("--message", default=None, help="what callers are told while it is on")
+
+    summary = commands.add_parser("summary", help="an event's summary (counters and alerts)")
+    summary.add_argument("tenant_id")
+    summary.add_argument("event_slug")
+    return root
+
+
+def run(args: argparse.Namespace) -> Report:
+    """Run one parsed command (imports after the target environment is set)."""
+    show = not args.quiet and sys.stderr.isatty()
+    if args.command == "recover-stuck":
+        from aiimage.ops.recover import recover_stuck
+
+        mode: Mode = "requeue" if args.requeue else "fail" if args.fail else "list"
+        return recover_stuck(minutes=args.minutes, mode=mode, show_progress=show)
+    if args.command == "prune":
+        from aiimage.ops.prune import prune
+
+        return prune(
+            request_days=args.request_days,
+            ledger_days=args.ledger_days,
+            pretend=args.pretend,
+            show_progress=show,
+        )
+    if args.command == "backfill-storage":
+        from aiimage.ops.backfill import backfill_storage
+
+        return backfill_storage(
+            limit=args.limit, request_id=args.request_id, pretend=args.pretend, show_progress=show
+        )
+    if args.command == "dispatch":
+        from aiimage.ops.dispatch import dispatch_queued
+
+        return dispatch_queued(limit=args.limit, pretend=args.pretend, show_progress=show)
+    if args.command == "kill-switch":
+        from aiimage.ops.kill_switch import kill_switch
+
+        return kill_switch(args.state == "on", message=args.message)
+    from aiimage.ops.summary import event_summary
+
+    return event_summary(args.tenant_id, args.event_slug)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    for name, value in (("minutes", "minutes"), ("limit", "limit")):
+        number = getattr(args, value, None)
+        if number is not None and number < 1:
+            parser().error(f"--{name} must be at least 1")
+    for name in ("request_days", "ledger_days"):
+        number = getattr(args, name, None)
+        if number is not None and number < 1:
+            parser().error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.local:
+        from aiimage.ops.target import use_local_stack
+
+        use_local_stack(args.local, args.local_stack_name)
+    try:
+        report = run(args)
+    except Exception as exc:
+        print(f"{args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        for line in report.details:
+            print(line)
+    print(json.dumps(report.as_dict()) if args.json else report.summary())
+    return 0 if report.ok else 1

@@ -1,0 +1,45 @@
+"""The scheduled runs (EventBridge schedules of `OpsScheduledFunction`): the same code as
+the CLI, with the schedule's choices.
+
+- `dispatch` every minute: queued requests to the submit queue;
+- `recover-stuck` every 15 minutes in `requeue` mode with 30 minutes: a request without
+  progress is sent on again (bounded: submits go to the DLQ after 5 receives and fail on the
+  last, polls stop at `queue_max_polls`); the count is the `AiStuckRequests` metric;
+- `prune` daily at 02:30 UTC with the retention settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiimage.observability import LogEvent, logger
+from aiimage.ops.recover import Mode
+from aiimage.ops.report import Report
+
+RECOVER_MINUTES = 30
+
+
+def run(event: Mapping[str, Any]) -> Report:
+    command = str(event.get("command", ""))
+    if command == "dispatch":
+        from aiimage.ops.dispatch import dispatch_queued
+
+        report = dispatch_queued()
+    elif command == "recover-stuck":
+        from aiimage.ops.recover import recover_stuck
+
+        minutes = int(event.get("minutes", RECOVER_MINUTES))
+        mode: Mode = "list" if event.get("mode") == "list" else "requeue"
+        report = recover_stuck(minutes=minutes, mode=mode)
+    elif command == "prune":
+        from aiimage.ops.prune import prune
+
+        report = prune()
+    else:
+        raise ValueError(f"Unknown scheduled command: {command!r}")
+    if report.ok:
+        logger.info(LogEvent.OPS_COMMAND_DONE, summary=report.summary(), report=report.as_dict())
+    else:
+        logger.error(LogEvent.OPS_COMMAND_FAILED, summary=report.summary(), report=report.as_dict())
+    return report
