@@ -278,6 +278,9 @@ def summary(stack: LocalStack) -> str:
     for name, url in (stack.emulators or {}).items():
         lines.append(f"  emulator {name.removesuffix('_BASE_URL').lower()} {url}")
     lines.append(f"  api    {stack.api}")
+    lines.append(f"  page   {stack.api}/tools/imag-enhancer/app  (the Enhancer; ?lang=en)")
+    if stack.edits_demo is not None:
+        lines.append(f"  page   {stack.api}/e/{stack.edits_demo.join_token}  (Magic Edits, demo)")
     lines.append(f"demo users (HS256 bearer tokens, valid {DEMO_TOKEN_TTL_SECONDS // 3600} h):")
     lines += [f"  {plan:<5} {DEMO_USERS[plan]:<15} {token}" for plan, token in stack.tokens.items()]
     usage = f"{stack.api}/api/ai-image/usage"
