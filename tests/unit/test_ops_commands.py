@@ -461,3 +461,26 @@ def test_index_keys_parse_only_request_addresses() -> None:
     assert index.months_between(
         datetime(2025, 11, 30, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
     ) == ["2025-11", "2025-12", "2026-01", "2026-02"]
+
+
+def test_event_policy_and_blocked_terms_from_the_cli(
+    demo: DemoCatalog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slug = demo.event_slug
+    assert cli.main(["event-policy", demo.tenant_id, slug, "--no-custom-prompt"]) == 0
+    assert cli.main(["event-policy", demo.tenant_id, slug, "--styles", "watercolor"]) == 0
+    policy = catalog().get_event(demo.tenant_id, slug).ai_editing
+    assert policy.allow_custom_prompt is False
+    assert policy.allowed_style_keys == ("watercolor",)
+    event = catalog().get_event(demo.tenant_id, slug)
+    with pytest.raises(ForbiddenError) as refused:
+        edits.create_edit(
+            ACTOR, event, demo.photo_id, EditCreate(style_key="watercolor", prompt="x")
+        )
+    assert refused.value.code == "event_policy"
+
+    assert cli.main(["blocked-terms", "spam", "spam", "  "]) == 0
+    assert "added 1" in capsys.readouterr().out
+    assert "spam" in catalog().get_settings().blocked_terms
+    assert cli.main(["blocked-terms", "spam"]) == 0  # already there: no write
+    assert cli.main(["event-policy", demo.tenant_id, "no-such-event", "--disable"]) == 1

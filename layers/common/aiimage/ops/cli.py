@@ -7,6 +7,8 @@ failed (2 for bad arguments). Long runs show a progress bar on stderr.
     backfill-storage [--pretend] [--limit 200] [--request-id ID]
     dispatch [--pretend] [--limit N]
     kill-switch on|off [--message TEXT]
+    event-policy TENANT_ID EVENT_SLUG [--no-custom-prompt] [--styles a,b] [--disable|--enable]
+    blocked-terms TERM [TERM ...]
     summary TENANT_ID EVENT_SLUG
 """
 
@@ -68,6 +70,23 @@ def parser() -> argparse.ArgumentParser:
     kill.add_argument("state", choices=("on", "off"))
     kill.add_argument("--message", default=None, help="what callers are told while it is on")
 
+    policy = commands.add_parser("event-policy", help="tighten (or relax) an event's policy")
+    policy.add_argument("tenant_id")
+    policy.add_argument("event_slug")
+    prompts = policy.add_mutually_exclusive_group()
+    prompts.add_argument("--no-custom-prompt", dest="custom_prompt", action="store_false")
+    prompts.add_argument("--custom-prompt", dest="custom_prompt", action="store_true")
+    policy.set_defaults(custom_prompt=None)
+    policy.add_argument("--styles", help="comma-separated allowed style keys ('' for all)")
+    switch = policy.add_mutually_exclusive_group()
+    switch.add_argument("--disable", dest="enabled", action="store_false")
+    switch.add_argument("--enable", dest="enabled", action="store_true")
+    policy.set_defaults(enabled=None)
+    policy.add_argument("--message", default=None, help="the event's policy_message")
+
+    terms = commands.add_parser("blocked-terms", help="add words to the global blocked_terms")
+    terms.add_argument("terms", nargs="+")
+
     summary = commands.add_parser("summary", help="an event's summary (counters and alerts)")
     summary.add_argument("tenant_id")
     summary.add_argument("event_slug")
@@ -105,6 +124,24 @@ def run(args: argparse.Namespace) -> Report:
         from aiimage.ops.kill_switch import kill_switch
 
         return kill_switch(args.state == "on", message=args.message)
+    if args.command == "event-policy":
+        from aiimage.ops.policy import event_policy
+
+        styles = None
+        if args.styles is not None:
+            styles = [key.strip() for key in args.styles.split(",") if key.strip()]
+        return event_policy(
+            args.tenant_id,
+            args.event_slug,
+            allow_custom_prompt=args.custom_prompt,
+            allowed_style_keys=styles,
+            enabled=args.enabled,
+            message=args.message,
+        )
+    if args.command == "blocked-terms":
+        from aiimage.ops.policy import add_blocked_terms
+
+        return add_blocked_terms(args.terms)
     from aiimage.ops.summary import event_summary
 
     return event_summary(args.tenant_id, args.event_slug)

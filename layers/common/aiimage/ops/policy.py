@@ -1,0 +1,57 @@
+"""Safety levers of the abuse playbook: tighten an event's policy (`allow_custom_prompt`,
+`allowed_style_keys`), and add words to the global `blocked_terms` (one versioned write,
+as the superadmin API does)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiimage.edits.catalog import catalog
+from aiimage.ops.report import Report
+
+
+def event_policy(
+    tenant_id: str,
+    event_slug: str,
+    *,
+    allow_custom_prompt: bool | None = None,
+    allowed_style_keys: Sequence[str] | None = None,
+    enabled: bool | None = None,
+    message: str | None = None,
+) -> Report:
+    store = catalog()
+    event = store.get_event(tenant_id, event_slug)
+    changes: dict[str, object] = {}
+    if allow_custom_prompt is not None:
+        changes["allow_custom_prompt"] = allow_custom_prompt
+    if allowed_style_keys is not None:
+        changes["allowed_style_keys"] = tuple(allowed_style_keys)
+    if enabled is not None:
+        changes["enabled"] = enabled
+    if message is not None:
+        changes["policy_message"] = message or None
+    policy = event.ai_editing.model_copy(update=changes)
+    updated = store.put_event_policy(tenant_id, event_slug, policy).ai_editing
+    report = Report("event-policy", verb="changed")
+    report.found, report.changed = 1, int(updated != event.ai_editing)
+    report.note = (
+        f"{tenant_id}/{event_slug}: enabled={updated.enabled} "
+        f"allow_custom_prompt={updated.allow_custom_prompt} "
+        f"allowed_style_keys={list(updated.allowed_style_keys) or 'all active'}"
+    )
+    return report
+
+
+def add_blocked_terms(terms: Sequence[str]) -> Report:
+    store = catalog()
+    current = store.get_settings()
+    merged = tuple(
+        dict.fromkeys([*current.blocked_terms, *(t.strip() for t in terms if t.strip())])
+    )
+    report = Report("blocked-terms", verb="added")
+    report.found = len(terms)
+    report.changed = len(merged) - len(current.blocked_terms)
+    if report.changed:
+        store.update_settings({"blocked_terms": list(merged)}, expected_version=current.version)
+    report.note = f"{len(merged)} blocked terms"
+    return report
