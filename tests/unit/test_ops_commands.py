@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from ops_scheduled.app import handler as scheduled_handler
 
 from aiimage import aws
@@ -484,3 +485,27 @@ def test_event_policy_and_blocked_terms_from_the_cli(
     assert "spam" in catalog().get_settings().blocked_terms
     assert cli.main(["blocked-terms", "spam"]) == 0  # already there: no write
     assert cli.main(["event-policy", demo.tenant_id, "no-such-event", "--disable"]) == 1
+
+
+def test_a_failed_send_is_counted_and_the_run_goes_on(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_settings(queue_auto_dispatch=False)
+    created = [create(demo) for _ in range(3)]
+    real_dispatch = edits.dispatch
+    sent: list[str] = []
+
+    def flaky(request: EditRequest) -> None:
+        if request.request_id == created[1].request_id:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
+        sent.append(request.request_id)
+        real_dispatch(request)
+
+    monkeypatch.setattr(edits, "dispatch", flaky)
+    report = dispatch.dispatch_queued()
+    assert (report.found, report.changed, report.failed) == (3, 2, 1)
+    assert not report.ok
+    assert sorted(sent) == sorted(r.request_id for r in (created[0], created[2]))
+    # The claimed, unsent request waits as `dispatched` for recover-stuck.
+    stuck = recover.recover_stuck(minutes=30, mode="requeue", now=later(31))
+    assert stuck.found == 3  # all three dispatched 31 "minutes" ago; none taken by a worker

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from aiimage.edits import requests as edits
 from aiimage.edits.catalog import catalog
 from aiimage.errors import AppError, NotFoundError
@@ -43,7 +45,9 @@ def dispatch_queued(
             report.changed += 1
         except NotFoundError:
             report.skipped += 1
-        except AppError:
+        except (AppError, ClientError, BotoCoreError):
+            # One request's failure is counted and logged; the run goes on with the rest
+            # (a claimed but unsent request is found again by recover-stuck).
             report.failed += 1
             logger.exception(
                 LogEvent.OPS_COMMAND_FAILED, command="dispatch", request_id=key.request_id

@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
@@ -78,7 +80,9 @@ def recover_stuck(
                 report.changed += 1
             else:
                 report.skipped += 1
-        except AppError:
+        except (AppError, ClientError, BotoCoreError):
+            # One request's failure is counted and logged; the run goes on with the rest
+            # (a claimed but unsent request is found again by recover-stuck).
             report.failed += 1
             logger.exception(
                 LogEvent.OPS_COMMAND_FAILED, command="recover-stuck", request_id=key.request_id
