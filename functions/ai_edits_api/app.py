@@ -106,14 +106,47 @@ def styles_for(event: Event) -> list[StyleView]:
 # --- guests -------------------------------------------------------------------------------
 
 
-@guest.post("/photos/{photo}/ai-edits", status_code=201, response_model=Envelope[EditRequest])
+class GuestEdit(BaseModel):
+    """What a guest sees of their request: no tenant, event or provider internals, no costs."""
+
+    request_id: str
+    photo_id: str
+    style_key: str
+    status: EditStatus
+    created_at: datetime
+    updated_at: datetime
+    block_reason: str | None
+    error_code: str | None
+    error_message: str | None
+    result_url: str | None  # once it has succeeded
+
+    @classmethod
+    def of(cls, request: EditRequest, token: str) -> GuestEdit:
+        result_url = None
+        if request.status == "succeeded":
+            result_url = f"/api/v1/events/{token}/ai-edits/{request.request_id}/result"
+        return cls(
+            request_id=request.request_id,
+            photo_id=request.photo_id,
+            style_key=request.style_key,
+            status=request.status,
+            created_at=request.created_at,
+            updated_at=request.updated_at,
+            block_reason=request.block_reason,
+            error_code=request.error_code,
+            error_message=request.error_message,
+            result_url=result_url,
+        )
+
+
+@guest.post("/photos/{photo}/ai-edits", status_code=201, response_model=Envelope[GuestEdit])
 def guest_create(
     identity: CurrentIdentity,
     token: Token,
     photo: Id,
     body: edits.EditCreate,
     idempotency_key: IdempotencyKey = None,
-) -> Envelope[EditRequest]:
+) -> Envelope[GuestEdit]:
     event, actor = guest_event(identity, token)
     if body.photo_id is not None:
         raise ValidationError("photo_id belongs in the path", code="param_not_supported")
@@ -123,7 +156,7 @@ def guest_create(
         payload={"photo": photo, **body.model_dump()},
         create=lambda: edits.create_edit(actor, event, photo, body),
     )
-    return Envelope(data=created)
+    return Envelope(data=GuestEdit.of(created, token))
 
 
 class PhotoUploadRequest(BaseModel):
@@ -204,13 +237,13 @@ def guest_photo_image(
     return Response(stored.body, media_type=stored.content_type, headers=headers)
 
 
-@guest.get("/ai-edits/{request_id}", response_model=Envelope[EditRequest])
-def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelope[EditRequest]:
+@guest.get("/ai-edits/{request_id}", response_model=Envelope[GuestEdit])
+def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelope[GuestEdit]:
     event, actor = guest_event(identity, token)
     request = edits.get_edit(event, request_id)
     if request.requested_by != actor.requested_by:
         raise NotFoundError("No such AI edit", code="unknown_request")
-    return Envelope(data=request)
+    return Envelope(data=GuestEdit.of(request, token))
 
 
 RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {

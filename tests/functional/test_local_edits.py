@@ -35,7 +35,7 @@ def test_a_guest_creates_an_edit_that_its_tenant_sees(local_stack: LocalStack) -
             },
         )
         assert created.status_code == 201, created.text
-        assert created.json()["data"]["tenant_id"] == TENANT_ID
+        assert created.json()["data"]["status"] == "queued"
         tenant = {"Authorization": f"Bearer {local_stack.tokens['tenant']}"}
         summary = client.get("/api/v1/tenant/events/summer-party/ai-edits/summary", headers=tenant)
         assert summary.status_code == 200
@@ -52,6 +52,7 @@ def test_a_guest_creates_an_edit_that_its_tenant_sees(local_stack: LocalStack) -
                 break
             time.sleep(0.2)
         assert status == "succeeded"
+        assert client.get(edit, headers=tenant).json()["data"]["tenant_id"] == TENANT_ID
         result = client.get(f"{edit}/result", headers=tenant)
         assert result.status_code == 200
         assert result.headers["content-type"] == "image/webp"
