@@ -102,14 +102,21 @@ def load_runner(name: str) -> Callable[[], str] | None:
     return runner
 
 
+def _position(heading: str) -> int:
+    """Where a section goes: its module's place in MODULES; hand-written ones last."""
+    for index, name in enumerate(MODULES):
+        if f"`bench/{name}.py`" in heading:
+            return index
+    return len(MODULES)
+
+
 def compose(generated: Sequence[str], existing: str, *, ran_at: str) -> str:
     produced = {section.splitlines()[0].strip(): section.strip() for section in generated}
     kept = split_sections(existing)
-    order = list(produced)
-    for heading in kept:  # sections no module produced this time stay, in their place
-        if heading not in produced:
-            order.append(heading)
-    body = [produced.get(heading) or kept[heading] for heading in order]
+    # Sections no module produced this time (`--only`, or written by hand) stay.
+    headings = list(produced) + [h for h in kept if h not in produced]
+    headings.sort(key=_position)  # stable: hand-written sections keep their order
+    body = [produced.get(heading) or kept[heading] for heading in headings]
     header = f"{TITLE}\n\n{INTRO}\n\nLast full or partial run: {ran_at}, on {machine()}."
     return "\n\n".join([header, *body]) + "\n"
 
