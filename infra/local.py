@@ -23,13 +23,17 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import Any
 
 import jwt
 import uvicorn
@@ -43,8 +47,16 @@ from infra.emulators.server import serve_in_thread
 from infra.gateway import HttpApiGateway, build_gateway, load_handler
 from infra.resources import CreatedResource, create_resources, put_secure_parameters
 from infra.seed_edits import DemoCatalog, seed_demo
-from infra.sqs_poller import SqsPoller
-from infra.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Function, Resolver, load_template
+from infra.sqs_poller import LambdaContext, SqsPoller
+from infra.template import (
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    Function,
+    Resolver,
+    Template,
+    TemplateError,
+    load_template,
+)
 
 READY_PREFIX = "LOCAL_STACK_READY"
 
@@ -87,6 +99,77 @@ class LocalStack:
     pollers: Sequence[SqsPoller] = ()
     emulators: Mapping[str, str] | None = None
     edits_demo: DemoCatalog | None = None
+    schedules: Sequence[ScheduledInvoker] = ()
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_DAILY_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) \* \* \? \*\)$")
+
+
+def next_run(expression: str, after: datetime) -> datetime:
+    """When an EventBridge schedule fires next after `after` (UTC): `rate(N unit)`, or a
+    daily `cron(M H * * ? *)`; other expressions are a TemplateError (not silently never)."""
+    if match := _RATE.match(expression):
+        unit = match.group(2).rstrip("s") + "s"
+        return after + timedelta(**{unit: int(match.group(1))})
+    if match := _DAILY_CRON.match(expression):
+        minute, hour = int(match.group(1)), int(match.group(2))
+        candidate = after.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return candidate if candidate > after else candidate + timedelta(days=1)
+    raise TemplateError(f"The local stack cannot run the schedule {expression!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    function: str
+    handler: str
+    expression: str
+    input: Mapping[str, Any]
+
+
+def schedules_of(template: Template, functions: Iterable[Function]) -> list[Schedule]:
+    """The `Schedule` events of the active functions, as EventBridge would invoke them."""
+    found = []
+    for function in functions:
+        events = template.resources[function.logical_id].properties.get("Events") or {}
+        for event in events.values():
+            if event.get("Type") != "Schedule":
+                continue
+            properties = event.get("Properties") or {}
+            expression = str(properties["Schedule"])
+            next_run(expression, datetime.now(UTC))  # refuse what cannot run, at start-up
+            found.append(
+                Schedule(
+                    function=function.logical_id,
+                    handler=function.handler,
+                    expression=expression,
+                    input=json.loads(properties.get("Input") or "{}"),
+                )
+            )
+    return found
+
+
+class ScheduledInvoker(threading.Thread):
+    """Invokes one function on its schedule (the first run one interval after start, as
+    EventBridge does); a failed run is logged and the schedule goes on."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        super().__init__(name=f"schedule-{schedule.function}", daemon=True)
+        self.schedule = schedule
+        self._handler = load_handler(schedule.handler)
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        due = next_run(self.schedule.expression, datetime.now(UTC))
+        while not self._stopped.wait(max(0.0, (due - datetime.now(UTC)).total_seconds())):
+            try:
+                self._handler(dict(self.schedule.input), LambdaContext(self.schedule.function))
+            except Exception:
+                logger.exception("scheduled run of %s failed", self.schedule.function)
+            due = next_run(self.schedule.expression, datetime.now(UTC))
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -263,7 +346,16 @@ def start(
         pollers=start_pollers(resolver, functions, created),
         emulators=emulators,
         edits_demo=edits_demo,
+        schedules=start_schedules(template, functions),
     )
+
+
+def start_schedules(template: Template, functions: Iterable[Function]) -> list[ScheduledInvoker]:
+    """One thread per Schedule event, as EventBridge rules invoke the function in AWS."""
+    invokers = [ScheduledInvoker(schedule) for schedule in schedules_of(template, functions)]
+    for invoker in invokers:
+        invoker.start()
+    return invokers
 
 
 def summary(stack: LocalStack) -> str:
@@ -275,6 +367,10 @@ def summary(stack: LocalStack) -> str:
         f"  route  {r.method} {r.path} -> {r.function} ({r.handler})" for r in stack.gateway.routes
     ]
     lines += [f"  poller {p.function} <- {p.queue_url}" for p in stack.pollers]
+    lines += [
+        f"  schedule {s.expression} -> {s.function} {json.dumps(s.input)}"
+        for s in (invoker.schedule for invoker in stack.schedules)
+    ]
     for name, url in (stack.emulators or {}).items():
         lines.append(f"  emulator {name.removesuffix('_BASE_URL').lower()} {url}")
     lines.append(f"  api    {stack.api}")
@@ -355,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         for poller in stack.pollers if stack else ():
             poller.stop()
+        for invoker in stack.schedules if stack else ():
+            invoker.stop()
         resources.close()
         sock.close()
         moto.stop()
