@@ -57,7 +57,10 @@ NO_CHROMIUM = (
 )
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, and every later test that runs a Mangum handler (which starts
+# its own loop) would fail with "This event loop is already running".
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
