@@ -14,7 +14,7 @@ from ops_scheduled.app import handler as scheduled_handler
 
 from aiimage import aws
 from aiimage.edits import requests as edits
-from aiimage.edits import runner
+from aiimage.edits import runner, stats
 from aiimage.edits.budget import BudgetStore, budget_store
 from aiimage.edits.catalog import catalog
 from aiimage.edits.models import EditRequest
@@ -509,3 +509,38 @@ def test_a_failed_send_is_counted_and_the_run_goes_on(
     # The claimed, unsent request waits as `dispatched` for recover-stuck.
     stuck = recover.recover_stuck(minutes=30, mode="requeue", now=later(31))
     assert stuck.found == 3  # all three dispatched 31 "minutes" ago; none taken by a worker
+
+
+def test_rebuild_stats_recomputes_the_counters_of_legacy_data(demo: DemoCatalog) -> None:
+    created = [create(demo) for _ in range(4)]
+    running = [
+        edits.transition(r, from_status=("queued",), to_status="processing") for r in created[:3]
+    ]
+    assert all(running)
+    runner.fail(running[0], "provider_failed", "down")  # type: ignore[arg-type]
+    runner.block(running[1])  # type: ignore[arg-type]
+    expected = stats.summarize(catalog().get_event(demo.tenant_id, demo.event_slug))
+    # Legacy data: no counters item, and a request in flight without index attributes.
+    table = TEST_ENV["EDITS_TABLE"]
+    aws.dynamodb().delete_item(
+        TableName=table, Key=stats.stats_key(demo.tenant_id, demo.event_slug)
+    )
+    aws.dynamodb().update_item(
+        TableName=table,
+        Key={
+            "pk": {"S": f"tenant#{demo.tenant_id}"},
+            "sk": {"S": f"event#{demo.event_slug}#edit#{created[3].request_id}"},
+        },
+        UpdateExpression="REMOVE active_status, active_at",
+    )
+    before = table_snapshot()
+    assert cli.main(["rebuild-stats", demo.tenant_id, demo.event_slug, "--pretend"]) == 0
+    assert table_snapshot() == before
+
+    assert cli.main(["rebuild-stats", demo.tenant_id, demo.event_slug]) == 0
+    rebuilt = stats.summarize(catalog().get_event(demo.tenant_id, demo.event_slug))
+    assert rebuilt.counts == expected.counts
+    assert rebuilt.moderation_hit_rate == expected.moderation_hit_rate
+    assert rebuilt.failure_rate == expected.failure_rate
+    found = recover.recover_stuck(minutes=30, now=later(31))
+    assert created[3].request_id in "".join(found.details)

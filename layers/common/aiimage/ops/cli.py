@@ -9,6 +9,7 @@ failed (2 for bad arguments). Long runs show a progress bar on stderr.
     kill-switch on|off [--message TEXT]
     event-policy TENANT_ID EVENT_SLUG [--no-custom-prompt] [--styles a,b] [--disable|--enable]
     blocked-terms TERM [TERM ...]
+    rebuild-stats TENANT_ID EVENT_SLUG [--pretend]
     summary TENANT_ID EVENT_SLUG
 """
 
@@ -87,6 +88,11 @@ def parser() -> argparse.ArgumentParser:
     terms = commands.add_parser("blocked-terms", help="add words to the global blocked_terms")
     terms.add_argument("terms", nargs="+")
 
+    rebuild = commands.add_parser("rebuild-stats", help="recompute an event's counters")
+    rebuild.add_argument("tenant_id")
+    rebuild.add_argument("event_slug")
+    rebuild.add_argument("--pretend", action="store_true", help="dry run: show the counts")
+
     summary = commands.add_parser("summary", help="an event's summary (counters and alerts)")
     summary.add_argument("tenant_id")
     summary.add_argument("event_slug")
@@ -142,6 +148,10 @@ def run(args: argparse.Namespace) -> Report:
         from aiimage.ops.policy import add_blocked_terms
 
         return add_blocked_terms(args.terms)
+    if args.command == "rebuild-stats":
+        from aiimage.ops.rebuild import rebuild_stats
+
+        return rebuild_stats(args.tenant_id, args.event_slug, pretend=args.pretend)
     from aiimage.ops.summary import event_summary
 
     return event_summary(args.tenant_id, args.event_slug)
