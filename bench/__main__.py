@@ -113,6 +113,16 @@ def _position(heading: str) -> int:
 def compose(generated: Sequence[str], existing: str, *, ran_at: str) -> str:
     produced = {section.splitlines()[0].strip(): section.strip() for section in generated}
     kept = split_sections(existing)
+    for heading, section in produced.items():
+        before, after = len(kept.get(heading, "").splitlines()), len(section.splitlines())
+        if after < before // 2:
+            # A module's run() is the whole section: prose written into the document by
+            # hand and not into the module is replaced. Say so; git diff shows what.
+            print(
+                f"warning: {heading} shrank from {before} to {after} lines; "
+                "text written by hand may be gone (git diff docs/benchmarks.md)",
+                file=sys.stderr,
+            )
     # Sections no module produced this time (`--only`, or written by hand) stay.
     headings = list(produced) + [h for h in kept if h not in produced]
     headings.sort(key=_position)  # stable: hand-written sections keep their order
