@@ -332,3 +332,13 @@ def test_the_summary_route_has_the_full_shape(demo: DemoCatalog) -> None:
         "failure_rate_min_samples": 10,
         "latency_warning_ms": 15_000,
     }
+
+
+def test_the_create_log_keys_do_not_outlive_the_create(
+    demo: DemoCatalog, log_output: io.StringIO
+) -> None:
+    create(demo)
+    logger.info("an unrelated line")
+    line = next(x for x in log_lines(log_output.getvalue()) if x["message"] == "an unrelated line")
+    assert "scope_hash" not in line
+    assert "event_id" not in line

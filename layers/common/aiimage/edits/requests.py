@@ -127,17 +127,29 @@ def _table() -> str:
 # --- the chain ----------------------------------------------------------------------------
 
 
+_LOG_KEYS = ("scope_hash", "event_id", "tenant_id")
+
+
 def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> EditRequest:
-    """Admit one edit request through the chain; the stored request, or the first refusal."""
+    """Admit one edit request through the chain; the stored request, or the first refusal.
+    Every log line of the create (budget and abuse signals included) carries the scope,
+    event and tenant; the keys are removed afterwards, so a process serving many requests
+    (a warm function, the local stack) never lends them to another request's lines."""
+    logger.append_keys(
+        scope_hash=actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id
+    )
+    try:
+        return _create_edit(actor, event, photo_id, body)
+    finally:
+        logger.remove_keys(list(_LOG_KEYS))
+
+
+def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> EditRequest:
     store = catalog()
     # Input first: unknown photos and styles are 404s, not links of the chain.
     if store.get_photo(event.tenant_id, event.slug, photo_id).status != "ready":
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
     style = store.get_style(body.style_key)
-    # Every log line of this create (budget and abuse signals included) can be correlated.
-    logger.append_keys(
-        scope_hash=actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id
-    )
     abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
     settings = store.cached_settings()
     now = datetime.now(UTC)
