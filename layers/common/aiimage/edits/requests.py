@@ -116,7 +116,8 @@ def new_request_id() -> str:
     return f"{now_ms:013x}{secrets.token_hex(8)}"
 
 
-def _key(tenant_id: str, slug: str, request_id: str) -> dict[str, Any]:
+def request_key(tenant_id: str, slug: str, request_id: str) -> dict[str, Any]:
+    """The Edits table key of a request (ops commands address requests by it too)."""
     return {"pk": {"S": f"tenant#{tenant_id}"}, "sk": {"S": f"event#{slug}#edit#{request_id}"}}
 
 
@@ -294,7 +295,7 @@ def _to_item(request: EditRequest) -> dict[str, Any]:
         for k, v in request.model_dump(mode="json").items()
         if v is not None
     }
-    item.update(_key(request.tenant_id, request.event_slug, request.request_id))
+    item.update(request_key(request.tenant_id, request.event_slug, request.request_id))
     return item
 
 
@@ -353,7 +354,9 @@ def load_edit(tenant_id: str, slug: str, request_id: str) -> EditRequest:
     """A request by its full address (the workers' messages carry it)."""
     item = (
         aws.dynamodb()
-        .get_item(TableName=_table(), Key=_key(tenant_id, slug, request_id), ConsistentRead=True)
+        .get_item(
+            TableName=_table(), Key=request_key(tenant_id, slug, request_id), ConsistentRead=True
+        )
         .get("Item")
     )
     if item is None:
@@ -407,7 +410,7 @@ def _current(request: EditRequest) -> EditRequest | None:
         aws.dynamodb()
         .get_item(
             TableName=_table(),
-            Key=_key(request.tenant_id, request.event_slug, request.request_id),
+            Key=request_key(request.tenant_id, request.event_slug, request.request_id),
             ConsistentRead=True,
         )
         .get("Item")
@@ -446,7 +449,7 @@ def _transition_once(
         removals = " REMOVE active_status, active_at"
     update: dict[str, Any] = {
         "TableName": _table(),
-        "Key": _key(request.tenant_id, request.event_slug, request.request_id),
+        "Key": request_key(request.tenant_id, request.event_slug, request.request_id),
         "UpdateExpression": "SET " + ", ".join(assignments) + removals,
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
@@ -520,7 +523,7 @@ def get_edit(event: Event, request_id: str) -> EditRequest:
         aws.dynamodb()
         .get_item(
             TableName=_table(),
-            Key=_key(event.tenant_id, event.slug, request_id),
+            Key=request_key(event.tenant_id, event.slug, request_id),
             ConsistentRead=True,
         )
         .get("Item")

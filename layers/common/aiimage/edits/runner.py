@@ -311,12 +311,18 @@ def _reservation(request: EditRequest) -> BudgetReservation:
     )
 
 
-def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> None:
-    assert outcome.image is not None
+def store_result(request: EditRequest, image: bytes) -> str:
+    """The provider's image with the event's watermark, stored as WebP; its object key."""
     event = catalog().get_event(request.tenant_id, request.event_slug)
-    marked = watermark_for_event(event, enhance.decode(outcome.image))
+    marked = watermark_for_event(event, enhance.decode(image))
     key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
     object_store().put(key, enhance.encode(marked, "WEBP", quality=90), "image/webp")
+    return key
+
+
+def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> None:
+    assert outcome.image is not None
+    key = store_result(request, outcome.image)
     cost_micros = round((outcome.cost or 0.0) * 1_000_000)
     budget_store().settle(
         _reservation(request), cost_micros, event_id=request.event_id, provider=provider

@@ -19,17 +19,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
-from aiimage.edits.catalog import catalog
 from aiimage.edits.models import EditRequest
-from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import AppError, NotFoundError
-from aiimage.imaging import enhance
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
 from aiimage.providers.outputs import fetch_output, output_client
 from aiimage.settings import get_settings
-from aiimage.storage.objects import object_store
 
 MAX_OUTPUT_BYTES = 50 * 1024 * 1024
 # Fetches the provider's output: (url, provider) → bytes. Tests replace it.
@@ -119,18 +115,11 @@ def backfill_storage(
 
 def _store(request: EditRequest, fetcher: Fetcher) -> bool:
     assert request.provider_url is not None
-    data = fetcher(request.provider_url, request.provider)
-    event = catalog().get_event(request.tenant_id, request.event_slug)
-    marked = watermark_for_event(event, enhance.decode(data))
-    key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
-    object_store().put(key, enhance.encode(marked, "WEBP", quality=90), "image/webp")
+    key = runner.store_result(request, fetcher(request.provider_url, request.provider))
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().edits_table,
-            Key={
-                "pk": {"S": f"tenant#{request.tenant_id}"},
-                "sk": {"S": f"event#{request.event_slug}#edit#{request.request_id}"},
-            },
+            Key=edits.request_key(request.tenant_id, request.event_slug, request.request_id),
             UpdateExpression="SET result_key = :key, updated_at = :now",
             ConditionExpression="#status = :succeeded AND attribute_not_exists(result_key)",
             ExpressionAttributeNames={"#status": "status"},

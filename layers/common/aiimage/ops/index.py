@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from aiimage import aws
-from aiimage.edits.requests import stamp
+from aiimage.edits.requests import request_key, stamp
 from aiimage.settings import get_settings
 
 if TYPE_CHECKING:
@@ -117,10 +117,7 @@ def claim(key: ActiveKey, *, status: str, to_active_status: str, now: datetime) 
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().edits_table,
-            Key={
-                "pk": {"S": f"tenant#{key.tenant_id}"},
-                "sk": {"S": f"event#{key.event_slug}#edit#{key.request_id}"},
-            },
+            Key=request_key(key.tenant_id, key.event_slug, key.request_id),
             UpdateExpression="SET active_status = :to, active_at = :now",
             ConditionExpression=(
                 "#status = :status AND active_status = :seen AND active_at = :seen_at"

@@ -71,10 +71,7 @@ def _index(table: str, tenant_id: str, event_slug: str, request: EditRequest) ->
     try:
         aws.dynamodb().update_item(
             TableName=table,
-            Key={
-                "pk": {"S": f"tenant#{tenant_id}"},
-                "sk": {"S": f"event#{event_slug}#edit#{request.request_id}"},
-            },
+            Key=edits.request_key(tenant_id, event_slug, request.request_id),
             UpdateExpression="SET active_status = :s, active_at = :at",
             ConditionExpression="#status = :s AND attribute_not_exists(active_status)",
             ExpressionAttributeNames={"#status": "status"},
