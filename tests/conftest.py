@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +67,17 @@ ORIGIN = "https://app.test"
 def reset_providers() -> None:
     get_provider.cache_clear()
     catalog.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def thread_event_loop() -> None:
+    """Mangum runs each invocation on the thread's current event loop, which Lambda's runtime
+    always has. `asyncio.run()` (the load client, an async test) ends by unsetting it, so a
+    later handler test in the same process would fail: give the thread one again."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @pytest.fixture
