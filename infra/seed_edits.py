@@ -27,6 +27,7 @@ from aiimage.edits.models import (
     Photo,
     Style,
     Tenant,
+    Watermark,
 )
 from aiimage.errors import ValidationError
 
@@ -76,6 +77,8 @@ STYLES: tuple[Style, ...] = (
         cost_estimate_micros=40_000,
     ),
 )
+
+DEMO_WATERMARK = Watermark(text="Summer Party", position="bottom-right", opacity=0.8, scale=0.35)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +185,8 @@ def seed_demo(*, bucket: str, store: Catalog | None = None) -> DemoCatalog:
         slug="summer-party",
         join_token=SUMMER_TOKEN,
         name="Summer Party",
-        ai_editing=EventAiEditing(allow_custom_prompt=True),
+        # A visible mark, so `make dev` shows the watermark on display copies and results.
+        ai_editing=EventAiEditing(allow_custom_prompt=True, watermark=DEMO_WATERMARK),
         package_key=PACKAGE_KEY,
     )
     winter = Event(

@@ -5,11 +5,13 @@ messages)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image, ImageChops, ImageStat
 
 from ai_edits_api.app import app
 from aiimage import aws
@@ -20,10 +22,11 @@ from aiimage.edits.catalog import catalog
 from aiimage.edits.circuit import FAILURE_THRESHOLD, circuit_breaker
 from aiimage.edits.models import EditRequest, Style
 from aiimage.edits.requests import Actor, EditCreate
+from aiimage.imaging.watermark import margin_for, mark_box, prepare_mark
 from aiimage.providers.base import GenerationRequest, Outcome, ProviderRejectedError
 from edit_poll_worker.app import handler as poll_worker
 from edit_submit_worker.app import handler as submit_worker
-from infra.seed_edits import DemoCatalog, seed_demo
+from infra.seed_edits import DEMO_WATERMARK, DemoCatalog, seed_demo
 from infra.sqs_poller import LambdaContext, sqs_event
 from tests.conftest import TEST_ENV, make_token
 from tests.functional.enhancer_support import jpeg
@@ -78,6 +81,13 @@ def load(demo: DemoCatalog, request_id: str) -> EditRequest:
     return edits.load_edit(demo.tenant_id, demo.event_slug, request_id)
 
 
+def whitest(region: Image.Image) -> int:
+    """The brightest pixel's weakest channel: high only where something is near white."""
+    red, green, blue = region.split()
+    weakest = ImageChops.darker(ImageChops.darker(red, green), blue)
+    return int(ImageStat.Stat(weakest).extrema[0][1])
+
+
 def usage(demo: DemoCatalog) -> tuple[int, int]:
     month = budget_store().month_usage(demo.tenant_id)
     return month.spent_micros, month.reserved_micros
@@ -120,6 +130,16 @@ def test_a_request_runs_to_a_watermarked_result_and_settles(demo: DemoCatalog) -
     assert done.result_key == f"events/{demo.event_slug}/ai-edits/{request_id}.webp"
     stored = aws.s3().get_object(Bucket=TEST_ENV["IMAGES_BUCKET"], Key=done.result_key)
     assert stored["ContentType"] == "image/webp"
+    # The demo event's text mark is on the result, where configured: near-white pixels
+    # inside its box, none in the same-sized box at the opposite corner.
+    with Image.open(io.BytesIO(stored["Body"].read())) as opened:
+        result = opened.convert("RGB")
+    layer = prepare_mark(result.size, DEMO_WATERMARK)
+    assert layer is not None
+    box = mark_box(result.size, layer.size, "bottom-right", margin_for(result.size))
+    mirrored = (result.width - box[2], box[1], result.width - box[0], box[3])
+    assert whitest(result.crop(box)) > 200
+    assert whitest(result.crop(mirrored)) < 150
     assert usage(demo) == (0, 0)  # the local provider reports no cost: settled at 0
     assert [e.request_id for e in budget_store().ledger(demo.tenant_id)] == [request_id]
 
