@@ -406,16 +406,11 @@ def transition(
 
 
 def _current(request: EditRequest) -> EditRequest | None:
-    item = (
-        aws.dynamodb()
-        .get_item(
-            TableName=_table(),
-            Key=request_key(request.tenant_id, request.event_slug, request.request_id),
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return None if item is None else _from_item(item)
+    """The stored request (consistent read), None once it is gone (pruned)."""
+    try:
+        return load_edit(request.tenant_id, request.event_slug, request.request_id)
+    except NotFoundError:
+        return None
 
 
 def _transition_once(
