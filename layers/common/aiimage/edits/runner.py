@@ -114,8 +114,11 @@ def submit(message: edits.EditMessage, *, last_attempt: bool = False) -> None:
         if taken is None:
             return
         request = taken
-    if request.status != "processing" or request.provider_job_id is not None:
-        return  # finished, or already submitted (its poll messages carry it on)
+    if request.status != "processing":
+        settle_finished(request)
+        return
+    if request.provider_job_id is not None:
+        return  # already submitted: its poll messages carry it on
     settings = catalog().cached_settings()
     provider = choose_provider(request, settings)
     try:
@@ -238,8 +241,11 @@ def poll(message: PollMessage, *, last_attempt: bool = False) -> None:
         request = edits.load_edit(message.tenant_id, message.event_slug, message.request_id)
     except NotFoundError:
         return
-    if request.status != "processing" or request.polls != message.attempt:
-        return  # finished, or a duplicate of an older poll
+    if request.status != "processing":
+        settle_finished(request)
+        return
+    if request.polls != message.attempt:
+        return  # a duplicate of an older poll
     if request.provider_job_id is None:
         return
     provider, job_id = request.provider, request.provider_job_id
@@ -321,6 +327,9 @@ def store_result(request: EditRequest, image: bytes) -> str:
 
 
 def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> None:
+    """Store the result, settle, then move to `succeeded`. Each step is safe to repeat (the
+    key is the request's, the settlement a single conditional write), so a worker that dies
+    anywhere in between is healed by the redelivery, or by `recover-stuck`'s poll."""
     assert outcome.image is not None
     key = store_result(request, outcome.image)
     cost_micros = round((outcome.cost or 0.0) * 1_000_000)
@@ -338,6 +347,25 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
     )
     if done is not None:
         logger.info(LogEvent.AI_EDIT_SUCCEEDED, request_id=request.request_id, provider=provider)
+        return
+    # Lost the transition: a duplicate that already succeeded (or whose own write was
+    # applied and only its answer lost) points at this very key and keeps it; a request
+    # failed meanwhile (recover-stuck --fail, a poll timeout) must not keep an orphan image.
+    try:
+        current = edits.load_edit(request.tenant_id, request.event_slug, request.request_id)
+    except NotFoundError:
+        current = None
+    if current is None or current.status != "succeeded":
+        object_store().delete(key)
+
+
+def settle_finished(request: EditRequest) -> None:
+    """A message for a finished request: a duplicate, or the redelivery after a worker died
+    between its final transition and the release. Release again: a single conditional
+    write on the reservation, a no-op when it already happened (a success settles before
+    its transition, so it has nothing left to do)."""
+    if request.status in ("failed", "blocked"):
+        budget_store().release(_reservation(request))
 
 
 def fail(request: EditRequest, code: str, message: str) -> None:
