@@ -8,18 +8,14 @@ queued through the emulator's `/__emulator/faults`.
 from __future__ import annotations
 
 import io
-import os
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import Response
 from PIL import Image
-from pydantic import SecretStr
 
 from aiimage.errors import ConfigurationError
 from aiimage.providers import replicate
@@ -33,9 +29,16 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.providers.replicate import MODELS, ReplicateProvider, map_error
-from aiimage.providers.transport import TIMEOUT_CODE, ProviderTransport
+from aiimage.providers.transport import TIMEOUT_CODE
 from infra.emulators.replicate import CreateRecord, create_app
-from infra.emulators.server import serve_in_thread
+from tests.functional import provider_emulators
+from tests.functional.provider_emulators import (
+    RecordingSleep,
+    png,
+    serving,
+    serving_image,
+    transport,
+)
 
 TOKEN = "r8_emulatorTestToken0123456789abcdef"
 ESRGAN, GFPGAN, CODEFORMER = "nightmareai/real-esrgan", "tencentarc/gfpgan", "sczhou/codeformer"
@@ -45,16 +48,9 @@ POLL_INTERVAL = 0.05
 
 
 @dataclass
-class Emulator:
-    url: str
-    app: FastAPI
-
-    def fault(self, kind: str, **options: Any) -> None:
-        response = httpx.post(f"{self.url}/__emulator/faults", json={"kind": kind, **options})
-        assert response.status_code == 204, response.text
-
+class Emulator(provider_emulators.Emulator):
     def reset(self) -> None:
-        assert httpx.delete(f"{self.url}/__emulator/faults").status_code == 204
+        super().reset()
         self.app.state.requests.clear()
         self.app.state.received.clear()
 
@@ -66,28 +62,14 @@ class Emulator:
         return sum(1 for r in self.app.state.received if r == f"{method} /v1{path}")
 
 
-@dataclass
-class RecordingSleep:
-    delays: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def _serve(processing_seconds: float) -> Iterator[Emulator]:
-    app = create_app(api_token=TOKEN, processing_seconds=processing_seconds)
-    with serve_in_thread(app) as url:
-        yield Emulator(url, app)
-
-
 @pytest.fixture(scope="module")
 def fast_server() -> Iterator[Emulator]:
-    yield from _serve(0.0)
+    yield from serving(create_app(api_token=TOKEN, processing_seconds=0.0), Emulator)
 
 
 @pytest.fixture(scope="module")
 def slow_server() -> Iterator[Emulator]:
-    yield from _serve(PROCESSING_SECONDS)
+    yield from serving(create_app(api_token=TOKEN, processing_seconds=PROCESSING_SECONDS), Emulator)
 
 
 @pytest.fixture
@@ -112,49 +94,35 @@ ProviderFactory = Callable[..., ReplicateProvider]
 
 @pytest.fixture
 def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
-    made: list[ReplicateProvider] = []
+    with ExitStack() as made:
 
-    def make(
-        emulator: Emulator,
-        *,
-        token: str = TOKEN,
-        max_retries: int = 2,
-        hosts: frozenset[str] = frozenset({"127.0.0.1"}),
-        downloader: httpx.Client | None = None,
-    ) -> ReplicateProvider:
-        transport = ProviderTransport(
-            provider="replicate",
-            base_url=f"{emulator.url}/v1",
-            token=lambda: SecretStr(token),
-            timeout=10.0,
-            max_retries=max_retries,
-            map_error=map_error,
-            sleep=sleep,
-        )
-        provider = ReplicateProvider(
-            transport=transport, allowed_output_hosts=hosts, downloader=downloader
-        )
-        made.append(provider)
-        return provider
+        def make(
+            emulator: Emulator,
+            *,
+            token: str = TOKEN,
+            max_retries: int = 2,
+            hosts: frozenset[str] = frozenset({"127.0.0.1"}),
+            downloader: httpx.Client | None = None,
+        ) -> ReplicateProvider:
+            wire = transport(
+                "replicate",
+                f"{emulator.url}/v1",
+                token,
+                map_error=map_error,
+                sleep=sleep,
+                max_retries=max_retries,
+            )
+            provider = ReplicateProvider(
+                transport=wire, allowed_output_hosts=hosts, downloader=downloader
+            )
+            return made.enter_context(closing(provider))
 
-    yield make
-    for provider in made:
-        provider.close()
+        yield make
 
 
 @pytest.fixture
 def provider(emulator: Emulator, make_provider: ProviderFactory) -> ReplicateProvider:
     return make_provider(emulator)
-
-
-def png(width: int = 48, height: int = 32, *, noisy: bool = False) -> bytes:
-    if noisy:  # random pixels do not compress: a big PNG from a small picture
-        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
-    else:
-        image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def request(model: str = ESRGAN, data: bytes | None = None, **options: Any) -> GenerationRequest:
@@ -173,12 +141,9 @@ def size_of(outcome: Outcome) -> tuple[int, int]:
 
 
 def poll_until_done(provider: ReplicateProvider, job_id: str) -> Outcome:
-    for _ in range(POLL_ATTEMPTS):
-        outcome = provider.poll(job_id)
-        if outcome.status != "pending":
-            return outcome
-        time.sleep(POLL_INTERVAL)
-    pytest.fail(f"{job_id} did not finish after {POLL_ATTEMPTS} polls")
+    return provider_emulators.poll_until_done(
+        provider, job_id, attempts=POLL_ATTEMPTS, interval=POLL_INTERVAL
+    )
 
 
 # --- models and their inputs -------------------------------------------------------------
@@ -261,15 +226,7 @@ def test_a_large_image_is_uploaded_first(provider: ReplicateProvider, emulator: 
 
 @pytest.fixture(scope="module")
 def image_host() -> Iterator[str]:
-    """A plain HTTP server holding one image, like a presigned URL of the object store."""
-    app = FastAPI()
-
-    @app.get("/input.png")
-    def image() -> Response:
-        return Response(png(20, 10), media_type="image/png")
-
-    with serve_in_thread(app) as url:
-        yield url
+    yield from serving_image()
 
 
 def test_an_image_url_is_passed_through(
@@ -539,7 +496,7 @@ def test_an_output_that_is_not_an_image_is_refused(
 def test_an_output_over_the_size_cap_is_refused(
     provider: ReplicateProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(replicate, "MAX_OUTPUT_BYTES", 100)
+    monkeypatch.setattr(ReplicateProvider, "max_output_bytes", 100)
 
     with pytest.raises(ProviderUnavailableError, match="too large"):
         provider.submit(request(scale=4))
@@ -560,7 +517,7 @@ def test_the_output_allow_list_admits_replicate_delivery_and_its_subdomains(
 ) -> None:
     provider = ReplicateProvider.from_settings()
     try:
-        assert provider._is_allowed(host) is allowed
+        assert provider.is_allowed(host) is allowed
     finally:
         provider.close()
 

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from PIL import Image
-from pydantic import SecretStr
 
 from aiimage.providers import runware
 from aiimage.providers.base import (
@@ -34,9 +33,17 @@ from aiimage.providers.base import (
 )
 from aiimage.providers.fake import FakeProvider
 from aiimage.providers.runware import RunwareProvider, map_error, task_uuid_for
-from aiimage.providers.transport import ProviderTransport
 from infra.emulators.runware import COST_PER_IMAGE, TaskRecord, create_app
 from infra.emulators.server import serve_in_thread
+from tests.functional import provider_emulators
+from tests.functional.provider_emulators import (
+    RecordingSleep,
+    png,
+    poll_until_done,
+    serving,
+    serving_image,
+    transport,
+)
 
 KEY = "rw_emulatorTestKey0123456789abcdef"
 MODEL = "runware:101@1"
@@ -44,16 +51,9 @@ POLLS_UNTIL_DONE = 2
 
 
 @dataclass
-class Emulator:
-    url: str
-    app: FastAPI
-
-    def fault(self, kind: str, **options: Any) -> None:
-        response = httpx.post(f"{self.url}/__emulator/faults", json={"kind": kind, **options})
-        assert response.status_code == 204, response.text
-
+class Emulator(provider_emulators.Emulator):
     def reset(self) -> None:
-        assert httpx.delete(f"{self.url}/__emulator/faults").status_code == 204
+        super().reset()
         self.app.state.requests.clear()
 
     def tasks(self, task_type: str) -> list[TaskRecord]:
@@ -67,19 +67,9 @@ class Emulator:
         return int(self.app.state.polls.get(task_uuid, 0))
 
 
-@dataclass
-class RecordingSleep:
-    delays: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Emulator]:
-    app = create_app(api_key=KEY, polls_until_done=POLLS_UNTIL_DONE)
-    with serve_in_thread(app) as url:
-        yield Emulator(url, app)
+    yield from serving(create_app(api_key=KEY, polls_until_done=POLLS_UNTIL_DONE), Emulator)
 
 
 @pytest.fixture
@@ -88,42 +78,34 @@ def emulator(server: Emulator) -> Emulator:
     return server
 
 
+ProviderFactory = Callable[..., RunwareProvider]
+
+
 @pytest.fixture
 def sleep() -> RecordingSleep:
     return RecordingSleep()
 
 
-ProviderFactory = Callable[..., RunwareProvider]
-
-
 @pytest.fixture
 def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
-    made: list[RunwareProvider] = []
+    with ExitStack() as made:
 
-    def make(
-        emulator: Emulator,
-        *,
-        key: str = KEY,
-        max_retries: int = 2,
-        hosts: frozenset[str] = frozenset({"127.0.0.1"}),
-        url: str | None = None,
-    ) -> RunwareProvider:
-        transport = ProviderTransport(
-            provider="runware",
-            base_url=url or f"{emulator.url}/v1",
-            token=lambda: SecretStr(key),
-            timeout=10.0,
-            max_retries=max_retries,
-            map_error=map_error,
-            sleep=sleep,
-        )
-        provider = RunwareProvider(transport=transport, allowed_output_hosts=hosts)
-        made.append(provider)
-        return provider
+        def make(
+            emulator: Emulator,
+            *,
+            key: str = KEY,
+            max_retries: int = 2,
+            hosts: frozenset[str] = frozenset({"127.0.0.1"}),
+            url: str | None = None,
+        ) -> RunwareProvider:
+            base_url = url or f"{emulator.url}/v1"
+            wire = transport(
+                "runware", base_url, key, map_error=map_error, sleep=sleep, max_retries=max_retries
+            )
+            provider = RunwareProvider(transport=wire, allowed_output_hosts=hosts)
+            return made.enter_context(closing(provider))
 
-    yield make
-    for provider in made:
-        provider.close()
+        yield make
 
 
 @pytest.fixture
@@ -131,29 +113,11 @@ def provider(emulator: Emulator, make_provider: ProviderFactory) -> RunwareProvi
     return make_provider(emulator)
 
 
-def png(width: int = 48, height: int = 32, *, noisy: bool = False) -> bytes:
-    if noisy:  # random pixels do not compress: a big PNG from a small picture
-        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
-    else:
-        image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def request(data: bytes | None = None, **options: Any) -> GenerationRequest:
     url = options.pop("url", None)
     image = ImageInput(data if data is not None else png(), "image/png", url=url)
     values: dict[str, Any] = {"prompt": "a vivid photo", **options}
     return GenerationRequest(model=MODEL, image=image, **values)
-
-
-def poll_until_done(provider: RunwareProvider, job_id: str, attempts: int = 10) -> Outcome:
-    for _ in range(attempts):
-        outcome = provider.poll(job_id)
-        if outcome.status != "pending":
-            return outcome
-    pytest.fail(f"{job_id} did not finish after {attempts} polls")
 
 
 def image_format(outcome: Outcome) -> tuple[str | None, tuple[int, int]]:
@@ -324,15 +288,7 @@ def test_a_big_image_is_uploaded_first(provider: RunwareProvider, emulator: Emul
 
 @pytest.fixture(scope="module")
 def image_host() -> Iterator[str]:
-    """A plain HTTP server holding one image, like a presigned URL of the object store."""
-    app = FastAPI()
-
-    @app.get("/input.png")
-    def image() -> Response:
-        return Response(png(20, 10), media_type="image/png")
-
-    with serve_in_thread(app) as url:
-        yield url
+    yield from serving_image()
 
 
 def test_an_image_url_is_passed_through(
@@ -682,7 +638,7 @@ def test_an_output_on_a_host_off_the_allow_list_is_refused(
 def test_an_output_over_the_size_cap_is_refused(
     provider: RunwareProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runware, "MAX_OUTPUT_BYTES", 100)
+    monkeypatch.setattr(RunwareProvider, "max_output_bytes", 100)
     submitted = provider.submit(request())
     assert submitted.job_id is not None
 
@@ -704,7 +660,7 @@ def test_an_output_over_the_size_cap_is_refused(
 def test_the_output_allow_list_admits_runware_and_its_subdomains(host: str, allowed: bool) -> None:
     provider = RunwareProvider.from_settings()
     try:
-        assert provider._is_allowed(host) is allowed
+        assert provider.is_allowed(host) is allowed
     finally:
         provider.close()
 

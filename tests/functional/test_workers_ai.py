@@ -12,7 +12,8 @@ import base64
 import functools
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from PIL import Image, ImageChops, ImageDraw
-from pydantic import SecretStr
 
 from aiimage.errors import AppError, ConfigurationError
 from aiimage.providers.base import (
@@ -34,7 +34,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.transport import TIMEOUT_CODE, ProviderTransport
+from aiimage.providers.transport import TIMEOUT_CODE
 from aiimage.providers.workers_ai import (
     MODELS,
     SD15_IMG2IMG,
@@ -45,6 +45,8 @@ from aiimage.providers.workers_ai import (
 )
 from infra.emulators.server import serve_in_thread
 from infra.emulators.workers_ai import create_app
+from tests.functional import provider_emulators
+from tests.functional.provider_emulators import RecordingSleep, serving, transport
 
 TOKEN = "cf-emulator-test-token-0123456789abcdef"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -54,20 +56,13 @@ CLIENT_TIMEOUT = 2.0
 
 
 @dataclass
-class Emulator:
-    url: str
-    app: FastAPI
-
+class Emulator(provider_emulators.Emulator):
     @property
     def base_url(self) -> str:
         return f"{self.url}/client/v4"
 
-    def fault(self, kind: str, **options: Any) -> None:
-        response = httpx.post(f"{self.url}/__emulator/faults", json={"kind": kind, **options})
-        assert response.status_code == 204, response.text
-
     def reset(self) -> None:
-        assert httpx.delete(f"{self.url}/__emulator/faults").status_code == 204
+        super().reset()
         assert httpx.delete(f"{self.url}/__emulator/requests").status_code == 204
 
     @property
@@ -86,19 +81,9 @@ class Emulator:
         return httpx.post(url, json=body, headers=headers, timeout=10)
 
 
-@dataclass
-class RecordingSleep:
-    delays: list[float] = field(default_factory=list)
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Emulator]:
-    app = create_app(api_token=TOKEN, account_id=ACCOUNT)
-    with serve_in_thread(app) as url:
-        yield Emulator(url, app)
+    yield from serving(create_app(api_token=TOKEN, account_id=ACCOUNT), Emulator)
 
 
 @pytest.fixture
@@ -117,28 +102,25 @@ ProviderFactory = Callable[..., WorkersAiProvider]
 
 @pytest.fixture
 def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
-    made: list[WorkersAiProvider] = []
+    with ExitStack() as made:
 
-    def make(
-        base_url: str, *, token: str = TOKEN, account: str = ACCOUNT, max_retries: int = 2
-    ) -> WorkersAiProvider:
-        transport = ProviderTransport(
-            provider="workers_ai",
-            base_url=base_url,
-            token=lambda: SecretStr(token),
-            timeout=CLIENT_TIMEOUT,
-            max_retries=max_retries,
-            # A fixed clock: the 3036 delay (until midnight UTC) is then known.
-            map_error=functools.partial(map_error, now=lambda: NOON),
-            sleep=sleep,
-        )
-        provider = WorkersAiProvider(account_id=account, transport=transport)
-        made.append(provider)
-        return provider
+        def make(
+            base_url: str, *, token: str = TOKEN, account: str = ACCOUNT, max_retries: int = 2
+        ) -> WorkersAiProvider:
+            wire = transport(
+                "workers_ai",
+                base_url,
+                token,
+                timeout=CLIENT_TIMEOUT,
+                max_retries=max_retries,
+                # A fixed clock: the 3036 delay (until midnight UTC) is then known.
+                map_error=functools.partial(map_error, now=lambda: NOON),
+                sleep=sleep,
+            )
+            provider = WorkersAiProvider(account_id=account, transport=wire)
+            return made.enter_context(closing(provider))
 
-    yield make
-    for provider in made:
-        provider.close()
+        yield make
 
 
 @pytest.fixture
@@ -278,23 +260,23 @@ def test_a_model_outside_the_catalog_is_refused_before_sending(
 
 
 def test_an_unknown_model_is_rejected_by_the_api(emulator: Emulator, sleep: RecordingSleep) -> None:
-    transport = ProviderTransport(
-        provider="workers_ai",
-        base_url=emulator.base_url,
-        token=lambda: SecretStr(TOKEN),
+    wire = transport(
+        "workers_ai",
+        emulator.base_url,
+        TOKEN,
         timeout=CLIENT_TIMEOUT,
         max_retries=2,
         map_error=map_error,
         sleep=sleep,
     )
     with pytest.raises(ProviderRejectedError) as caught:
-        transport.request(
+        wire.request(
             "POST",
             f"/accounts/{ACCOUNT}/ai/run/@cf/nobody/no-such-model",
             idempotent=False,
             json={"prompt": PROMPT},
         )
-    transport.close()
+    wire.close()
 
     assert caught.value.details == {"providerStatus": 400, "providerCode": 5007}
     assert len(emulator.requests) == 1

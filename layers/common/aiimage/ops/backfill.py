@@ -35,7 +35,7 @@ Fetcher = Callable[[str, str], bytes]
 def allowed_output_hosts(provider: str) -> frozenset[str]:
     """The hosts the provider's own client downloads outputs from."""
     client = runner.provider_for(provider)  # type: ignore[arg-type]
-    hosts = getattr(client, "_allowed_hosts", None)
+    hosts = getattr(client, "allowed_hosts", None)
     return frozenset(hosts) if hosts else frozenset()
 
 

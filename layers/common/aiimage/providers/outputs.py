@@ -4,11 +4,55 @@ an image content type."""
 
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from aiimage.providers.base import ProviderUnavailableError
+from aiimage.providers.transport import ProviderTransport
+
+MAX_OUTPUT_BYTES = 50 * 1024 * 1024
+DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+class OutputDownloadingProvider:
+    """The part of a provider client whose results are URLs it downloads itself: the API
+    transport, the output hosts it fetches from (public: the ops commands fetch from the
+    same ones), and a separate downloader that never carries the API credentials."""
+
+    # A class attribute, so one provider's cap can differ (and tests can lower it).
+    max_output_bytes: ClassVar[int] = MAX_OUTPUT_BYTES
+
+    def __init__(
+        self,
+        *,
+        transport: ProviderTransport,
+        allowed_output_hosts: frozenset[str],
+        downloader: httpx.Client | None = None,
+    ) -> None:
+        self._transport = transport
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_output_hosts)
+        self._downloader = downloader or output_client(DOWNLOAD_TIMEOUT)
+
+    def close(self) -> None:
+        self._transport.close()
+        self._downloader.close()
+
+    def is_allowed(self, host: str) -> bool:
+        return host_allowed(host, self.allowed_hosts)
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        return fetch_output(
+            self._downloader, url, allowed_hosts=self.allowed_hosts, max_bytes=self.max_output_bytes
+        )
+
+
+def output_hosts(domain: str, base_url: str) -> frozenset[str]:
+    """The provider's output domain, and the API's own host, so an emulator serving the
+    outputs itself works too."""
+    api_host = httpx.URL(base_url).host
+    return frozenset({domain} | ({api_host} if api_host else set()))
 
 
 def output_client(timeout: float | httpx.Timeout) -> httpx.Client:

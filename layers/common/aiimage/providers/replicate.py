@@ -36,7 +36,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.outputs import fetch_output, host_allowed, output_client
+from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.secrets import replicate_api_token
 from aiimage.settings import Settings, get_settings
@@ -44,11 +44,9 @@ from aiimage.settings import Settings, get_settings
 DELIVERY_HOST = "replicate.delivery"
 # Replicate's advice: data URIs up to 256 kB, larger inputs as URLs or uploaded files.
 MAX_DATA_URI_BYTES = 256 * 1024
-MAX_OUTPUT_BYTES = 50 * 1024 * 1024
 MAX_WAIT_SECONDS = 60  # the ceiling of `Prefer: wait=n`
 # The read timeout of a create must outlast the server's wait, or every slow run times out.
 WAIT_MARGIN_SECONDS = 1.0
-DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 WEBHOOK_TOLERANCE_SECONDS = 300  # the Standard Webhooks convention
 WEBHOOK_SECRET_TTL_SECONDS = 3600
 WEBHOOK_SECRET_MIN_REFRESH = 60
@@ -185,20 +183,10 @@ def map_error(response: httpx.Response) -> ProviderError:
 # --- the client --------------------------------------------------------------------------
 
 
-class ReplicateProvider:
+class ReplicateProvider(OutputDownloadingProvider):
     name = "replicate"
-
-    def __init__(
-        self,
-        *,
-        transport: ProviderTransport,
-        allowed_output_hosts: frozenset[str],
-        downloader: httpx.Client | None = None,
-    ) -> None:
-        self._transport = transport
-        self._allowed_hosts = frozenset(h.lower() for h in allowed_output_hosts)
-        self._downloader = downloader or output_client(DOWNLOAD_TIMEOUT)
-        self._secret: tuple[str, float] | None = None  # the webhook secret, when fetched
+    # The webhook secret and when it was fetched; set per instance on the first webhook.
+    _secret: tuple[str, float] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ReplicateProvider:
@@ -211,14 +199,8 @@ class ReplicateProvider:
             max_retries=settings.provider_max_retries,
             map_error=map_error,
         )
-        # The API's own host too, so an emulator serving outputs itself works.
-        api_host = urlsplit(settings.replicate_base_url).hostname
-        hosts = {DELIVERY_HOST} | ({api_host} if api_host else set())
-        return cls(transport=transport, allowed_output_hosts=frozenset(hosts))
-
-    def close(self) -> None:
-        self._transport.close()
-        self._downloader.close()
+        hosts = output_hosts(DELIVERY_HOST, settings.replicate_base_url)
+        return cls(transport=transport, allowed_output_hosts=hosts)
 
     def submit(self, request: GenerationRequest) -> Outcome:
         model = MODELS.get(request.model)
@@ -342,14 +324,6 @@ class ReplicateProvider:
         if predict_time is not None:
             outcome = replace(outcome, metrics={"predict_time": predict_time})
         return outcome
-
-    def _download(self, url: str) -> tuple[bytes, str]:
-        return fetch_output(
-            self._downloader, url, allowed_hosts=self._allowed_hosts, max_bytes=MAX_OUTPUT_BYTES
-        )
-
-    def _is_allowed(self, host: str) -> bool:
-        return host_allowed(host, self._allowed_hosts)
 
 
 def _first_output(output: Any) -> str | None:

@@ -47,7 +47,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.outputs import fetch_output, host_allowed, output_client
+from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.secrets import runware_api_key
 from aiimage.settings import Settings, get_settings
@@ -55,8 +55,6 @@ from aiimage.settings import Settings, get_settings
 OUTPUT_DOMAIN = "runware.ai"  # im.runware.ai serves results; any subdomain is admitted
 # Same advice as Replicate's: inline data URIs up to 256 kB, larger inputs uploaded.
 MAX_DATA_URI_BYTES = 256 * 1024
-MAX_OUTPUT_BYTES = 50 * 1024 * 1024
-DOWNLOAD_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 # An async ack is immediate; the floor keeps a 429 retry possible for a caller in a hurry.
 MIN_SUBMIT_SECONDS = 5.0
 
@@ -231,19 +229,8 @@ def _run_error(error: TaskError) -> str:
 # --- the client --------------------------------------------------------------------------
 
 
-class RunwareProvider:
+class RunwareProvider(OutputDownloadingProvider):
     name = "runware"
-
-    def __init__(
-        self,
-        *,
-        transport: ProviderTransport,
-        allowed_output_hosts: frozenset[str],
-        downloader: httpx.Client | None = None,
-    ) -> None:
-        self._transport = transport
-        self._allowed_hosts = frozenset(h.lower() for h in allowed_output_hosts)
-        self._downloader = downloader or output_client(DOWNLOAD_TIMEOUT)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> RunwareProvider:
@@ -256,14 +243,8 @@ class RunwareProvider:
             max_retries=settings.provider_max_retries,
             map_error=map_error,
         )
-        # The API's own host too, so an emulator serving outputs itself works.
-        api_host = httpx.URL(settings.runware_base_url).host
-        hosts = {OUTPUT_DOMAIN} | ({api_host} if api_host else set())
-        return cls(transport=transport, allowed_output_hosts=frozenset(hosts))
-
-    def close(self) -> None:
-        self._transport.close()
-        self._downloader.close()
+        hosts = output_hosts(OUTPUT_DOMAIN, settings.runware_base_url)
+        return cls(transport=transport, allowed_output_hosts=hosts)
 
     def submit(self, request: GenerationRequest) -> Outcome:
         if request.prompt is None or not request.prompt.strip():
@@ -410,14 +391,6 @@ class RunwareProvider:
             metrics=metrics,
             url=finished.image_url,
         )
-
-    def _download(self, url: str) -> tuple[bytes, str]:
-        return fetch_output(
-            self._downloader, url, allowed_hosts=self._allowed_hosts, max_bytes=MAX_OUTPUT_BYTES
-        )
-
-    def _is_allowed(self, host: str) -> bool:
-        return host_allowed(host, self._allowed_hosts)
 
 
 def _data_uri(image: ImageInput) -> str:
