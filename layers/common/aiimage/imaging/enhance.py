@@ -2,16 +2,25 @@
 
 It is the embedded provider of `make dev` and the image source of the provider emulators,
 so every path through the system produces a genuinely processed picture. Each operation
-takes and returns an RGB(A) `Image` and never mutates its input.
+takes and returns an RGB(A) `Image`; it never mutates its input unless asked to
+(`in_place=True`).
+
+Memory: a 40 MP RGB image is 160 MB in Pillow (4 bytes a pixel), and the generate function
+must fit 512 MB. So the operations work in horizontal bands of a few MB: each band is read
+with a margin of the rows its neighbourhood filters look at, processed, and pasted back,
+so only the image itself (or the input and the larger output, for an upscale) is full
+size. Global statistics (autocontrast's histogram, the contrast mean) are gathered band by
+band in a first pass. The result is the same, pixel for pixel, as running each Pillow
+operation on the whole image (tests/unit/test_imaging_memory.py).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Iterator
+from typing import Final, Literal
 
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps, ImageStat
 
 OutputFormat = Literal["WEBP", "PNG", "JPEG"]
 
@@ -21,13 +30,27 @@ CONTENT_TYPES: dict[OutputFormat, str] = {
     "JPEG": "image/jpeg",
 }
 
+# About 8 MB of RGB(A) per band: small next to a 160 MB image, large enough that the
+# margins recomputed at band edges and Pillow's per-call overhead stay small.
+BAND_PIXELS: Final = 2_000_000
+
+BandOperation = Callable[[Image.Image], Image.Image]
+# A style, given the whole (RGB or RGBA) image: the rows its operation reads above and
+# below each output row, and the operation on an RGB band (same size in, same size out).
+Style = Callable[[Image.Image], tuple[int, BandOperation]]
+
 
 def decode(data: bytes) -> Image.Image:
     """Decode already-validated bytes into RGB, or RGBA when the image has transparency."""
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
         has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
-        return opened.convert("RGBA" if has_alpha else "RGB")
+        target = "RGBA" if has_alpha else "RGB"
+        if opened.mode != target:
+            return opened.convert(target)
+        # Already the right mode: hand the decoded pixels over instead of copying them
+        # (what `convert` would do). Closing `opened` drops only its file and decoder.
+        return opened._new(opened.im)
 
 
 def encode(image: Image.Image, fmt: OutputFormat = "WEBP", *, quality: int = 90) -> bytes:
@@ -52,48 +75,111 @@ def upscale(image: Image.Image, scale: int) -> Image.Image:
         raise ValueError("scale must be at least 1")
     if scale == 1:
         return image.copy()
-    enlarged = image.resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
-    return enlarged.filter(ImageFilter.UnsharpMask(radius=1.5, percent=60, threshold=2))
+    width, height = image.width * scale, image.height * scale
+    sharpen = ImageFilter.UnsharpMask(radius=1.5, percent=60, threshold=2)
+    # Output rows read by the unsharp mask, rounded up to whole source rows.
+    margin = -(-blur_margin(1.5) // scale) * scale
+    rows = max(_band_rows(width, margin), scale)
+    rows -= rows % scale
+    enlarged = Image.new(image.mode, (width, height))
+    for top, bottom, window_top, window_bottom in _bands(height, rows, margin):
+        source_top, source_bottom = window_top // scale, window_bottom // scale
+        # Lanczos reads 3 source rows either side; with 4 the crop's own edge is never
+        # reached, so each output row gets exactly the weights of a whole-image resize.
+        crop_top = max(0, source_top - _LANCZOS_ROWS)
+        crop_bottom = min(image.height, source_bottom + _LANCZOS_ROWS)
+        source = image.crop((0, crop_top, image.width, crop_bottom))
+        box = (0, source_top - crop_top, image.width, source_bottom - crop_top)
+        window = source.resize(
+            (width, window_bottom - window_top), Image.Resampling.LANCZOS, box=box
+        )
+        del source
+        band = window.filter(sharpen).crop((0, top - window_top, width, bottom - window_top))
+        enlarged.paste(band, (0, top))
+    return enlarged
 
 
-def restore(image: Image.Image) -> Image.Image:
-    """Face/photo restoration stand-in: denoise, recover contrast, then sharpen."""
-    denoised = _on_rgb(image, lambda rgb: rgb.filter(ImageFilter.MedianFilter(3)))
-    contrasted = _on_rgb(denoised, lambda rgb: ImageOps.autocontrast(rgb, cutoff=0.5))
-    return contrasted.filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=3))
+_LANCZOS_ROWS: Final = 4
 
 
-def _vivid(rgb: Image.Image) -> Image.Image:
-    return ImageEnhance.Contrast(ImageEnhance.Color(rgb).enhance(1.5)).enhance(1.15)
+def restore(image: Image.Image, *, fidelity: float = 0.0, in_place: bool = False) -> Image.Image:
+    """Face/photo restoration stand-in: denoise, recover contrast, then sharpen; blended
+    back over the input by `fidelity` (0..1, CodeFormer's knob: 1 is the input itself)."""
+    if not 0.0 <= fidelity <= 1.0:
+        raise ValueError("fidelity must be within 0..1")
+    median = ImageFilter.MedianFilter(3)
+    sharpen = ImageFilter.UnsharpMask(radius=2, percent=120, threshold=3)
+    # Autocontrast needs the histogram of the whole denoised picture: a first pass.
+    lut = autocontrast_lut(histogram(image, lambda band: _rgb(band).filter(median), 1), 0.5)
+
+    def operation(band: Image.Image) -> Image.Image:
+        denoised = _on_rgb(band, lambda rgb: rgb.filter(median))
+        contrasted = _on_rgb(denoised, lambda rgb: rgb.point(lut))
+        restored = contrasted.filter(sharpen)
+        return Image.blend(restored, band, fidelity) if fidelity > 0 else restored
+
+    target = image if in_place else image.copy()
+    map_in_place(target, operation, 1 + blur_margin(2))
+    return target
 
 
-def _mono(rgb: Image.Image) -> Image.Image:
-    return ImageOps.autocontrast(ImageOps.grayscale(rgb), cutoff=1).convert("RGB")
+def _vivid(image: Image.Image) -> tuple[int, BandOperation]:
+    def colour(rgb: Image.Image) -> Image.Image:
+        return ImageEnhance.Color(rgb).enhance(1.5)
+
+    # ImageEnhance.Contrast blends towards the mean grey of the whole (coloured) picture.
+    grey = histogram(image, lambda band: colour(_rgb(band)).convert("L"), 0)
+    mean = int(ImageStat.Stat(grey).mean[0] + 0.5)
+
+    def operation(rgb: Image.Image) -> Image.Image:
+        coloured = colour(rgb)
+        flat = Image.new("L", coloured.size, mean).convert("RGB")
+        return Image.blend(flat, coloured, 1.15)
+
+    return 0, operation
 
 
-def _sepia(rgb: Image.Image) -> Image.Image:
-    return ImageOps.colorize(ImageOps.grayscale(rgb), black="#2b1d0e", white="#f4e3c1")
+def _mono(image: Image.Image) -> tuple[int, BandOperation]:
+    lut = autocontrast_lut(histogram(image, lambda band: ImageOps.grayscale(_rgb(band)), 0), 1)
+    return 0, lambda rgb: ImageOps.grayscale(rgb).point(lut).convert("RGB")
 
 
-def _sketch(rgb: Image.Image) -> Image.Image:
-    edges = ImageOps.invert(ImageOps.grayscale(rgb).filter(ImageFilter.FIND_EDGES))
-    return ImageOps.autocontrast(edges, cutoff=2).convert("RGB")
+def _sepia(image: Image.Image) -> tuple[int, BandOperation]:
+    def operation(rgb: Image.Image) -> Image.Image:
+        return ImageOps.colorize(ImageOps.grayscale(rgb), black="#2b1d0e", white="#f4e3c1")
+
+    return 0, operation
 
 
-def _poster(rgb: Image.Image) -> Image.Image:
-    return ImageOps.posterize(rgb.filter(ImageFilter.SMOOTH_MORE), 3)
+def _edges(rgb: Image.Image) -> Image.Image:
+    return ImageOps.invert(ImageOps.grayscale(rgb).filter(ImageFilter.FIND_EDGES))
 
 
-def _dream(rgb: Image.Image) -> Image.Image:
-    glow = rgb.filter(ImageFilter.GaussianBlur(radius=max(2, min(rgb.size) // 100)))
-    return ImageEnhance.Color(Image.blend(rgb, glow, 0.5)).enhance(1.3)
+def _sketch(image: Image.Image) -> tuple[int, BandOperation]:
+    lut = autocontrast_lut(histogram(image, lambda band: _edges(_rgb(band)), 1), 2)
+    return 1, lambda rgb: _edges(rgb).point(lut).convert("RGB")
 
 
-def _enhance(rgb: Image.Image) -> Image.Image:
-    return ImageOps.autocontrast(rgb, cutoff=0.5).filter(ImageFilter.DETAIL)
+def _poster(image: Image.Image) -> tuple[int, BandOperation]:
+    return 2, lambda rgb: ImageOps.posterize(rgb.filter(ImageFilter.SMOOTH_MORE), 3)
 
 
-STYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
+def _dream(image: Image.Image) -> tuple[int, BandOperation]:
+    radius = max(2, min(image.size) // 100)  # of the whole picture, not of a band
+
+    def operation(rgb: Image.Image) -> Image.Image:
+        glow = rgb.filter(ImageFilter.GaussianBlur(radius=radius))
+        return ImageEnhance.Color(Image.blend(rgb, glow, 0.5)).enhance(1.3)
+
+    return blur_margin(radius), operation
+
+
+def _enhance(image: Image.Image) -> tuple[int, BandOperation]:
+    lut = autocontrast_lut(histogram(image, _rgb, 0), 0.5)
+    return 1, lambda rgb: rgb.point(lut).filter(ImageFilter.DETAIL)
+
+
+STYLES: dict[str, Style] = {
     "enhance": _enhance,
     "vivid": _vivid,
     "mono": _mono,
@@ -104,15 +190,114 @@ STYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
 }
 
 
-def stylize(image: Image.Image, style: str, strength: float = 0.6) -> Image.Image:
+def stylize(
+    image: Image.Image, style: str, strength: float = 0.6, *, in_place: bool = False
+) -> Image.Image:
     """img2img stand-in: the styled picture blended over the original by `strength` (0..1),
     the same knob img2img models use for how far to move away from the input."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}")
     if not 0.0 <= strength <= 1.0:
         raise ValueError("strength must be within 0..1")
-    styled = _on_rgb(image, STYLES[style])
-    return _on_rgb(image, lambda rgb: Image.blend(rgb, _rgb(styled), strength))
+    margin, styled = STYLES[style](image)
+
+    def operation(band: Image.Image) -> Image.Image:
+        return _on_rgb(band, lambda rgb: Image.blend(rgb, styled(rgb), strength))
+
+    target = image if in_place else image.copy()
+    map_in_place(target, operation, margin)
+    return target
+
+
+# --- banded processing ----------------------------------------------------------------------
+
+
+def blur_margin(radius: float) -> int:
+    """Rows a GaussianBlur or UnsharpMask of `radius` reads beyond each pixel: Pillow runs
+    three box blurs, each of at most `radius` plus one row of fractional weight."""
+    return 3 * (int(radius) + 2)
+
+
+def _band_rows(width: int, margin: int) -> int:
+    # At least twice the margin, so that recomputed margins cost at most as much again.
+    return max(BAND_PIXELS // max(width, 1), 2 * margin, 1)
+
+
+def _bands(height: int, rows: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
+    """(top, bottom) of each band and (top, bottom) of the window it is computed from."""
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        yield top, bottom, max(0, top - margin), min(height, bottom + margin)
+
+
+def map_in_place(image: Image.Image, operation: BandOperation, margin: int) -> None:
+    """Replace `image` by `operation(image)`, where `operation` only looks `margin` rows
+    above and below each output row, working one band at a time.
+
+    Each window is cropped before the previous band's result is pasted, and a band is at
+    least `margin` rows high, so every window reads original rows only."""
+    rows = _band_rows(image.width, margin)
+    pending: tuple[int, Image.Image] | None = None
+    for top, bottom, window_top, window_bottom in _bands(image.height, rows, margin):
+        window = image.crop((0, window_top, image.width, window_bottom))
+        if pending is not None:
+            image.paste(pending[1], (0, pending[0]))
+        result = operation(window)
+        del window
+        pending = (top, result.crop((0, top - window_top, image.width, bottom - window_top)))
+        del result
+    if pending is not None:
+        image.paste(pending[1], (0, pending[0]))
+
+
+def histogram(image: Image.Image, operation: BandOperation, margin: int) -> list[int]:
+    """`operation(image).histogram()`, computed band by band without the whole result."""
+    rows = _band_rows(image.width, margin)
+    total: list[int] = []
+    for top, bottom, window_top, window_bottom in _bands(image.height, rows, margin):
+        window = image.crop((0, window_top, image.width, window_bottom))
+        band = operation(window).crop((0, top - window_top, image.width, bottom - window_top))
+        counts = band.histogram()
+        total = [a + b for a, b in zip(total, counts, strict=True)] if total else counts
+    return total
+
+
+def autocontrast_lut(histogram: list[int], cutoff: float) -> list[int]:
+    """The lookup table `ImageOps.autocontrast(image, cutoff)` applies, from the histogram
+    of the whole image (Pillow's algorithm, so that bands can share one table)."""
+    lut: list[int] = []
+    for layer in range(0, len(histogram), 256):
+        counts = histogram[layer : layer + 256]
+        n = sum(counts)
+        cut = int(n * cutoff // 100)  # remove cutoff% of the pixels from the low end
+        for lo in range(256):
+            if cut > counts[lo]:
+                cut -= counts[lo]
+                counts[lo] = 0
+            else:
+                counts[lo] -= cut
+                cut = 0
+            if cut <= 0:
+                break
+        cut = int(n * cutoff // 100)  # and from the high end
+        for hi in range(255, -1, -1):
+            if cut > counts[hi]:
+                cut -= counts[hi]
+                counts[hi] = 0
+            else:
+                counts[hi] -= cut
+                cut = 0
+            if cut <= 0:
+                break
+        lo = next((i for i in range(256) if counts[i]), 255)
+        hi = next((i for i in range(255, -1, -1) if counts[i]), 0)
+        if hi <= lo:
+            lut.extend(range(256))
+            continue
+        scale = 255.0 / (hi - lo)
+        offset = -lo * scale
+        lut.extend(min(255, max(0, int(i * scale + offset))) for i in range(256))
+    return lut
 
 
 def _rgb(image: Image.Image) -> Image.Image:

@@ -64,6 +64,10 @@ class LocalProvider:
                 details={"maxOutputPixels": self.max_output_pixels},
             )
         result = operation.run(image)
+        # Styles and restore work on the decoded image in place; after an upscale the
+        # input is garbage: either way only the result is alive for the WebP encode,
+        # whose own buffers are about 1.4x the image (docs/benchmarks.md, peak memory).
+        del image
         return Outcome.succeeded(
             enhance.encode(result, "WEBP", quality=OUTPUT_QUALITY), enhance.CONTENT_TYPES["WEBP"]
         )
@@ -115,16 +119,16 @@ class _Operation:
     restore_first: bool = False
 
     def run(self, image: Image.Image) -> Image.Image:
+        """The result; `image` (decoded for this request only) is worked on in place, so a
+        40 MP picture is held once, not once per step."""
         if self.kind == UPSCALE:
-            base = enhance.restore(image) if self.restore_first else image
+            base = enhance.restore(image, in_place=True) if self.restore_first else image
             return enhance.upscale(base, self.scale)
         if self.kind == RESTORE:
-            restored = enhance.restore(image)
-            if self.strength > 0:
-                restored = Image.blend(restored, image, self.strength)
+            restored = enhance.restore(image, fidelity=self.strength, in_place=True)
             return enhance.upscale(restored, self.scale) if self.scale > 1 else restored
         style = self.kind.removeprefix(STYLE_PREFIX)
-        return enhance.stylize(image, style, self.strength)
+        return enhance.stylize(image, style, self.strength, in_place=True)
 
 
 def _reject_if(condition: bool, message: str) -> None:

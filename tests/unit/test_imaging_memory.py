@@ -1,0 +1,244 @@
+"""Banded image processing gives the same pixels as whole-image Pillow calls.
+
+`aiimage.imaging.enhance` works in horizontal bands so that a 40 MP picture is held once
+(see its docstring and docs/benchmarks.md). The reference here is the earlier whole-image
+implementation, kept verbatim: every style, restore (with fidelity) and upscale must match
+it exactly, on RGB and RGBA, with bands small enough that every margin and every band edge
+is exercised.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable
+
+import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+
+from aiimage.imaging import enhance
+from aiimage.providers.base import GenerationRequest, ImageInput
+from aiimage.providers.local import LocalProvider
+
+# --- the whole-image reference ------------------------------------------------------------
+
+
+def _ref_on_rgb(image: Image.Image, operation: Callable[[Image.Image], Image.Image]) -> Image.Image:
+    if image.mode != "RGBA":
+        return operation(image.convert("RGB") if image.mode != "RGB" else image)
+    result = operation(image.convert("RGB")).convert("RGBA")
+    result.putalpha(image.getchannel("A"))
+    return result
+
+
+def _ref_rgb(image: Image.Image) -> Image.Image:
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+REFERENCE_STYLES: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "enhance": lambda rgb: ImageOps.autocontrast(rgb, cutoff=0.5).filter(ImageFilter.DETAIL),
+    "vivid": lambda rgb: ImageEnhance.Contrast(ImageEnhance.Color(rgb).enhance(1.5)).enhance(1.15),
+    "mono": lambda rgb: ImageOps.autocontrast(ImageOps.grayscale(rgb), cutoff=1).convert("RGB"),
+    "sepia": lambda rgb: ImageOps.colorize(
+        ImageOps.grayscale(rgb), black="#2b1d0e", white="#f4e3c1"
+    ),
+    "sketch": lambda rgb: ImageOps.autocontrast(
+        ImageOps.invert(ImageOps.grayscale(rgb).filter(ImageFilter.FIND_EDGES)), cutoff=2
+    ).convert("RGB"),
+    "poster": lambda rgb: ImageOps.posterize(rgb.filter(ImageFilter.SMOOTH_MORE), 3),
+    "dream": lambda rgb: ImageEnhance.Color(
+        Image.blend(
+            rgb, rgb.filter(ImageFilter.GaussianBlur(radius=max(2, min(rgb.size) // 100))), 0.5
+        )
+    ).enhance(1.3),
+}
+
+
+def reference_stylize(image: Image.Image, style: str, strength: float) -> Image.Image:
+    styled = _ref_on_rgb(image, REFERENCE_STYLES[style])
+    return _ref_on_rgb(image, lambda rgb: Image.blend(rgb, _ref_rgb(styled), strength))
+
+
+def reference_restore(image: Image.Image, fidelity: float = 0.0) -> Image.Image:
+    denoised = _ref_on_rgb(image, lambda rgb: rgb.filter(ImageFilter.MedianFilter(3)))
+    contrasted = _ref_on_rgb(denoised, lambda rgb: ImageOps.autocontrast(rgb, cutoff=0.5))
+    restored = contrasted.filter(ImageFilter.UnsharpMask(radius=2, percent=120, threshold=3))
+    return Image.blend(restored, image, fidelity) if fidelity > 0 else restored
+
+
+def reference_upscale(image: Image.Image, scale: int) -> Image.Image:
+    enlarged = image.resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
+    return enlarged.filter(ImageFilter.UnsharpMask(radius=1.5, percent=60, threshold=2))
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def photo(width: int = 230, height: int = 157, mode: str = "RGB", seed: int = 3) -> Image.Image:
+    """Gradients, hard-edged shapes and noise: every filter changes it, at every row."""
+    rng = random.Random(seed)
+    gradient = Image.linear_gradient("L").resize((width, height))
+    radial = Image.radial_gradient("L").resize((width, height))
+    image = Image.merge("RGB", (gradient, radial, gradient.transpose(Image.Transpose.ROTATE_180)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x, y = rng.randrange(width), rng.randrange(height)
+        box = (x, y, x + rng.randrange(3, 60), y + rng.randrange(3, 40))
+        draw.ellipse(box, fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    noise = Image.merge(
+        "RGB", [Image.frombytes("L", (width, height), rng.randbytes(width * height)) for _ in "RGB"]
+    )
+    image = ImageChops.add(image, noise.point(lambda v: 120 + v // 16), offset=-128)
+    if mode == "RGBA":
+        image = image.convert("RGBA")
+        image.putalpha(radial)
+    return image
+
+
+@pytest.fixture(params=[1500, 100_000_000], ids=["many-bands", "one-band"])
+def band_pixels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Tiny bands (a few rows, so margins span band edges) and one band for everything."""
+    monkeypatch.setattr(enhance, "BAND_PIXELS", request.param)
+    return int(request.param)
+
+
+def assert_same(actual: Image.Image, expected: Image.Image) -> None:
+    assert actual.mode == expected.mode
+    assert actual.size == expected.size
+    diff = ImageChops.difference(actual, expected)
+    assert diff.getbbox() is None, f"pixels differ: extrema {diff.getextrema()}"
+
+
+# --- equality -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+@pytest.mark.parametrize("style", sorted(enhance.STYLES))
+def test_every_style_matches_the_whole_image_result(
+    style: str, mode: str, band_pixels: int
+) -> None:
+    source = photo(mode=mode)
+    expected = reference_stylize(source, style, 0.6)
+    actual = enhance.stylize(source, style, 0.6)
+    assert_same(actual, expected)
+    assert_same(source, photo(mode=mode))  # not in place: the input is untouched
+
+
+@pytest.mark.parametrize("strength", [0.0, 1.0])
+def test_style_strength_ends_match(strength: float, band_pixels: int) -> None:
+    source = photo()
+    assert_same(
+        enhance.stylize(source, "sketch", strength), reference_stylize(source, "sketch", strength)
+    )
+
+
+def test_dream_blurs_by_the_whole_picture_size(band_pixels: int) -> None:
+    # 420 px high: a radius of 4, a margin of 18 rows, more than a tiny band.
+    source = photo(640, 420)
+    assert_same(enhance.stylize(source, "dream", 0.8), reference_stylize(source, "dream", 0.8))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+@pytest.mark.parametrize("fidelity", [0.0, 0.4])
+def test_restore_matches_the_whole_image_result(
+    mode: str, fidelity: float, band_pixels: int
+) -> None:
+    source = photo(mode=mode)
+    assert_same(enhance.restore(source, fidelity=fidelity), reference_restore(source, fidelity))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+@pytest.mark.parametrize("scale", [2, 4])
+def test_upscale_matches_the_whole_image_result(mode: str, scale: int, band_pixels: int) -> None:
+    source = photo(97, 61, mode=mode)
+    assert_same(enhance.upscale(source, scale), reference_upscale(source, scale))
+
+
+def test_in_place_returns_the_same_image_with_the_same_pixels(band_pixels: int) -> None:
+    source = photo()
+    expected = reference_stylize(source, "poster", 0.7)
+    result = enhance.stylize(source, "poster", 0.7, in_place=True)
+    assert result is source
+    assert_same(source, expected)
+    restored = photo()
+    assert enhance.restore(restored, in_place=True) is restored
+    assert_same(restored, reference_restore(photo()))
+
+
+@pytest.mark.parametrize("cutoff", [0, 0.5, 1, 2, 30])
+@pytest.mark.parametrize("kind", ["photo", "flat", "two-levels", "grey"])
+def test_autocontrast_lut_is_pillows(kind: str, cutoff: float) -> None:
+    image = {
+        "photo": photo(),
+        "flat": Image.new("RGB", (50, 40), (90, 90, 90)),
+        "two-levels": Image.merge(
+            "RGB",
+            [
+                Image.new("L", (20, 10), 0),
+                Image.new("L", (20, 10), 255),
+                photo(20, 10).getchannel(0),
+            ],
+        ),
+        "grey": ImageOps.grayscale(photo()),
+    }[kind]
+    lut = enhance.autocontrast_lut(image.histogram(), cutoff)
+    assert_same(image.point(lut), ImageOps.autocontrast(image, cutoff=cutoff))
+
+
+def test_histogram_pass_equals_the_whole_image_histogram(band_pixels: int) -> None:
+    source = photo()
+    edges = source.filter(ImageFilter.FIND_EDGES)
+    assert enhance.histogram(source, lambda band: band.filter(ImageFilter.FIND_EDGES), 1) == (
+        edges.histogram()
+    )
+
+
+def test_bands_cover_every_row_once_with_clamped_windows() -> None:
+    bands = list(enhance._bands(10, 4, 3))
+    assert bands == [(0, 4, 0, 7), (4, 8, 1, 10), (8, 10, 5, 10)]
+
+
+# --- the provider end to end --------------------------------------------------------------
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "reference"),
+    [
+        ("style:enhance", {}, lambda im: reference_stylize(im, "enhance", 0.6)),
+        ("style:dream", {"strength": 0.9}, lambda im: reference_stylize(im, "dream", 0.9)),
+        ("restore", {"strength": 0.3}, lambda im: reference_restore(im, 0.3)),
+        (
+            "upscale",
+            {"scale": 2, "face_enhance": True},
+            lambda im: reference_upscale(reference_restore(im), 2),
+        ),
+    ],
+)
+def test_provider_result_is_the_whole_image_result_encoded(
+    model: str,
+    params: dict[str, object],
+    reference: Callable[[Image.Image], Image.Image],
+    band_pixels: int,
+) -> None:
+    """Same WebP bytes as encoding the whole-image result: nothing changed but memory."""
+    source = photo()
+    request = GenerationRequest(
+        model=model, image=ImageInput(data=_png(source), content_type="image/png"), **params
+    )
+    outcome = LocalProvider().submit(request)
+    assert outcome.image == enhance.encode(reference(source), "WEBP", quality=90)
+
+
+def test_decode_hands_over_the_pixels_without_a_copy() -> None:
+    source = photo()
+    decoded = enhance.decode(_png(source))
+    assert decoded.mode == "RGB"
+    assert_same(decoded, source)
+    decoded.putpixel((0, 0), (1, 2, 3))  # a plain, writable image, not a closed file
+    assert decoded.getpixel((0, 0)) == (1, 2, 3)
