@@ -95,21 +95,17 @@ non-zero when a route is over its target."""
 
 
 NOTES = """\
-Reading the create-edit row: the check chain reads each catalog item it needs with its own
-request, in sequence: the join token's alias, then the event (`event_by_token`), the photo,
-the style, the package, the tenant (one `GetItem` each) and the event's add-ons (one
-`Query`); then it writes the abuse counter and the budget reservation (one conditional
-`UpdateItem` each) and stores the request together with the event's counters (one
-`TransactWriteItems`). The AI-editing settings are cached per process (read once per
-30 s), which is the one call the warm invocation saves over the first. Each is a separate
-DynamoDB round trip (a few ms each in AWS), and the route is over its target of 5 by 5.
-Not changed here, because the fix is a design decision of the Magic Edits chain, not a
-local one: a per-process cache for the style and package items (superadmin-managed, like
-the settings) and one `BatchGetItem` for photo, tenant, package and style would bring it
-to 7 (alias, event, batch, add-ons, abuse, reservation, transaction); reaching 5 also
-needs the token alias to carry what the chain reads from the event, or the reservation to
-join the request's transaction. The unit test keeps today's count as a ceiling and the
-target as a strict expected failure, so either change shows up there."""
+Reading the create-edit row: a guest's join token addresses an alias item that carries a
+copy of the event (one `GetItem`; every change of the event rewrites both in one
+transaction); the photo, the style, the event's package, the tenant (its budget) and the
+event's add-ons (one item) come in one consistent `BatchGetItem`; the abuse counter and
+the budget reservation are one conditional `UpdateItem` each (the reservation stays its
+own write: it returns the new total that decides the soft-cap alert exactly, and a later
+refusal releases it); the request and its event's counters are one `TransactWriteItems`.
+The AI-editing settings are cached per process (read once per 30 s), which is the one
+call the warm invocation saves over the first. Before this layout the route made 10 calls
+(alias, event, photo, style, package, tenant one `GetItem` each, plus an add-ons
+`Query`)."""
 
 
 def run() -> str:

@@ -91,12 +91,7 @@ def _relock_event_a(**policy: Any) -> None:
     event = store.get_event("tenant-a", "party")
     store.put_event_policy("tenant-a", "party", event.ai_editing.model_copy(update=policy))
     # Move the event to a package without the feature: the entitlement is gone.
-    aws.dynamodb().update_item(
-        TableName=TEST_ENV["EDITS_TABLE"],
-        Key={"pk": {"S": "tenant#tenant-a"}, "sk": {"S": "event#party"}},
-        UpdateExpression="SET package_key = :basic",
-        ExpressionAttributeValues={":basic": {"S": "basic"}},
-    )
+    store.put_event_package("tenant-a", "party", "basic")
 
 
 def test_chain_order_locked_before_policy(guest: TestClient) -> None:

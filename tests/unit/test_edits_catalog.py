@@ -335,12 +335,9 @@ def test_create_event_writes_event_and_alias(store: Catalog) -> None:
     store.create_event(created)
     assert raw_item("tenant#t1", "event#party") is not None
     alias = raw_item("token#join-token-0001", "event")
-    assert alias == {
-        "pk": {"S": "token#join-token-0001"},
-        "sk": {"S": "event"},
-        "tenant_id": {"S": "t1"},
-        "slug": {"S": "party"},
-    }
+    assert alias is not None
+    assert alias["pk"] == {"S": "token#join-token-0001"}
+    assert alias["event_id"] == {"S": created.event_id}  # a full copy: one read per guest
     assert store.get_event("t1", "party") == created
     assert store.event_by_token("join-token-0001") == created
 
@@ -394,6 +391,67 @@ def test_put_event_policy(store: Catalog) -> None:
     assert raw_item("tenant#t1", "event#missing") is None
 
 
+def test_an_alias_without_the_event_copy_is_followed_and_upgraded_by_a_policy_change(
+    store: Catalog,
+) -> None:
+    # Aliases written before they carried the event hold only its address.
+    store.create_event(event())
+    aws.dynamodb().put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "token#join-token-0001"},
+            "sk": {"S": "event"},
+            "tenant_id": {"S": "t1"},
+            "slug": {"S": "party"},
+        },
+    )
+    assert store.event_by_token("join-token-0001") == store.get_event("t1", "party")
+    policy = EventAiEditing(allow_custom_prompt=True)
+    store.put_event_policy("t1", "party", policy)
+    alias = raw_item("token#join-token-0001", "event")
+    assert alias is not None
+    assert "event_id" in alias
+    assert store.event_by_token("join-token-0001").ai_editing == policy
+
+
+def test_put_event_package_moves_event_and_alias(store: Catalog) -> None:
+    store.create_event(event(package_key="premium"))
+    assert store.put_event_package("t1", "party", "basic").package_key == "basic"
+    assert store.event_by_token("join-token-0001") == store.get_event("t1", "party")
+    assert store.get_event("t1", "party").package_key == "basic"
+    store.put_event_package("t1", "party", None)
+    assert store.event_by_token("join-token-0001").package_key is None
+    assert "package_key" not in (raw_item("tenant#t1", "event#party") or {})
+    with pytest.raises(ValidationError):
+        store.put_event_package("t1", "party", "a#b")
+    with pytest.raises(NotFoundError):
+        store.put_event_package("t1", "missing", "basic")
+
+
+def test_concurrent_policy_changes_leave_event_and_alias_equal(store: Catalog) -> None:
+    store.create_event(event())
+    policies = [EventAiEditing(policy_message=f"m{n}") for n in range(12)]
+    barrier = threading.Barrier(len(policies))
+    errors: list[BaseException] = []
+
+    def change(policy: EventAiEditing) -> None:
+        barrier.wait()
+        try:
+            store.put_event_policy("t1", "party", policy)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=change, args=(p,)) for p in policies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stored = store.get_event("t1", "party")
+    assert stored.ai_editing in policies
+    assert store.event_by_token("join-token-0001") == stored
+
+
 # --- packages and add-ons ---------------------------------------------------------------------
 
 
@@ -420,7 +478,7 @@ def test_addons_of_one_event_only(store: Catalog) -> None:
         "t1", "party", Photo(photo_id="p1", event_id="e1", object_key="k", uploaded_by="u")
     )
     store.put_addon("t2", "party", Addon(addon_id="y", event_id="e3", key="k", status="pending"))
-    assert raw_item("tenant#t1", "event#party#addon#a1") is not None
+    assert set(raw_item("tenant#t1", "event#party#addons") or {}) >= {"a_a1", "a_a2"}
     assert store.addons("t1", "party") == mine
     assert store.addons("t1", "nope") == []
     assert store.addons("t1", "a#b") == []
@@ -428,11 +486,12 @@ def test_addons_of_one_event_only(store: Catalog) -> None:
 
 def test_queries_follow_every_page(aws_stack: None) -> None:
     paged = Catalog(TABLE, page_size=2)
-    addons = [
-        Addon(addon_id=f"a{n:02d}", event_id="e1", key="k", status="completed") for n in range(7)
+    photos = [
+        Photo(photo_id=f"p{n:02d}", event_id="e1", object_key=f"k{n}", uploaded_by="u")
+        for n in range(7)
     ]
-    for addon in addons:
-        paged.put_addon("t1", "party", addon)
+    for photo in photos:
+        paged.put_photo("t1", "party", photo)
     styles = [style(f"s{n:02d}") for n in range(5)]
     for item in styles:
         paged.put_style(item)
@@ -446,7 +505,7 @@ def test_queries_follow_every_page(aws_stack: None) -> None:
 
     client.query = counting_query  # type: ignore[method-assign]
     try:
-        assert paged.addons("t1", "party") == addons
+        assert paged.photos("t1", "party", limit=10) == photos
         assert len(calls) >= 4
         assert all(call["Limit"] == 2 for call in calls)
         calls.clear()
@@ -454,6 +513,73 @@ def test_queries_follow_every_page(aws_stack: None) -> None:
         assert len(calls) >= 3
     finally:
         client.query = original  # type: ignore[method-assign]
+
+
+# --- the check chain's reads ------------------------------------------------------------------
+
+
+def test_edit_inputs_reads_everything_in_one_batch(store: Catalog) -> None:
+    party = event(package_key="premium")
+    store.create_event(party)
+    store.put_tenant(Tenant(tenant_id="t1", name="Acme"))
+    store.put_package(Package(package_key="premium", name="Premium", features=("ai_styling",)))
+    store.put_style(style("comic"))
+    photo = Photo(photo_id="p1", event_id=party.event_id, object_key="k", uploaded_by="u")
+    store.put_photo("t1", "party", photo)
+    unlock = Addon(addon_id="a1", event_id=party.event_id, key="x", status="completed")
+    store.put_addon("t1", "party", unlock)
+    store.put_addon("t1", "party-2", Addon(addon_id="z", event_id="e2", key="k", status="pending"))
+
+    client = aws.dynamodb()
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    try:
+        inputs = store.edit_inputs(party, "p1", "comic")
+    finally:
+        client.meta.events.unregister("before-call.dynamodb")
+    assert calls == ["BatchGetItem"]
+    assert inputs.photo == photo
+    assert inputs.style == style("comic")
+    assert inputs.package is not None
+    assert inputs.package.package_key == "premium"
+    assert inputs.tenant is not None
+    assert inputs.tenant.tenant_id == "t1"
+    assert inputs.addons == [unlock]
+
+    missing = store.edit_inputs(event(slug="party-2", package_key="gone"), "p1", "nope")
+    assert (missing.photo, missing.style, missing.package, missing.tenant) == (
+        None,
+        None,
+        None,
+        store.get_tenant("t1"),
+    )
+    assert [a.addon_id for a in missing.addons] == ["z"]
+    hostile = store.edit_inputs(party, "p1#x", "a#b")
+    assert (hostile.photo, hostile.style) == (None, None)
+
+
+def test_edit_inputs_asks_again_for_unprocessed_keys(store: Catalog) -> None:
+    party = event()
+    store.create_event(party)
+    store.put_style(style("comic"))
+    client = aws.dynamodb()
+    original = client.batch_get_item
+    answers: list[int] = []
+
+    def throttled_once(**kwargs: Any) -> Any:
+        if not answers:  # DynamoDB left every key unprocessed
+            answers.append(0)
+            return {"Responses": {TABLE: []}, "UnprocessedKeys": kwargs["RequestItems"]}
+        answers.append(len(kwargs["RequestItems"][TABLE]["Keys"]))
+        return original(**kwargs)
+
+    client.batch_get_item = throttled_once  # type: ignore[method-assign]
+    try:
+        inputs = store.edit_inputs(party, "p1", "comic")
+    finally:
+        client.batch_get_item = original  # type: ignore[method-assign]
+    assert answers == [0, 4]  # tenant, add-ons, photo, style: asked again, all of them
+    assert inputs.style == style("comic")
 
 
 # --- photos -----------------------------------------------------------------------------------

@@ -11,12 +11,17 @@ becomes part of a key, so no id can smuggle a `#` and address another item):
 | style           | `style`               | `{style_key}`                       |
 | tenant          | `tenant#{tenant_id}`  | `tenant`                            |
 | event           | `tenant#{tenant_id}`  | `event#{slug}`                      |
-| join-token alias| `token#{join_token}`  | `event` (→ `tenant_id`, `slug`)     |
-| add-on          | `tenant#{tenant_id}`  | `event#{slug}#addon#{addon_id}`     |
+| join-token alias| `token#{join_token}`  | `event` (a copy of the event)       |
+| add-ons         | `tenant#{tenant_id}`  | `event#{slug}#addons` (`a_{addon_id}` each) |
 | photo           | `tenant#{tenant_id}`  | `event#{slug}#photo#{photo_id}`     |
 
 An event and its alias are written in one transaction, both conditional on absence, so a
-token never points at two events and no half-created event exists. The settings carry a
+token never points at two events and no half-created event exists. The alias carries a
+full copy of the event, so a guest request finds its event with one read; every change of
+the event writes both in one transaction. (An alias written before it carried the copy
+holds only `tenant_id` and `slug`, and is followed to the event.) An event's add-ons are
+attributes of one item, so the check chain of a create reads them with the photo, the
+style, the package and the tenant in a single BatchGetItem (`edit_inputs`). The settings carry a
 `version`: every update is one UpdateItem conditional on the version the caller last saw.
 Request paths read the settings through `cached_settings()`: a per-process cache that lives
 `edits_settings_cache_seconds` and is dropped at once by an update in the same process.
@@ -27,7 +32,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -99,6 +105,11 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A model as the dict it is stored as; anything else as it is."""
+    return value.model_dump() if isinstance(value, Model) else value
+
+
 def _attributes(model: Model, *, exclude: set[str] | None = None) -> dict[str, Any]:
     return {
         name: _SERIALIZER.serialize(_to_dynamo(value))
@@ -135,6 +146,39 @@ def _failed_condition(exc: ClientError) -> bool:
 
 def _tenant_pk(tenant_id: str) -> dict[str, str]:
     return {"S": f"tenant#{tenant_id}"}
+
+
+def _alias_item(event: Event) -> dict[str, Any]:
+    return {"pk": {"S": f"token#{event.join_token}"}, "sk": {"S": "event"}, **_attributes(event)}
+
+
+_ADDON_PREFIX = "a_"
+
+
+def _addons_key(tenant_id: str, slug: str) -> dict[str, Any]:
+    return {"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}#addons"}}
+
+
+def _addons(item: Mapping[str, Any] | None) -> list[Addon]:
+    """The add-ons of an event's add-ons item, by id."""
+    if item is None:
+        return []
+    return [
+        Addon.model_validate(_from_dynamo(_DESERIALIZER.deserialize(item[name])))
+        for name in sorted(item)
+        if name.startswith(_ADDON_PREFIX)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class EditInputs:
+    """The catalog items a create reads in one round trip; None where there is none."""
+
+    photo: Photo | None
+    style: Style | None
+    package: Package | None
+    tenant: Tenant | None
+    addons: list[Addon]
 
 
 # --- the settings cache -----------------------------------------------------------------------
@@ -363,12 +407,7 @@ class Catalog:
             "sk": {"S": f"event#{event.slug}"},
             **_attributes(event),
         }
-        alias_item = {
-            "pk": {"S": f"token#{event.join_token}"},
-            "sk": {"S": "event"},
-            "tenant_id": {"S": event.tenant_id},
-            "slug": {"S": event.slug},
-        }
+        alias_item = _alias_item(event)
         try:
             self._db().transact_write_items(
                 TransactItems=[
@@ -411,26 +450,65 @@ class Catalog:
         alias = self._get(f"token#{join_token}", "event") if _TOKEN.fullmatch(join_token) else None
         if alias is None:
             raise NotFoundError("Unknown event", code="unknown_event")
+        if "event_id" in alias:
+            return _model(Event, alias)
         return self.get_event(alias["tenant_id"]["S"], alias["slug"]["S"])
 
     def put_event_policy(self, tenant_id: str, slug: str, policy: EventAiEditing) -> Event:
         """Replace the event's `ai_editing` policy; never creates an event."""
-        if not (_is_id(tenant_id) and _is_id(slug)):
-            raise NotFoundError("Unknown event", code="unknown_event")
+        return self._change_event(tenant_id, slug, ai_editing=policy)
+
+    def put_event_package(self, tenant_id: str, slug: str, package_key: str | None) -> Event:
+        """Move the event to another package (an upgrade), or to none; never creates one."""
+        if package_key is not None:
+            _check_id(package_key, "package_key")
+        return self._change_event(tenant_id, slug, package_key=package_key)
+
+    def _change_event(self, tenant_id: str, slug: str, **changes: Any) -> Event:
+        """Write `changes` to the event and its alias in one transaction. Two concurrent
+        changes serialise: both items end as the same one left them."""
+        event = self.get_event(tenant_id, slug).model_copy(update=changes)
+        names = {f"#f{index}": name for index, name in enumerate(changes)}
+        values: dict[str, Any] = {":token": {"S": event.join_token}}
+        assignments, removals = [], []
+        for placeholder, name in names.items():
+            value = getattr(event, name)
+            if value is None:
+                removals.append(placeholder)
+                continue
+            values[f":{placeholder[1:]}"] = _SERIALIZER.serialize(_to_dynamo(_plain(value)))
+            assignments.append(f"{placeholder} = :{placeholder[1:]}")
+        expression = " ".join(
+            part
+            for part in (
+                "SET " + ", ".join(assignments) if assignments else "",
+                "REMOVE " + ", ".join(removals) if removals else "",
+            )
+            if part
+        )
         try:
-            response = self._db().update_item(
-                TableName=self.table,
-                Key={"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}"}},
-                UpdateExpression="SET ai_editing = :policy",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":policy": {"M": _attributes(policy)}},
-                ReturnValues="ALL_NEW",
+            self._db().transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}"}},
+                            "UpdateExpression": expression,
+                            # Still the event whose alias is rewritten below.
+                            "ConditionExpression": "join_token = :token",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": _alias_item(event)}},
+                ],
+                ClientRequestToken=str(uuid.uuid4()),
             )
         except ClientError as exc:
-            if _failed_condition(exc):
-                raise NotFoundError("Unknown event", code="unknown_event") from None
-            raise
-        return _model(Event, response["Attributes"])
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raise NotFoundError("Unknown event", code="unknown_event") from None
+        return event
 
     # --- packages and add-ons -----------------------------------------------------------------
 
@@ -442,18 +520,24 @@ class Catalog:
         return None if item is None else _model(Package, item)
 
     def put_addon(self, tenant_id: str, slug: str, addon: Addon) -> None:
+        """Add or replace one add-on of the event (one UpdateItem on its add-ons item)."""
         _check_id(tenant_id, "tenant_id")
         _check_id(slug, "slug")
         _check_id(addon.addon_id, "addon_id")
-        self._put(f"tenant#{tenant_id}", f"event#{slug}#addon#{addon.addon_id}", addon)
+        self._db().update_item(
+            TableName=self.table,
+            Key=_addons_key(tenant_id, slug),
+            UpdateExpression="SET #addon = :addon",
+            ExpressionAttributeNames={"#addon": f"{_ADDON_PREFIX}{addon.addon_id}"},
+            ExpressionAttributeValues={":addon": {"M": _attributes(addon)}},
+        )
 
     def addons(self, tenant_id: str, slug: str) -> list[Addon]:
         """Every add-on of the event (any status: entitlement decides what counts)."""
         if not (_is_id(tenant_id) and _is_id(slug)):
             return []
-        # The trailing `#` keeps slug `a` from matching the add-ons of slug `a-b`.
-        items = self._query(f"tenant#{tenant_id}", f"event#{slug}#addon#")
-        return [_model(Addon, item) for item in items]
+        key = _addons_key(tenant_id, slug)
+        return _addons(self._get(key["pk"]["S"], key["sk"]["S"]))
 
     # --- photos -------------------------------------------------------------------------------
 
@@ -504,6 +588,48 @@ class Catalog:
         """All styles ordered by key (the sort key), the inactive ones only on request."""
         styles = [_model(Style, item) for item in self._query("style")]
         return [s for s in styles if s.is_active] if active_only else styles
+
+    # --- the check chain's reads ----------------------------------------------------------
+
+    def edit_inputs(self, event: Event, photo_id: str, style_key: str) -> EditInputs:
+        """What a create's check chain needs besides the event, in one BatchGetItem: the
+        photo, the style, the event's package, its tenant and its add-ons. Read
+        consistently: a photo completed a moment ago is `ready`."""
+        wanted: dict[str, tuple[str, str]] = {
+            "tenant": (f"tenant#{event.tenant_id}", "tenant"),
+            "addons": (f"tenant#{event.tenant_id}", f"event#{event.slug}#addons"),
+        }
+        if _is_id(photo_id):
+            wanted["photo"] = (f"tenant#{event.tenant_id}", f"event#{event.slug}#photo#{photo_id}")
+        if _is_id(style_key):
+            wanted["style"] = ("style", style_key)
+        if event.package_key and _is_id(event.package_key):
+            wanted["package"] = ("package", event.package_key)
+        found = self._batch_get(wanted.values())
+        item = {name: found.get(key) for name, key in wanted.items()}
+        photo, style, tenant = item.get("photo"), item.get("style"), item["tenant"]
+        package = item.get("package")
+        return EditInputs(
+            photo=None if photo is None else _model(Photo, photo),
+            style=None if style is None else _model(Style, style),
+            package=None if package is None else _model(Package, package),
+            tenant=None if tenant is None else _model(Tenant, tenant),
+            addons=_addons(item["addons"]),
+        )
+
+    def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk); keys DynamoDB leaves unprocessed (throttling) are asked again."""
+        pending: list[Any] = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        while pending:
+            response = self._db().batch_get_item(
+                RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
+            )
+            for item in response.get("Responses", {}).get(self.table, []):
+                found[(item["pk"]["S"], item["sk"]["S"])] = item
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table)
+            pending = list(unprocessed["Keys"]) if unprocessed else []
+        return found
 
 
 @cache

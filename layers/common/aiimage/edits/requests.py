@@ -147,18 +147,21 @@ def create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> 
 
 def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) -> EditRequest:
     store = catalog()
+    inputs = store.edit_inputs(event, photo_id, body.style_key)
     # Input first: unknown photos and styles are 404s, not links of the chain.
-    if store.get_photo(event.tenant_id, event.slug, photo_id).status != "ready":
+    if inputs.photo is None:
+        raise NotFoundError("Unknown photo", code="unknown_photo")
+    if inputs.photo.status != "ready":
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
-    style = store.get_style(body.style_key)
+    if inputs.style is None:
+        raise NotFoundError("Unknown style", code="unknown_style")
+    style, package, addons = inputs.style, inputs.package, inputs.addons
     abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
     settings = store.cached_settings()
     now = datetime.now(UTC)
 
     if not settings.is_enabled:
         raise FeatureDisabledError(settings.status_message or None)
-    package = store.get_package(event.package_key) if event.package_key else None
-    addons = store.addons(event.tenant_id, event.slug)
     if not resolve_entitlement(event, package, addons, now=now).granted:
         raise FeatureLockedError(
             "AI editing is not included in this event's package", details={"feature": "ai_styling"}
@@ -171,10 +174,11 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
             policy.policy_message or "This event does not allow custom prompts",
             details={"field": "prompt"},
         )
-    tenant = store.get_tenant(event.tenant_id)
+    if inputs.tenant is None:
+        raise NotFoundError("Unknown tenant", code="unknown_tenant")
     request_id = new_request_id()
     reservation = budget_store().reserve(
-        event.tenant_id, tenant.budget, request_id, style.cost_estimate_micros
+        event.tenant_id, inputs.tenant.budget, request_id, style.cost_estimate_micros
     )
     try:
         if not _style_allowed(style, event, package, addons, now):
