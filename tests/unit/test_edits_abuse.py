@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import pytest
 
-from aiimage import aws, observability
+from aiimage import aws
 from aiimage.edits import abuse
 from aiimage.edits.abuse import ABUSE_ESCALATION_MESSAGE, AbuseCounter, scope_hash
+from tests.unit.edits_fixtures import Clock, Warnings, run_concurrently
+from tests.unit.edits_fixtures import clock_fixture as clock_fixture  # the `clock` fixture
+from tests.unit.edits_fixtures import warnings_fixture as warnings_fixture  # `warnings_logged`
 
 TABLE = os.environ["LIMITS_TABLE"]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 23, 15, 30, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -37,32 +23,15 @@ def counter(clock: Clock) -> AbuseCounter:
     return AbuseCounter(TABLE, threshold_per_hour=25, clock=clock)
 
 
-@pytest.fixture
-def warnings_logged() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    calls: list[tuple[str, dict[str, Any]]] = []
-    lock = threading.Lock()
-
-    def record(message: str, *args: Any, **kwargs: Any) -> None:
-        with lock:
-            calls.append((message, kwargs))
-
-    with mock.patch.object(observability.logger, "warning", side_effect=record):
-        yield calls
-
-
 @pytest.mark.usefixtures("aws_stack")
 def test_forty_threads_escalate_exactly_once(
-    counter: AbuseCounter, warnings_logged: list[tuple[str, dict[str, Any]]]
+    counter: AbuseCounter, warnings_logged: Warnings
 ) -> None:
-    start = threading.Barrier(40)
     scope = scope_hash("ip", "203.0.113.7")
 
-    def hit(_: int) -> int:
-        start.wait()
-        return counter.record_request(scope, event_id="e1", tenant_id="t1")
-
-    with ThreadPoolExecutor(max_workers=40) as pool:
-        counts = list(pool.map(hit, range(40)))
+    counts = run_concurrently(
+        40, lambda _: counter.record_request(scope, event_id="e1", tenant_id="t1")
+    )
 
     assert sorted(counts) == list(range(1, 41))
     assert warnings_logged == [
@@ -81,7 +50,7 @@ def test_forty_threads_escalate_exactly_once(
 
 @pytest.mark.usefixtures("aws_stack")
 def test_counts_per_hour_and_scope(
-    counter: AbuseCounter, clock: Clock, warnings_logged: list[tuple[str, dict[str, Any]]]
+    counter: AbuseCounter, clock: Clock, warnings_logged: Warnings
 ) -> None:
     for expected in range(1, 27):
         assert counter.record_request("scope-a", event_id="e1", tenant_id="t1") == expected
@@ -107,9 +76,7 @@ def test_counts_per_hour_and_scope(
 
 
 @pytest.mark.usefixtures("aws_stack")
-def test_module_function_uses_the_settings(
-    settings_env: Any, warnings_logged: list[tuple[str, dict[str, Any]]]
-) -> None:
+def test_module_function_uses_the_settings(settings_env: Any, warnings_logged: Warnings) -> None:
     settings_env(ABUSE_ESCALATION_THRESHOLD_PER_HOUR="2")
     abuse.abuse_counter.cache_clear()
     try:

@@ -4,16 +4,13 @@ the soft-cap alert once per cooldown, month rollover."""
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 
-from aiimage import aws, observability
+from aiimage import aws
 from aiimage.edits import budget as budget_module
 from aiimage.edits.budget import (
     BUDGET_THRESHOLD_MESSAGE,
@@ -23,6 +20,9 @@ from aiimage.edits.budget import (
     budget_store,
 )
 from aiimage.edits.models import Budget
+from tests.unit.edits_fixtures import Clock, Warnings, run_concurrently
+from tests.unit.edits_fixtures import clock_fixture as clock_fixture  # the `clock` fixture
+from tests.unit.edits_fixtures import warnings_fixture as warnings_fixture  # `warnings_logged`
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 
@@ -30,36 +30,9 @@ TABLE = os.environ["EDITS_TABLE"]
 DOLLAR = 1_000_000
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 23, 15, 30, tzinfo=UTC))
-
-
 @pytest.fixture
 def store(clock: Clock) -> BudgetStore:
     return BudgetStore(TABLE, clock, alert_cooldown=timedelta(minutes=30))
-
-
-@pytest.fixture
-def warnings_logged() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every `logger.warning` of the budget module: (message, structured keys)."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-    lock = threading.Lock()
-
-    def record(message: str, *args: Any, **kwargs: Any) -> None:
-        with lock:
-            calls.append((message, kwargs))
-
-    with mock.patch.object(observability.logger, "warning", side_effect=record):
-        yield calls
 
 
 def month_item(tenant_id: str, month: str) -> dict[str, Any]:
@@ -68,17 +41,6 @@ def month_item(tenant_id: str, month: str) -> dict[str, Any]:
         Key={"pk": {"S": f"budget#{tenant_id}"}, "sk": {"S": f"m#{month}"}},
         ConsistentRead=True,
     )["Item"]
-
-
-def run_concurrently(count: int, work: Any) -> list[Any]:
-    start = threading.Barrier(count)
-
-    def attempt(index: int) -> Any:
-        start.wait()
-        return work(index)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(attempt, range(count)))
 
 
 def reserve_or_none(
@@ -223,7 +185,7 @@ def test_reserving_the_same_request_twice_counts_once(store: BudgetStore) -> Non
 
 
 def test_soft_cap_alert_is_logged_once_per_cooldown(
-    store: BudgetStore, clock: Clock, warnings_logged: list[tuple[str, dict[str, Any]]]
+    store: BudgetStore, clock: Clock, warnings_logged: Warnings
 ) -> None:
     budget = Budget(soft_cap_micros=10 * DOLLAR, hard_cap_micros=1000 * DOLLAR)
     store.reserve("t1", budget, "below", 9 * DOLLAR)
@@ -248,7 +210,7 @@ def test_soft_cap_alert_is_logged_once_per_cooldown(
 
 
 def test_soft_cap_counts_spend_and_reservations(
-    store: BudgetStore, warnings_logged: list[tuple[str, dict[str, Any]]]
+    store: BudgetStore, warnings_logged: Warnings
 ) -> None:
     budget = Budget(soft_cap_micros=2 * DOLLAR)
     first = store.reserve("t1", budget, "a", DOLLAR)
@@ -261,7 +223,7 @@ def test_soft_cap_counts_spend_and_reservations(
 
 
 def test_a_refused_reservation_does_not_alert(
-    store: BudgetStore, warnings_logged: list[tuple[str, dict[str, Any]]]
+    store: BudgetStore, warnings_logged: Warnings
 ) -> None:
     budget = Budget(soft_cap_micros=DOLLAR, hard_cap_micros=DOLLAR)
     with pytest.raises(BudgetExceededError):
