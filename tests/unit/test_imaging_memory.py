@@ -242,3 +242,53 @@ def test_decode_hands_over_the_pixels_without_a_copy() -> None:
     assert_same(decoded, source)
     decoded.putpixel((0, 0), (1, 2, 3))  # a plain, writable image, not a closed file
     assert decoded.getpixel((0, 0)) == (1, 2, 3)
+
+
+# --- the WebP encode ----------------------------------------------------------------------
+
+
+def pillow_webp(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="WEBP", quality=quality, method=enhance.WEBP_METHOD)
+    return buffer.getvalue()
+
+
+def test_the_libwebp_pillow_uses_is_found() -> None:
+    assert enhance._libwebp() is not None
+
+
+@pytest.mark.parametrize("size", [(1, 1), (17, 3), (230, 157), (1001, 777)])
+@pytest.mark.parametrize("quality", [60, 90])
+def test_rgb_webp_bytes_are_pillows(size: tuple[int, int], quality: int, band_pixels: int) -> None:
+    image = photo(*size) if min(size) > 5 else Image.new("RGB", size, (10, 200, 30))
+    assert enhance.encode(image, "WEBP", quality=quality) == pillow_webp(image, quality)
+
+
+def test_release_frees_the_image_and_keeps_the_bytes() -> None:
+    image = photo()
+    expected = pillow_webp(image)
+    assert enhance.encode(image, "WEBP", quality=90, release=True) == expected
+    with pytest.raises(ValueError, match="closed"):
+        image.load()
+
+
+def test_without_release_the_image_stays_usable() -> None:
+    image = photo()
+    enhance.encode(image, "WEBP")
+    assert_same(image, photo())
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L"])
+def test_other_modes_are_encoded_by_pillow(mode: str) -> None:
+    image = photo(mode="RGBA") if mode == "RGBA" else ImageOps.grayscale(photo())
+    encoded = enhance.encode(image, "WEBP", release=True)
+    assert encoded == pillow_webp(image)
+    decoded = Image.open(io.BytesIO(encoded))
+    assert decoded.size == image.size
+    assert decoded.mode == ("RGBA" if mode == "RGBA" else "RGB")
+
+
+def test_without_the_library_pillow_encodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(enhance, "_libwebp", lambda: None)
+    image = photo()
+    assert enhance.encode(image, "WEBP", release=True) == pillow_webp(image)

@@ -16,9 +16,13 @@ operation on the whole image (tests/unit/test_imaging_memory.py).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
+import re
 from collections.abc import Callable, Iterator
-from typing import Final, Literal
+from pathlib import Path
+from typing import ClassVar, Final, Literal
 
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps, ImageStat
 
@@ -29,6 +33,10 @@ CONTENT_TYPES: dict[OutputFormat, str] = {
     "PNG": "image/png",
     "JPEG": "image/jpeg",
 }
+
+# Method 2 encodes about twice as fast as the default 4 at about the same size
+# (docs/benchmarks.md): the encode dominates the result path of a large image.
+WEBP_METHOD: Final = 2
 
 # About 8 MB of RGB(A) per band: small next to a 160 MB image, large enough that the
 # margins recomputed at band edges and Pillow's per-call overhead stay small.
@@ -53,8 +61,17 @@ def decode(data: bytes) -> Image.Image:
         return opened._new(opened.im)
 
 
-def encode(image: Image.Image, fmt: OutputFormat = "WEBP", *, quality: int = 90) -> bytes:
-    """Encode without metadata (no EXIF, no ICC profile, no text chunks)."""
+def encode(
+    image: Image.Image, fmt: OutputFormat = "WEBP", *, quality: int = 90, release: bool = False
+) -> bytes:
+    """Encode without metadata (no EXIF, no ICC profile, no text chunks).
+
+    `release=True` hands the image over: it may be closed (its memory freed) as soon as
+    the encoder has its own copy, so the caller must not use it afterwards."""
+    if fmt == "WEBP":
+        encoded = _encode_webp_rgb(image, quality, release=release)
+        if encoded is not None:
+            return encoded
     buffer = io.BytesIO()
     if fmt == "JPEG" and image.mode != "RGB":
         image = image.convert("RGB")
@@ -62,9 +79,7 @@ def encode(image: Image.Image, fmt: OutputFormat = "WEBP", *, quality: int = 90)
     if fmt in ("WEBP", "JPEG"):
         options["quality"] = quality
     if fmt == "WEBP":
-        # Method 2 encodes about twice as fast as the default 4 at about the same size
-        # (docs/benchmarks.md): the encode dominates the result path of a large image.
-        options["method"] = 2
+        options["method"] = WEBP_METHOD
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
@@ -311,3 +326,186 @@ def _on_rgb(image: Image.Image, operation: Callable[[Image.Image], Image.Image])
     result = operation(image.convert("RGB")).convert("RGBA")
     result.putalpha(image.getchannel("A"))
     return result
+
+
+# --- lossy WebP with one copy of the picture ----------------------------------------------
+#
+# Pillow's WebP encoder copies the image into a 4-byte ARGB picture and libwebp then
+# converts that to YUV 4:2:0: for 40 MP, 160 MB of Pillow image + 160 MB of ARGB + 60 MB of
+# YUV at once, the largest step of a generate. libwebp can import RGB straight into YUV, so
+# for an opaque RGB image we call the very libwebp Pillow loaded, with Pillow's settings:
+# the bytes are identical (tests/unit/test_imaging_memory.py). The RGB is gathered band by
+# band (3 bytes a pixel), and with `release=True` the image is freed before the conversion.
+
+
+_ENCODER_ABI: Final = 0x020F  # WEBP_ENCODER_ABI_VERSION of libwebp 1.2 and later
+_CONFIG_INTS: Final = (
+    "segments",
+    "sns_strength",
+    "filter_strength",
+    "filter_sharpness",
+    "filter_type",
+    "autofilter",
+    "alpha_compression",
+    "alpha_filtering",
+    "alpha_quality",
+    "pass",
+    "show_compressed",
+    "preprocessing",
+    "partitions",
+    "partition_limit",
+    "emulate_jpeg_size",
+    "thread_level",
+    "low_memory",
+    "near_lossless",
+    "exact",
+    "use_delta_palette",
+)
+
+
+class _WebPConfig(ctypes.Structure):
+    # encode.h, ABI 2.x: 26 ints/floats, then 3 words that newer versions name
+    # (use_sharp_yuv, qmin, qmax). The spare tail only makes ours larger than libwebp's,
+    # which is harmless: libwebp reads and writes its own size.
+    _fields_: ClassVar = [
+        ("lossless", ctypes.c_int),
+        ("quality", ctypes.c_float),
+        ("method", ctypes.c_int),
+        ("image_hint", ctypes.c_int),
+        ("target_size", ctypes.c_int),
+        ("target_PSNR", ctypes.c_float),
+        *((name, ctypes.c_int) for name in _CONFIG_INTS),
+        ("tail", ctypes.c_uint32 * 3),
+        ("spare", ctypes.c_uint8 * 64),
+    ]
+
+
+class _WebPPicture(ctypes.Structure):
+    _fields_: ClassVar = [
+        ("use_argb", ctypes.c_int),
+        ("colorspace", ctypes.c_int),
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+        ("y", ctypes.c_void_p),
+        ("u", ctypes.c_void_p),
+        ("v", ctypes.c_void_p),
+        ("y_stride", ctypes.c_int),
+        ("uv_stride", ctypes.c_int),
+        ("a", ctypes.c_void_p),
+        ("a_stride", ctypes.c_int),
+        ("pad1", ctypes.c_uint32 * 2),
+        ("argb", ctypes.c_void_p),
+        ("argb_stride", ctypes.c_int),
+        ("pad2", ctypes.c_uint32 * 3),
+        ("writer", ctypes.c_void_p),
+        ("custom_ptr", ctypes.c_void_p),
+        ("extra_info_type", ctypes.c_int),
+        ("extra_info", ctypes.c_void_p),
+        ("stats", ctypes.c_void_p),
+        ("error_code", ctypes.c_int),
+        ("progress_hook", ctypes.c_void_p),
+        ("user_data", ctypes.c_void_p),
+        ("pad3", ctypes.c_uint32 * 3),
+        ("pad4", ctypes.c_void_p),
+        ("pad5", ctypes.c_void_p),
+        ("pad6", ctypes.c_uint32 * 8),
+        ("memory_", ctypes.c_void_p),
+        ("memory_argb_", ctypes.c_void_p),
+        ("pad7", ctypes.c_void_p * 2),
+        ("spare", ctypes.c_uint8 * 64),
+    ]
+
+
+class _WebPMemoryWriter(ctypes.Structure):
+    _fields_: ClassVar = [
+        ("mem", ctypes.c_void_p),
+        ("size", ctypes.c_size_t),
+        ("max_size", ctypes.c_size_t),
+        ("pad", ctypes.c_uint32),
+        ("spare", ctypes.c_uint8 * 64),
+    ]
+
+
+@functools.cache
+def _libwebp() -> ctypes.CDLL | None:
+    """The libwebp that Pillow's own WebP module is linked to, or None (Pillow then
+    encodes). Same library, so same encoder and same bytes."""
+    try:
+        from PIL import _webp  # noqa: F401 -- loads libwebp into the process
+
+        maps = Path("/proc/self/maps").read_text()
+    except (ImportError, OSError):
+        return None
+    paths = sorted(set(re.findall(r"(/\S*/libwebp(?:-[0-9a-f]+)?\.so[.0-9]*)$", maps, re.M)))
+    if len(paths) != 1:
+        return None
+    try:
+        lib = ctypes.CDLL(paths[0])
+        version = lib.WebPGetEncoderVersion()
+    except (OSError, AttributeError):
+        return None
+    if version >> 16 != 1:  # the 1.x releases, encoder ABI 2.x
+        return None
+    lib.WebPConfigInitInternal.argtypes = [
+        ctypes.POINTER(_WebPConfig),
+        ctypes.c_int,
+        ctypes.c_float,
+        ctypes.c_int,
+    ]
+    lib.WebPValidateConfig.argtypes = [ctypes.POINTER(_WebPConfig)]
+    lib.WebPPictureInitInternal.argtypes = [ctypes.POINTER(_WebPPicture), ctypes.c_int]
+    lib.WebPPictureImportRGB.argtypes = [
+        ctypes.POINTER(_WebPPicture),
+        ctypes.c_void_p,
+        ctypes.c_int,
+    ]
+    lib.WebPPictureFree.argtypes = [ctypes.POINTER(_WebPPicture)]
+    lib.WebPMemoryWriterInit.argtypes = [ctypes.POINTER(_WebPMemoryWriter)]
+    lib.WebPMemoryWriterClear.argtypes = [ctypes.POINTER(_WebPMemoryWriter)]
+    lib.WebPEncode.argtypes = [ctypes.POINTER(_WebPConfig), ctypes.POINTER(_WebPPicture)]
+    return lib
+
+
+def _encode_webp_rgb(image: Image.Image, quality: int, *, release: bool) -> bytes | None:
+    """Lossy WebP of an RGB image through libwebp's RGB import, or None when that libwebp
+    is not available (the caller then lets Pillow encode)."""
+    lib = _libwebp()
+    if lib is None or image.mode != "RGB":
+        return None
+    config = _WebPConfig()
+    picture = _WebPPicture()
+    writer = _WebPMemoryWriter()
+    # What Pillow's WebPEncode sets: the default preset, then quality and method.
+    if not lib.WebPConfigInitInternal(ctypes.byref(config), 0, 75.0, _ENCODER_ABI):
+        return None
+    config.quality = float(quality)
+    config.method = WEBP_METHOD
+    if not lib.WebPValidateConfig(ctypes.byref(config)):
+        return None
+    if not lib.WebPPictureInitInternal(ctypes.byref(picture), _ENCODER_ABI):
+        return None
+    width, height = image.size
+    rgb = bytearray(width * height * 3)
+    rows = _band_rows(width, 0)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        rgb[top * width * 3 : bottom * width * 3] = image.crop((0, top, width, bottom)).tobytes()
+    if release:
+        image.close()  # the caller's 160 MB: its pixels are in `rgb` now
+    picture.width, picture.height = width, height
+    lib.WebPMemoryWriterInit(ctypes.byref(writer))
+    try:
+        buffer = (ctypes.c_uint8 * len(rgb)).from_buffer(rgb)
+        if not lib.WebPPictureImportRGB(ctypes.byref(picture), buffer, width * 3):
+            raise MemoryError("libwebp could not import the picture")
+        del buffer
+        rgb.clear()  # libwebp holds the YUV planes now
+        picture.writer = ctypes.cast(lib.WebPMemoryWrite, ctypes.c_void_p).value
+        picture.custom_ptr = ctypes.addressof(writer)
+        if not lib.WebPEncode(ctypes.byref(config), ctypes.byref(picture)):
+            raise OSError(f"libwebp could not encode the picture (error {picture.error_code})")
+        lib.WebPPictureFree(ctypes.byref(picture))
+        return ctypes.string_at(writer.mem, writer.size)
+    finally:
+        lib.WebPPictureFree(ctypes.byref(picture))
+        lib.WebPMemoryWriterClear(ctypes.byref(writer))

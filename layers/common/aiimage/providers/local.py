@@ -65,11 +65,12 @@ class LocalProvider:
             )
         result = operation.run(image)
         # Styles and restore work on the decoded image in place; after an upscale the
-        # input is garbage: either way only the result is alive for the WebP encode,
-        # whose own buffers are about 1.4x the image (docs/benchmarks.md, peak memory).
+        # input is garbage. The encode then takes the result over and frees it once its
+        # pixels are copied out (docs/benchmarks.md, peak memory).
         del image
         return Outcome.succeeded(
-            enhance.encode(result, "WEBP", quality=OUTPUT_QUALITY), enhance.CONTENT_TYPES["WEBP"]
+            enhance.encode(result, "WEBP", quality=OUTPUT_QUALITY, release=True),
+            enhance.CONTENT_TYPES["WEBP"],
         )
 
     def poll(self, job_id: str) -> Outcome:
