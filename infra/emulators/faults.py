@@ -9,15 +9,21 @@ Tests (or a developer against `make dev`) queue faults with
 - `malformed`: 200 with a body that is not what the protocol promises
 - `failed`: the provider's "the run failed" answer (e.g. a failed prediction)
 - `auth`: 401 with the provider's error body
+
+An emulator names its own answer to each fault it answers at once (`FaultAnswers`);
+`answer` applies them, and `slow` (handled, then answered late) to the rest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 FaultKind = Literal["rate_limit", "server_error", "slow", "malformed", "failed", "auth"]
@@ -74,3 +80,41 @@ class FaultQueue:
             self.clear()
 
         return router
+
+
+# The provider's own answer to each fault kind that replaces the request's answer.
+FaultAnswers = Mapping[FaultKind, Callable[[Fault], Response]]
+
+
+def emulator_app(title: str) -> tuple[FastAPI, FaultQueue]:
+    """An emulator's app (no API docs) with its fault queue on `app.state.faults` and the
+    `/__emulator/faults` routes, and `app.state.requests` for what it records."""
+    app = FastAPI(title=title, openapi_url=None, docs_url=None, redoc_url=None)
+    faults = FaultQueue()
+    app.state.faults = faults
+    app.state.requests = []
+    app.include_router(faults.router())
+    return app, faults
+
+
+def immediate_answer(fault: Fault | None, answers: FaultAnswers) -> Response | None:
+    """The emulator's answer to `fault` in place of the request's; None when the request is
+    handled (no fault, `slow`, and the kinds the emulator applies while handling it)."""
+    if fault is None or fault.kind not in answers:
+        return None
+    return answers[fault.kind](fault)
+
+
+async def answer(
+    fault: Fault | None, answers: FaultAnswers, handle: Callable[[], Awaitable[Response]]
+) -> Response:
+    """The answer to a request that drew `fault`: an immediate one from `answers`, else the
+    request's own from `handle`, late by `delay` for `slow`. The work is done at once, so a
+    client that gives up has still started (and would pay for) the run, as with the real
+    APIs."""
+    if (immediate := immediate_answer(fault, answers)) is not None:
+        return immediate
+    response = await handle()
+    if fault is not None and fault.kind == "slow":
+        await asyncio.sleep(fault.delay)
+    return response

@@ -22,14 +22,12 @@ prediction end `failed` with `message` (HTTP 200/201 all along, as Replicate doe
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import time
@@ -48,7 +46,8 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.middleware.base import RequestResponseEndpoint
 
 from aiimage.imaging import enhance
-from infra.emulators.faults import Fault, FaultQueue
+from infra.emulators.faults import Fault, FaultAnswers, answer, emulator_app
+from infra.emulators.server import emulator_main
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
 MAX_OUTPUT_PIXELS = 64_000_000  # beyond this a GPU would run out of memory
@@ -235,6 +234,25 @@ def _unauthenticated() -> JSONResponse:
     return problem(401, "You did not pass a valid authentication token", title="Unauthenticated")
 
 
+def _rate_limited(fault: Fault) -> Response:
+    seconds = fault.retry_after
+    detail = f"Request was throttled. Expected available in {seconds} seconds."
+    return problem(429, detail, retry_after=seconds)
+
+
+# `slow` and `failed` are applied while the request is handled.
+FAULT_ANSWERS: FaultAnswers = {
+    "rate_limit": _rate_limited,
+    "server_error": lambda fault: problem(fault.status, fault.message or "Internal server error"),
+    "auth": lambda _: _unauthenticated(),
+    "malformed": lambda _: JSONResponse({"ok": True}),
+}
+FAULT_ANSWERS_TO_CREATE: FaultAnswers = {
+    **FAULT_ANSWERS,
+    "malformed": lambda _: JSONResponse({"ok": True}, status_code=201),
+}
+
+
 class EmulatorError(Exception):
     def __init__(self, response: JSONResponse) -> None:
         self.response = response
@@ -285,19 +303,15 @@ def sign_webhook(secret: str, webhook_id: str, timestamp: str, body: bytes) -> s
 def create_app(
     *, api_token: str, processing_seconds: float = 0.0, webhook_secret: str | None = None
 ) -> FastAPI:
-    app = FastAPI(title="Replicate emulator", openapi_url=None, docs_url=None, redoc_url=None)
+    app, faults = emulator_app("Replicate emulator")
     secret = webhook_secret or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     app.state.webhook_secret = secret
     app.state.webhooks = []  # (prediction id, HTTP status or error) per delivery attempt
-    faults = FaultQueue()
     jobs: dict[str, Job] = {}
     files: dict[str, StoredFile] = {}
     outputs: dict[str, bytes] = {}
     tasks: set[asyncio.Task[None]] = set()
-    app.state.faults = faults
-    app.state.requests = []
     app.state.received = []
-    app.include_router(faults.router())
 
     @app.exception_handler(EmulatorError)
     async def _emulator_error(_: Request, exc: EmulatorError) -> JSONResponse:
@@ -318,27 +332,11 @@ def create_app(
             return await call_next(request)
         app.state.received.append(f"{request.method} {path}")
         fault = faults.take(path)
-        if fault is None:
-            return await call_next(request)
-        if fault.kind == "rate_limit":
-            seconds = fault.retry_after
-            detail = f"Request was throttled. Expected available in {seconds} seconds."
-            return problem(429, detail, retry_after=seconds)
-        if fault.kind == "server_error":
-            return problem(fault.status, fault.message or "Internal server error")
-        if fault.kind == "auth":
-            return _unauthenticated()
-        if fault.kind == "malformed":
-            created = request.method == "POST" and path == "/v1/predictions"
-            return JSONResponse({"ok": True}, status_code=201 if created else 200)
-        if fault.kind == "slow":
-            # The work is done at once, the answer is late: a client that gives up has
-            # still started (and would pay for) the run, as with the real API.
-            response = await call_next(request)
-            await asyncio.sleep(fault.delay)
-            return response
-        request.state.fault = fault  # failed: the create route ends its prediction as failed
-        return await call_next(request)
+        if fault is not None and fault.kind == "failed":
+            request.state.fault = fault  # the create route ends its prediction as failed
+        created = request.method == "POST" and path == "/v1/predictions"
+        answers = FAULT_ANSWERS_TO_CREATE if created else FAULT_ANSWERS
+        return await answer(fault, answers, lambda: call_next(request))
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -562,18 +560,17 @@ def _file_json(stored: StoredFile, base_url: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8020)
-    parser.add_argument("--token", default=os.environ.get("REPLICATE_API_TOKEN"))
-    parser.add_argument("--processing-seconds", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    if not args.token:
-        parser.error("--token (or REPLICATE_API_TOKEN) is required")
-    app = create_app(api_token=args.token, processing_seconds=args.processing_seconds)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    emulator_main(
+        __doc__,
+        argv,
+        port=8020,
+        credential="token",
+        env="REPLICATE_API_TOKEN",
+        options=lambda parser: parser.add_argument("--processing-seconds", type=float, default=0.0),
+        create=lambda args: create_app(
+            api_token=args.token, processing_seconds=args.processing_seconds
+        ),
+    )
 
 
 if __name__ == "__main__":

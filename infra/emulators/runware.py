@@ -31,12 +31,10 @@ Faults (`/__emulator/faults`, see faults.py) are matched against `"/v1 <taskType
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
 import json
-import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -50,7 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from aiimage.imaging import enhance
-from infra.emulators.faults import Fault, FaultQueue
+from infra.emulators.faults import Fault, FaultAnswers, answer, emulator_app
+from infra.emulators.server import emulator_main
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
 MAX_INPUT_PIXELS = 40_000_000
@@ -161,6 +160,31 @@ def _unauthenticated() -> JSONResponse:
     )
 
 
+def _rate_limited(fault: Fault) -> Response:
+    body = error_body("tooManyRequests", "Queue capacity exceeded; retry later")
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(fault.retry_after)})
+
+
+def _server_error(fault: Fault) -> Response:
+    message = fault.message or "Temporary capacity constraint"
+    return JSONResponse(error_body("serverError", message), status_code=fault.status)
+
+
+def _malformed(fault: Fault) -> Response:
+    if fault.code == 1:
+        return JSONResponse({"data": {"unexpected": True}})
+    return Response("<html><body>upstream error</body></html>", media_type="text/html")
+
+
+# `slow` and `failed` are applied while the tasks are handled.
+FAULT_ANSWERS: FaultAnswers = {
+    "rate_limit": _rate_limited,
+    "server_error": _server_error,
+    "auth": lambda _: _unauthenticated(),
+    "malformed": _malformed,
+}
+
+
 def _reduced(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("data:"):
         return value.partition(";")[0]  # "data:image/png"
@@ -203,16 +227,12 @@ def run_inference(task: ImageInferenceTask, data: bytes) -> tuple[bytes, str, st
 
 
 def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
-    app = FastAPI(title="Runware emulator", openapi_url=None, docs_url=None, redoc_url=None)
-    faults = FaultQueue()
+    app, faults = emulator_app("Runware emulator")
     jobs: dict[str, Job] = {}
     images: dict[str, Stored] = {}  # uploads and outputs, by imageUUID
     polls: dict[str, int] = {}
-    app.state.faults = faults
-    app.state.requests = []
     app.state.jobs = jobs
     app.state.polls = polls
-    app.include_router(faults.router())
 
     def authorized(request: Request, tasks: list[Any]) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -378,22 +398,6 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
             return result_items(found, with_status=True), []
         raise TaskRejectedError("unsupportedTaskType", f"Unknown taskType {task_type!r}")
 
-    def fault_response(fault: Fault) -> Response | None:
-        if fault.kind == "rate_limit":
-            body = error_body("tooManyRequests", "Queue capacity exceeded; retry later")
-            headers = {"Retry-After": str(fault.retry_after)}
-            return JSONResponse(body, status_code=429, headers=headers)
-        if fault.kind == "server_error":
-            message = fault.message or "Temporary capacity constraint"
-            return JSONResponse(error_body("serverError", message), status_code=fault.status)
-        if fault.kind == "auth":
-            return _unauthenticated()
-        if fault.kind == "malformed":
-            if fault.code == 1:
-                return JSONResponse({"data": {"unexpected": True}})
-            return Response("<html><body>upstream error</body></html>", media_type="text/html")
-        return None  # slow, failed: handled with the request
-
     async def tasks_endpoint(request: Request) -> Response:
         try:
             tasks = json.loads(await request.body())
@@ -406,8 +410,9 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
         app.state.requests.extend(_record(t) for t in tasks if isinstance(t, dict))
         types = " ".join(str(t.get("taskType")) for t in tasks if isinstance(t, dict))
         fault = faults.take(f"/v1 {types}")
-        if fault is not None and (answer := fault_response(fault)) is not None:
-            return answer
+        return await answer(fault, FAULT_ANSWERS, lambda: handle_tasks(request, tasks, fault))
+
+    async def handle_tasks(request: Request, tasks: list[Any], fault: Fault | None) -> Response:
         if not authorized(request, tasks):
             return _unauthenticated()
         base_url = str(request.base_url).rstrip("/")
@@ -441,12 +446,7 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
         if errors:
             body["errors"] = errors
         status = 200 if data or not statuses else statuses[0]
-        response = JSONResponse(body, status_code=status)
-        if fault is not None and fault.kind == "slow":
-            # The work is done at once, the answer is late: a client that gives up has
-            # still started (and would pay for) the task, as with the real API.
-            await asyncio.sleep(fault.delay)
-        return response
+        return JSONResponse(body, status_code=status)
 
     app.add_api_route("/v1", tasks_endpoint, methods=["POST"])
     app.add_api_route("/v1/", tasks_endpoint, methods=["POST"], include_in_schema=False)
@@ -463,18 +463,15 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8030)
-    parser.add_argument("--key", default=os.environ.get("RUNWARE_API_KEY"))
-    parser.add_argument("--polls-until-done", type=int, default=1)
-    args = parser.parse_args(argv)
-    if not args.key:
-        parser.error("--key (or RUNWARE_API_KEY) is required")
-    app = create_app(api_key=args.key, polls_until_done=args.polls_until_done)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    emulator_main(
+        __doc__,
+        argv,
+        port=8030,
+        credential="key",
+        env="RUNWARE_API_KEY",
+        options=lambda parser: parser.add_argument("--polls-until-done", type=int, default=1),
+        create=lambda args: create_app(api_key=args.key, polls_until_done=args.polls_until_done),
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ Faults (`/__emulator/faults`, see faults.py; each run request consumes one):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
@@ -49,7 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from aiimage.imaging import enhance
-from infra.emulators.faults import Fault, FaultQueue
+from infra.emulators.faults import Fault, FaultAnswers, emulator_app, immediate_answer
+from infra.emulators.server import emulator_main
 
 SD15_IMG2IMG = "@cf/runwayml/stable-diffusion-v1-5-img2img"
 SDXL_BASE = "@cf/stabilityai/stable-diffusion-xl-base-1.0"
@@ -220,29 +220,33 @@ def input_image(run: RunInput) -> bytes | None:
 # --- the app -----------------------------------------------------------------------------
 
 
-def fault_response(fault: Fault) -> Response:
-    if fault.kind == "rate_limit":
-        code = fault.code or 3040
-        return error(429, code, fault.message, **{"Retry-After": str(fault.retry_after)})
-    if fault.kind == "server_error":
-        code = fault.code or (3007 if fault.status == 408 else 10002)
-        return error(fault.status, code, fault.message)
-    if fault.kind == "auth":
-        return error(401, 10000)
-    if fault.kind == "malformed":
-        return Response(NOT_AN_IMAGE, media_type="image/png")
-    if fault.kind == "failed":
-        code = fault.code or 3010
-        return error(STATUSES.get(code, 400), code, fault.message)
-    raise AssertionError(f"not an immediate fault: {fault.kind}")
+def _rate_limited(fault: Fault) -> Response:
+    code = fault.code or 3040
+    return error(429, code, fault.message, **{"Retry-After": str(fault.retry_after)})
+
+
+def _server_error(fault: Fault) -> Response:
+    code = fault.code or (3007 if fault.status == 408 else 10002)
+    return error(fault.status, code, fault.message)
+
+
+def _failed(fault: Fault) -> Response:
+    code = fault.code or 3010
+    return error(STATUSES.get(code, 400), code, fault.message)
+
+
+# Every fault but `slow` answers at once.
+FAULT_ANSWERS: FaultAnswers = {
+    "rate_limit": _rate_limited,
+    "server_error": _server_error,
+    "auth": lambda _: error(401, 10000),
+    "malformed": lambda _: Response(NOT_AN_IMAGE, media_type="image/png"),
+    "failed": _failed,
+}
 
 
 def create_app(*, api_token: str, account_id: str | None = None) -> FastAPI:
-    app = FastAPI(title="Workers AI emulator", openapi_url=None, docs_url=None, redoc_url=None)
-    faults = FaultQueue()
-    app.state.faults = faults
-    app.state.requests = []
-    app.include_router(faults.router())
+    app, faults = emulator_app("Workers AI emulator")
 
     @app.exception_handler(EmulatorError)
     async def _emulator_error(_: Request, exc: EmulatorError) -> JSONResponse:
@@ -275,9 +279,9 @@ def create_app(*, api_token: str, account_id: str | None = None) -> FastAPI:
             body = None
         app.state.requests.append(record(account, model, body))
         fault = faults.take(request.url.path)
-        if fault is not None:
-            if fault.kind != "slow":
-                return fault_response(fault)
+        if (immediate := immediate_answer(fault, FAULT_ANSWERS)) is not None:
+            return immediate
+        if fault is not None:  # slow: the run starts late (a sync API: no answer meanwhile)
             await asyncio.sleep(fault.delay)
         check_auth(request, account)
         needs_image = MODELS.get(model)
@@ -308,21 +312,16 @@ def create_app(*, api_token: str, account_id: str | None = None) -> FastAPI:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8010)
-    parser.add_argument("--token", default=os.environ.get("CLOUDFLARE_API_TOKEN"))
-    parser.add_argument("--account", default=os.environ.get("CLOUDFLARE_ACCOUNT_ID"))
-    args = parser.parse_args(argv)
-    if not args.token:
-        parser.error("--token (or CLOUDFLARE_API_TOKEN) is required")
-    uvicorn.run(
-        create_app(api_token=args.token, account_id=args.account or None),
-        host=args.host,
-        port=args.port,
-        log_level="info",
+    emulator_main(
+        __doc__,
+        argv,
+        port=8010,
+        credential="token",
+        env="CLOUDFLARE_API_TOKEN",
+        options=lambda parser: parser.add_argument(
+            "--account", default=os.environ.get("CLOUDFLARE_ACCOUNT_ID")
+        ),
+        create=lambda args: create_app(api_token=args.token, account_id=args.account or None),
     )
 
 
