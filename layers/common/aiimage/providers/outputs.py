@@ -1,6 +1,10 @@
 """Fetching a provider's finished output: only over http(s), only from the provider's own
 output hosts (no SSRF through a crafted URL), no redirects, a size cap while streaming, and
-an image content type."""
+an image content type.
+
+`OutputDownloadingProvider` is what the clients whose results are URLs (Runware, Replicate)
+share: their transport, allowed hosts and downloader. Workers AI answers with the image
+itself and has none of it."""
 
 from __future__ import annotations
 
