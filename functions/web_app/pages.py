@@ -63,6 +63,12 @@ def load_assets(directory: Path = STATIC_DIR) -> dict[str, Asset]:
 
 ASSETS = load_assets()
 TEMPLATES = {path.stem: path.read_text("utf-8") for path in TEMPLATE_DIR.glob("*.html")}
+# Fragments a page places with `$name` (`$head`: the doctype and the head with the page's
+# title and script), filled from the page's own values; the line break after is the page's.
+PARTIALS = {
+    path.stem: path.read_text("utf-8").removesuffix("\n")
+    for path in (TEMPLATE_DIR / "partials").glob("*.html")
+}
 
 
 def asset_url(name: str) -> str:
@@ -154,11 +160,14 @@ def render(name: str, lang: Lang, settings: Settings, **config: Any) -> str:
         "icon_url": asset_url("favicon.svg"),
         "css_url": asset_url("app.css"),
         "common_js_url": asset_url("common.js"),
-        "enhancer_js_url": asset_url("enhancer.js"),
-        "edits_js_url": asset_url("edits.js"),
+        # Each page has its own title message and script: `{name}.title`, `{name}.js`.
+        "page_title": text[f"{name}_title"],
+        "page_js_url": asset_url(f"{name}.js"),
         "config": _json_block({"lang": lang, "messages": script_messages, **config}),
     }
-    return Template(TEMPLATES[name]).substitute(values)
+    # A partial's text is a value of the page: it is placed, not substituted again.
+    partials = {key: Template(body).substitute(values) for key, body in PARTIALS.items()}
+    return Template(TEMPLATES[name]).substitute(values, **partials)
 
 
 def enhancer_page(lang: Lang, settings: Settings) -> str:

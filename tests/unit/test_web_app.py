@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -98,6 +99,22 @@ def test_the_edits_page_names_its_event(client: TestClient) -> None:
     assert_security_headers(response.headers)
     assert page_config(response.text)["token"] == "demo-join-token-0001"
     assert "Request edit" in response.text
+
+
+@pytest.mark.parametrize(("path", "page"), [(ENHANCER, "enhancer"), (EDITS, "edits")])
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_each_page_has_the_shared_head_with_its_own_title_and_script(
+    client: TestClient, path: str, page: str, lang: str
+) -> None:
+    text = client.get(path, params={"lang": lang}).text
+    assert text.startswith(f'<!doctype html>\n<html lang="{lang}">\n<head>\n')
+    assert text.count("<head>") == text.count("</head>") == 1
+    head = text.split("</head>")[0]
+    assert f"<title>{html.escape(MESSAGES[lang][f'{page}.title'])}</title>" in head
+    scripts = re.findall(r'<script src="([^"]+)" defer></script>', head)
+    assert scripts == [pages.asset_url("common.js"), pages.asset_url(f"{page}.js")]
+    assert re.search(r"\$\w", head) is None  # every placeholder filled
+    assert "\n<body>" in text
 
 
 @pytest.mark.parametrize("token", ["short", "a" * 65, "bad.token.value", "%3Cscript%3E1234"])
