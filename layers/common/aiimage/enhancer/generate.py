@@ -9,20 +9,32 @@ on the way is deleted again, so a failed generate costs nothing and leaves nothi
 When the provider cannot finish within the API's deadline, the work is handed to an
 asynchronous job instead of timing out: the reservation and the stored original go with
 it, and the caller gets 202 and the job to poll.
+
+A Lambda killed outright (timeout, out of memory) runs none of that clean-up. Its traces
+are findable without an extra write: the reservation stays on the quota item with its time
+(`r_{id}`), and the original's object name starts with the reservation id
+(`original_key`), so `sweep-reservations` (`aiimage.ops.reservations`) refunds a
+reservation no job holds once it is older than any invocation can live, and deletes the
+original by that prefix.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from aiimage.enhancer import jobs
 from aiimage.enhancer.catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.dispatch import dispatch, routes_for
 from aiimage.enhancer.usage import UsageView, get_usage
-from aiimage.errors import PayloadTooLargeError, UpstreamError, ValidationError
+from aiimage.errors import (
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    UpstreamError,
+    ValidationError,
+)
 from aiimage.identity import Identity
 from aiimage.imaging import enhance
 from aiimage.imaging.validation import CleanImage, sanitize
@@ -33,7 +45,7 @@ from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import Outcome, ProviderUnavailableError
 from aiimage.providers.transport import TIMEOUT_CODE
 from aiimage.settings import Settings, get_settings
-from aiimage.storage.keys import ObjectKey, Owner, new_key, parse_key
+from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_key
 from aiimage.storage.objects import object_store
 
 RESULT_CONTENT_TYPE = "image/webp"
@@ -91,7 +103,9 @@ def generate(
         undo.callback(_refund, reservation)
         clean = read_image(identity, source, settings)
         check_output_size(clean, resolved, settings)
-        original_key = store(undo, new_key("originals", identity, clean.content_type), clean.data)
+        original_key = store(
+            undo, original_key_for(identity, reservation, clean.content_type), clean.data
+        )
         logger.info(LogEvent.R2_PUT_ORIGINAL, key=str(original_key), bytes=len(clean.data))
         started = time.monotonic()
         try:
@@ -116,7 +130,13 @@ def generate(
             undo.pop_all()
             return _deferred(job)
         result_key = store_result(undo, identity, outcome)
-        quota_store().commit(reservation)
+        if not quota_store().commit(reservation):
+            # Refunded under us: this invocation outlived the sweep's grace period. Not
+            # charged, so not delivered either: the clean-up deletes both objects.
+            raise ServiceUnavailableError(
+                "The image took too long and was not charged; try again",
+                code="generation_expired",
+            )
         undo.pop_all()
     _discard_upload(identity, source)
     logger.info(
@@ -150,7 +170,9 @@ def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) 
         undo.callback(_refund, reservation)
         clean = read_image(identity, source, settings)
         check_output_size(clean, resolved, settings)
-        original_key = store(undo, new_key("originals", identity, clean.content_type), clean.data)
+        original_key = store(
+            undo, original_key_for(identity, reservation, clean.content_type), clean.data
+        )
         job = jobs.create(identity, resolved, original_key, reservation)
         undo.pop_all()
     _discard_upload(identity, source)
@@ -208,6 +230,21 @@ def check_output_size(clean: CleanImage, params: ResolvedParams, settings: Setti
             code="output_too_large",
             details={"maxOutputPixels": settings.max_output_pixels},
         )
+
+
+def original_key_for(owner: Owner, reservation: Reservation, content_type: str) -> ObjectKey:
+    """A new original's key, named after the reservation that pays for it (then random):
+    the sweep finds a killed generate's original from its reservation alone."""
+    key = new_key("originals", owner, content_type)
+    return replace(
+        key, name=reservation.reservation_id + key.name[len(reservation.reservation_id) :]
+    )
+
+
+def originals_prefix(owner_key: str, reservation_id: str) -> str:
+    """Where the originals paid by `reservation_id` of `owner_key` (`guest#{id}`) are."""
+    owner_type, _, owner_id = owner_key.partition("#")
+    return f"{ROOT}/originals/{owner_type}/{owner_id}/{reservation_id}"
 
 
 def store(undo: ExitStack, key: ObjectKey, data: bytes) -> ObjectKey:

@@ -306,6 +306,34 @@ def list_jobs(
     return JobPage(jobs=jobs[:limit], next_cursor=next_cursor)
 
 
+def reservation_holder(owner_key: str, reservation_id: str) -> str | None:
+    """The id of the owner's job that holds `reservation_id` (its worker settles it), or
+    None. One Query of the owner's own partition (its jobs of the last 30 days, the TTL),
+    filtered on the reservation: the sweep asks this only for stale reservations."""
+    owner_type, _, owner_id = owner_key.partition("#")
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :job)",
+        "FilterExpression": "reservation_id = :rid",
+        "ProjectionExpression": "#id",
+        "ExpressionAttributeNames": {"#id": "id"},
+        "ExpressionAttributeValues": {
+            ":pk": {"S": f"owner#{owner_type}#{owner_id}"},
+            ":job": {"S": "job#"},
+            ":rid": {"S": reservation_id},
+        },
+        "ConsistentRead": True,
+    }
+    while True:
+        response = aws.dynamodb().query(**request)
+        for item in response.get("Items", []):
+            return str(item["id"]["S"])
+        last = response.get("LastEvaluatedKey")
+        if last is None:
+            return None
+        request["ExclusiveStartKey"] = last
+
+
 # --- transitions --------------------------------------------------------------------------
 
 

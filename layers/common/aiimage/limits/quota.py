@@ -12,12 +12,16 @@ never conflicts the way transactions would under contention:
 - refund: drop the record and uncount the image, only if the record is still there, so a
   retried or duplicate refund can never give back more than was taken.
 Counters include reservations in flight: a slot being used is never offered twice.
+
+A reservation that neither commit nor refund ever reaches (the Lambda was killed) is found
+by `stale_reservations` (a Scan: see its cost) and refunded by the same single conditional
+write, so a late commit and the sweep's refund can never both win.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,7 +33,7 @@ from aiimage.errors import QuotaExceededError
 from aiimage.limits.plans import Entitlements
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import ScanInputTypeDef, UpdateItemInputTypeDef
 
 # Month items outlive their month by this much, then the table's TTL removes them.
 _RETENTION = timedelta(days=35)
@@ -58,6 +62,14 @@ class Reservation:
     month: str
     day: str
     reservation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReservation:
+    """A reservation still on its quota item, and when it was taken."""
+
+    reservation: Reservation
+    reserved_at: datetime
 
 
 def _next_day(now: datetime) -> datetime:
@@ -181,6 +193,52 @@ class QuotaStore:
                 return False
             raise
         return True
+
+    def stale_reservations(
+        self, *, older_than: datetime, months: Sequence[str]
+    ) -> Iterator[OpenReservation]:
+        """Reservations taken before `older_than` and still open, on the month items of
+        `months` (YYYY-MM). A Scan of the limits table: every item is read (one owner-month
+        quota item each, plus the rate-limit windows the TTL has not yet removed) and the
+        filter only trims the answer, so it costs about (table size / 4 KB) / 2 read units
+        per run: ~2,400 units for 100,000 items of 200 bytes (20 MB, 20 pages of 1 MB).
+        The quota items carry no index of their reservations: this trades an index's write
+        cost on every generate for a read cost per sweep."""
+        request: ScanInputTypeDef = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(pk, :quota) AND sk IN ("
+            + ", ".join(f":m{i}" for i in range(len(months)))
+            + ")",
+            "ExpressionAttributeValues": {
+                ":quota": {"S": "quota#"},
+                **{f":m{i}": {"S": f"m#{month}"} for i, month in enumerate(months)},
+            },
+        }
+        cutoff = int(older_than.timestamp())
+        while True:
+            page = aws.dynamodb().scan(**request)
+            for item in page.get("Items", []):
+                owner_key = item["pk"]["S"].removeprefix("quota#")
+                month = item["sk"]["S"].removeprefix("m#")
+                for name, value in sorted(item.items()):
+                    if not name.startswith("r_") or "M" not in value:
+                        continue
+                    at = int(value["M"]["at"]["N"])
+                    if at >= cutoff:
+                        continue
+                    yield OpenReservation(
+                        reservation=Reservation(
+                            owner_key=owner_key,
+                            month=month,
+                            day=value["M"]["day"]["S"],
+                            reservation_id=name.removeprefix("r_"),
+                        ),
+                        reserved_at=datetime.fromtimestamp(at, UTC),
+                    )
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
 
     def _exceeded(self, owner_key: str, entitlements: Entitlements) -> QuotaExceededError:
         # Only on the refusal path: one read to tell the caller which limit and when it resets.

@@ -3,6 +3,7 @@ README). Each command prints its details and one summary line, and exits 1 when 
 failed (2 for bad arguments). Long runs show a progress bar on stderr.
 
     recover-stuck --minutes 30 [--requeue | --fail]
+    sweep-reservations [--pretend] [--minutes 30]
     prune [--pretend] [--request-days 90] [--ledger-days 365]
     backfill-storage [--pretend] [--limit 200] [--request-id ID]
     dispatch [--pretend] [--limit N]
@@ -48,6 +49,15 @@ def parser() -> argparse.ArgumentParser:
     action = recover.add_mutually_exclusive_group()
     action.add_argument("--requeue", action="store_true", help="send them on again")
     action.add_argument("--fail", action="store_true", help="fail them, releasing the budget")
+
+    sweep = commands.add_parser(
+        "sweep-reservations",
+        help="refund Enhancer quota a killed generate left reserved; delete its original",
+    )
+    sweep.add_argument("--pretend", action="store_true", help="dry run: list only")
+    sweep.add_argument(
+        "--minutes", type=int, default=30, help="older than this (at least 15: the longest run)"
+    )
 
     prune = commands.add_parser(
         "prune", help="delete requests, images and ledger lines past retention"
@@ -107,6 +117,10 @@ def run(args: argparse.Namespace) -> Report:
 
         mode: Mode = "requeue" if args.requeue else "fail" if args.fail else "list"
         return recover_stuck(minutes=args.minutes, mode=mode, show_progress=show)
+    if args.command == "sweep-reservations":
+        from aiimage.ops.reservations import sweep_reservations
+
+        return sweep_reservations(minutes=args.minutes, pretend=args.pretend, show_progress=show)
     if args.command == "prune":
         from aiimage.ops.prune import prune
 
@@ -163,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         number = getattr(args, value, None)
         if number is not None and number < 1:
             parser().error(f"--{name} must be at least 1")
+    if args.command == "sweep-reservations" and args.minutes < 15:
+        parser().error("--minutes must be at least 15 (the longest a function can run)")
     for name in ("request_days", "ledger_days"):
         number = getattr(args, name, None)
         if number is not None and number < 1:

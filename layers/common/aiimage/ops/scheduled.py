@@ -4,7 +4,9 @@ the CLI, with the schedule's choices.
 - `dispatch` every minute: queued requests to the submit queue;
 - `recover-stuck` every 15 minutes in `requeue` mode with 30 minutes: a request without
   progress is sent on again (bounded: submits go to the DLQ after 5 receives and fail on the
-  last, polls stop at `queue_max_polls`); the count is the `AiStuckRequests` metric;
+  last, polls stop at `queue_max_polls`); the count is the `AiStuckRequests` metric. The
+  same run sweeps the Enhancer's stale quota reservations (`sweep-reservations`, 30
+  minutes): what a killed generate left reserved is refunded and its original deleted;
 - `prune` daily at 02:30 UTC with the retention settings.
 """
 
@@ -18,6 +20,7 @@ from aiimage.ops.recover import Mode
 from aiimage.ops.report import Report
 
 RECOVER_MINUTES = 30
+SWEEP_MINUTES = 30
 
 
 def run(event: Mapping[str, Any]) -> Report:
@@ -32,14 +35,41 @@ def run(event: Mapping[str, Any]) -> Report:
         minutes = int(event.get("minutes", RECOVER_MINUTES))
         mode: Mode = "list" if event.get("mode") == "list" else "requeue"
         report = recover_stuck(minutes=minutes, mode=mode)
+        _fold(report, _sweep(pretend=mode == "list"))
+    elif command == "sweep-reservations":
+        from aiimage.ops.reservations import sweep_reservations
+
+        report = sweep_reservations(
+            minutes=int(event.get("minutes", SWEEP_MINUTES)), pretend=bool(event.get("pretend"))
+        )
     elif command == "prune":
         from aiimage.ops.prune import prune
 
         report = prune()
     else:
         raise ValueError(f"Unknown scheduled command: {command!r}")
+    _log(report)
+    return report
+
+
+def _sweep(*, pretend: bool) -> Report:
+    from aiimage.ops.reservations import sweep_reservations
+
+    report = sweep_reservations(minutes=SWEEP_MINUTES, pretend=pretend)
+    _log(report)
+    return report
+
+
+def _fold(report: Report, sweep: Report) -> None:
+    """The sweep rides on the recover-stuck schedule (no schedule of its own in the
+    template): its failures fail the run (the Errors alarm), its summary is the note."""
+    report.failed += sweep.failed
+    report.note = sweep.summary() if report.note is None else f"{report.note}; {sweep.summary()}"
+
+
+def _log(report: Report) -> None:
+    """One line per command run: its summary and counts."""
     if report.ok:
         logger.info(LogEvent.OPS_COMMAND_DONE, summary=report.summary(), report=report.as_dict())
     else:
         logger.error(LogEvent.OPS_COMMAND_FAILED, summary=report.summary(), report=report.as_dict())
-    return report

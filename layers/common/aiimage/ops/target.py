@@ -23,6 +23,7 @@ def use_local_stack(endpoint: str = LOCAL_ENDPOINT, stack: str = LOCAL_STACK) ->
         AWS_REGION=os.environ.get("AWS_REGION", "us-east-1"),
         EDITS_TABLE=f"{stack}-EditsTable",
         LIMITS_TABLE=f"{stack}-LimitsTable",
+        JOBS_TABLE=f"{stack}-JobsTable",
         IMAGES_BUCKET=f"{stack}-imagesbucket",
         STORAGE_ENDPOINT_URL=endpoint,
     )

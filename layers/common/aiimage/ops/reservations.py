@@ -1,0 +1,123 @@
+"""`sweep-reservations`: give back the Enhancer quota that a killed `POST /generate` (or
+`POST /jobs`) left reserved, and delete the original it had stored.
+
+A generate reserves one image (`r_{id}` on the owner's quota month item, with its day and
+time), stores the original under a name that starts with the reservation id, and commits
+or refunds at the end. A Lambda killed in between runs no clean-up: the guest has lost one
+of its daily images and the original has no job pointing to it. A reservation is stale
+when it is older than `minutes` (longer than any invocation can live: the functions'
+timeouts are at most 15 minutes) and no job holds it (a job's worker settles its own; they
+are never touched). For each stale one:
+
+1. refund: the quota's existing single conditional write (`REMOVE r_{id} ADD -1`, only if
+   `r_{id}` is still there), so a late commit and this refund cannot both win;
+2. only if the refund won: delete the originals under `originals/{owner}/{reservation id}`
+   (a late generate whose commit then fails deletes its objects itself).
+
+Cost: one Scan of the limits table per run (`QuotaStore.stale_reservations`), then per
+stale reservation one Query of the owner's jobs, one UpdateItem, one ListObjectsV2 and the
+deletes. Run by the `recover-stuck` schedule (every 15 minutes) and from the CLI.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aiimage import aws
+from aiimage.enhancer import jobs
+from aiimage.enhancer.generate import originals_prefix
+from aiimage.errors import AppError
+from aiimage.limits import quota_store
+from aiimage.limits.quota import OpenReservation
+from aiimage.observability import LogEvent, logger, metrics
+from aiimage.ops.report import Report, progress
+from aiimage.settings import get_settings
+from aiimage.storage.objects import object_store
+
+# The longest any function can run (Lambda's limit) is 15 minutes: a reservation older than
+# this has no live invocation left to commit it or to hand it to a job.
+MIN_MINUTES = 15
+DEFAULT_MINUTES = 30
+# The log line per refund and the run's metric (the count of refunds).
+RESERVATION_REFUNDED = "ops_reservation_refunded"
+RESERVATIONS_REFUNDED_METRIC = "QuotaReservationsRefunded"
+
+
+def _months(now: datetime, cutoff: datetime) -> list[str]:
+    """The months whose quota items can hold a reservation taken before `cutoff` that is
+    still worth refunding: this month and the previous one (older items expire)."""
+    first = now.replace(day=1)
+    previous = (first - timedelta(days=1)).strftime("%Y-%m")
+    return sorted({now.strftime("%Y-%m"), previous, cutoff.strftime("%Y-%m")})
+
+
+def sweep_reservations(
+    *,
+    minutes: int = DEFAULT_MINUTES,
+    pretend: bool = False,
+    now: datetime | None = None,
+    show_progress: bool = False,
+) -> Report:
+    if minutes < MIN_MINUTES:
+        raise ValueError(f"minutes must be at least {MIN_MINUTES} (the longest invocation)")
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(minutes=minutes)
+    report = Report("sweep-reservations", dry_run=pretend, verb="refunded")
+    stale = list(quota_store().stale_reservations(older_than=cutoff, months=_months(now, cutoff)))
+    report.found = len(stale)
+    deleted = 0
+    for found in progress(
+        stale, total=len(stale), desc="sweep-reservations", enabled=show_progress
+    ):
+        reservation = found.reservation
+        where = (
+            f"{reservation.owner_key} r_{reservation.reservation_id} {reservation.day} "
+            f"since {found.reserved_at.isoformat()}"
+        )
+        try:
+            holder = jobs.reservation_holder(reservation.owner_key, reservation.reservation_id)
+            if holder is not None:
+                report.skipped += 1
+                report.details.append(f"{where}: held by job {holder}")
+                continue
+            originals = _originals(found)
+            if pretend:
+                report.details.append(f"{where}: would refund, {len(originals)} original(s)")
+                continue
+            if not quota_store().refund(reservation):
+                report.skipped += 1  # committed or refunded meanwhile: nothing to undo
+                report.details.append(f"{where}: settled meanwhile")
+                continue
+            for key in originals:
+                object_store().delete(key)
+            deleted += len(originals)
+            report.changed += 1
+            report.details.append(f"{where}: refunded, {len(originals)} original(s) deleted")
+            logger.info(
+                RESERVATION_REFUNDED,
+                owner_key=reservation.owner_key,
+                reservation_id=reservation.reservation_id,
+                reserved_at=found.reserved_at.isoformat(),
+                originals=len(originals),
+            )
+        except (AppError, ClientError, BotoCoreError):
+            # Counted and logged; the run goes on (the reservation is found again next run).
+            report.failed += 1
+            logger.exception(
+                LogEvent.OPS_COMMAND_FAILED,
+                command="sweep-reservations",
+                reservation_id=reservation.reservation_id,
+            )
+    report.note = f"{deleted} orphan original(s) deleted, reservations older than {minutes} min"
+    if report.changed:
+        metrics.add_metric(name=RESERVATIONS_REFUNDED_METRIC, unit="Count", value=report.changed)
+    return report
+
+
+def _originals(found: OpenReservation) -> list[str]:
+    reservation = found.reservation
+    prefix = originals_prefix(reservation.owner_key, reservation.reservation_id)
+    listed = aws.s3().list_objects_v2(Bucket=get_settings().images_bucket, Prefix=prefix)
+    return [item["Key"] for item in listed.get("Contents", [])]
