@@ -38,9 +38,9 @@ CONTENT_TYPES: dict[OutputFormat, str] = {
 # (docs/benchmarks.md): the encode dominates the result path of a large image.
 WEBP_METHOD: Final = 2
 
-# About 8 MB of RGB(A) per band: small next to a 160 MB image, large enough that the
+# About 4 MB of RGB(A) per band: small next to a 160 MB image, large enough that the
 # margins recomputed at band edges and Pillow's per-call overhead stay small.
-BAND_PIXELS: Final = 2_000_000
+BAND_PIXELS: Final = 1_000_000
 
 BandOperation = Callable[[Image.Image], Image.Image]
 # A style, given the whole (RGB or RGBA) image: the rows its operation reads above and
@@ -124,16 +124,32 @@ def restore(image: Image.Image, *, fidelity: float = 0.0, in_place: bool = False
         raise ValueError("fidelity must be within 0..1")
     median = ImageFilter.MedianFilter(3)
     sharpen = ImageFilter.UnsharpMask(radius=2, percent=120, threshold=3)
-    # Autocontrast needs the histogram of the whole denoised picture: a first pass.
+    target = image if in_place else image.copy()
+    if fidelity == 0:
+        # Denoise in place, gathering the histogram autocontrast needs on the way.
+        counts = [0] * 768
+
+        def count(band: Image.Image) -> None:
+            # An RGB(A) histogram starts with the red, green and blue counts.
+            counts[:] = [a + b for a, b in zip(counts, band.histogram()[:768], strict=True)]
+
+        map_in_place(target, lambda band: _on_rgb(band, lambda rgb: rgb.filter(median)), 1, count)
+        lut = autocontrast_lut(counts, 0.5)
+        map_in_place(
+            target,
+            lambda band: _on_rgb(band, lambda rgb: rgb.point(lut)).filter(sharpen),
+            blur_margin(2),
+        )
+        return target
+    # The blend needs each input pixel next to its restored one, so the denoised picture
+    # is computed twice: once for the histogram, once band by band for the result.
     lut = autocontrast_lut(histogram(image, lambda band: _rgb(band).filter(median), 1), 0.5)
 
     def operation(band: Image.Image) -> Image.Image:
         denoised = _on_rgb(band, lambda rgb: rgb.filter(median))
-        contrasted = _on_rgb(denoised, lambda rgb: rgb.point(lut))
-        restored = contrasted.filter(sharpen)
-        return Image.blend(restored, band, fidelity) if fidelity > 0 else restored
+        restored = _on_rgb(denoised, lambda rgb: rgb.point(lut)).filter(sharpen)
+        return Image.blend(restored, band, fidelity)
 
-    target = image if in_place else image.copy()
     map_in_place(target, operation, 1 + blur_margin(2))
     return target
 
@@ -190,7 +206,8 @@ def _dream(image: Image.Image) -> tuple[int, BandOperation]:
 
 
 def _enhance(image: Image.Image) -> tuple[int, BandOperation]:
-    lut = autocontrast_lut(histogram(image, _rgb, 0), 0.5)
+    # An RGB(A) histogram starts with the red, green and blue counts: no copy needed.
+    lut = autocontrast_lut(image.histogram()[:768], 0.5)
     return 1, lambda rgb: rgb.point(lut).filter(ImageFilter.DETAIL)
 
 
@@ -245,9 +262,15 @@ def _bands(height: int, rows: int, margin: int) -> Iterator[tuple[int, int, int,
         yield top, bottom, max(0, top - margin), min(height, bottom + margin)
 
 
-def map_in_place(image: Image.Image, operation: BandOperation, margin: int) -> None:
+def map_in_place(
+    image: Image.Image,
+    operation: BandOperation,
+    margin: int,
+    observe: Callable[[Image.Image], None] | None = None,
+) -> None:
     """Replace `image` by `operation(image)`, where `operation` only looks `margin` rows
-    above and below each output row, working one band at a time.
+    above and below each output row, working one band at a time; `observe` sees each
+    result band (to gather statistics of the result without keeping it).
 
     Each window is cropped before the previous band's result is pasted, and a band is at
     least `margin` rows high, so every window reads original rows only."""
@@ -261,6 +284,8 @@ def map_in_place(image: Image.Image, operation: BandOperation, margin: int) -> N
         del window
         pending = (top, result.crop((0, top - window_top, image.width, bottom - window_top)))
         del result
+        if observe is not None:
+            observe(pending[1])
     if pending is not None:
         image.paste(pending[1], (0, pending[0]))
 
