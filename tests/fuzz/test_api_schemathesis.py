@@ -5,11 +5,19 @@ the double-submit CSRF cookie and header and the allowed Origin for cookie calle
 tenant admin's bearer token on tenant routes and a superadmin's on admin routes (otherwise
 nearly every case would stop at 401/403 and the handlers would never see the input).
 The checks: no 5xx, and every documented response matches its schema.
+
+The calls really sent are counted per operation and status (`CALLS`); the last test
+prints the table, writes it as JSON (`FUZZ_COUNTS`, by default in the temp directory) and
+fails unless every documented operation was called at least once.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +44,11 @@ CSRF = "fuzz-csrf-token-0123456789abcdef"
 
 schema = schemathesis.openapi.from_path(DOCUMENT)
 OPERATIONS = sum(1 for _ in schema.get_all_operations())
+# "METHOD /path/{template}" -> status code -> calls sent (one per generated case).
+CALLS: dict[str, Counter[int]] = {}
+COUNTS_FILE = Path(
+    os.environ.get("FUZZ_COUNTS", Path(tempfile.gettempdir()) / "aiimage-fuzz-counts.json")
+)
 
 
 def superadmin_token(tenant_token: str) -> str:
@@ -87,11 +100,15 @@ def test_no_5xx_and_every_response_matches_its_schema(
 ) -> None:
     # Our caller's credentials win over any the case generated for the same header.
     headers: dict[str, Any] = {**dict(case.headers or {}), **headers_for(case.path, credentials)}
-    case.call_and_validate(
-        base_url=local_stack.api,
-        headers=headers,
+    # call + validate_response is what call_and_validate does; split to count every call,
+    # including one that then fails a check.
+    response = case.call(base_url=local_stack.api, headers=headers, timeout=30)
+    CALLS.setdefault(case.operation.label, Counter())[response.status_code] += 1
+    case.validate_response(
+        response,
         checks=[not_a_server_error, response_schema_conformance],
-        timeout=30,
+        headers=headers,
+        transport_kwargs={"base_url": local_stack.api, "headers": headers, "timeout": 30},
     )
 
 
@@ -99,3 +116,35 @@ def test_every_operation_of_the_document_is_fuzzed() -> None:
     methods = {"get", "put", "post", "delete", "patch"}
     documented = sum(len(methods & set(ops)) for ops in schema.raw_schema["paths"].values())
     assert OPERATIONS == documented >= 27
+
+
+def test_every_documented_operation_was_called(capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs after the fuzz test (file order): the volume actually sent, per operation."""
+    if not CALLS:
+        pytest.skip("the fuzz test did not run in this session (deselected)")
+    labels = sorted(op.ok().label for op in schema.get_all_operations())
+    rows = {label: CALLS.get(label, Counter()) for label in labels}
+    total = sum(sum(statuses.values()) for statuses in rows.values())
+    statuses: Counter[int] = Counter()
+    for counted in rows.values():
+        statuses.update(counted)
+    COUNTS_FILE.write_text(
+        json.dumps(
+            {
+                "operations": len(labels),
+                "calls": total,
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+                "per_operation": {
+                    label: {str(k): v for k, v in sorted(counted.items())}
+                    for label, counted in rows.items()
+                },
+            },
+            indent=2,
+        )
+    )
+    with capsys.disabled():
+        print(f"\nschemathesis: {total} calls over {len(labels)} operations ({COUNTS_FILE})")
+        for label, counted in rows.items():
+            detail = ", ".join(f"{code}: {n}" for code, n in sorted(counted.items()))
+            print(f"  {sum(counted.values()):4d}  {label}  [{detail}]")
+    assert [label for label, counted in rows.items() if not counted] == []
