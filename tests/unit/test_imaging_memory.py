@@ -1,10 +1,11 @@
-"""Banded image processing gives the same pixels as whole-image Pillow calls.
+"""Memory-saving image code gives the same pixels as the whole-image Pillow calls it replaced.
 
 `aiimage.imaging.enhance` works in horizontal bands so that a 40 MP picture is held once
 (see its docstring and docs/benchmarks.md). The reference here is the earlier whole-image
 implementation, kept verbatim: every style, restore (with fidelity) and upscale must match
 it exactly, on RGB and RGBA, with bands small enough that every margin and every band edge
-is exercised.
+is exercised. The WebP encode must give Pillow's bytes, and `sanitize`'s channel-wise EXIF
+rotation the bytes of `ImageOps.exif_transpose`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import random
 from collections.abc import Callable
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, validation
 from aiimage.providers.base import GenerationRequest, ImageInput
 from aiimage.providers.local import LocalProvider
 
@@ -292,3 +293,55 @@ def test_without_the_library_pillow_encodes(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(enhance, "_libwebp", lambda: None)
     image = photo()
     assert enhance.encode(image, "WEBP", release=True) == pillow_webp(image)
+
+
+# --- sanitize: the EXIF rotation -----------------------------------------------------------
+
+
+def reference_sanitized(data: bytes, fmt: validation.ImageFormat) -> bytes:
+    """The earlier sanitiser's pixel path: `ImageOps.exif_transpose`, then the same encode."""
+    with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)
+        lossless = fmt == "WEBP" and validation._webp_is_lossless(data)
+        return validation._encode(image, fmt, lossless=lossless)
+
+
+def with_orientation(image: Image.Image, fmt: str, orientation: int, **options: object) -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.Base.Make] = "TestCam"
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, exif=exif, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("JPEG", "RGB", {"quality": 90}),
+        ("JPEG", "CMYK", {"quality": 90}),
+        ("JPEG", "L", {"quality": 90}),
+        ("PNG", "RGBA", {}),
+        ("PNG", "LA", {}),
+        ("PNG", "P", {}),
+        ("WEBP", "RGB", {"quality": 80}),
+        ("WEBP", "RGBA", {"lossless": True}),
+    ],
+)
+def test_sanitize_rotates_to_the_same_bytes(
+    orientation: int, fmt: str, mode: str, options: dict[str, object]
+) -> None:
+    source = photo(61, 37, mode="RGBA" if mode in ("RGBA", "LA") else "RGB")
+    if mode == "P":
+        source = source.quantize(64)
+    elif mode != source.mode:
+        source = source.convert(mode)
+    data = with_orientation(source, fmt, orientation, **options)
+    clean = validation.sanitize(data, max_bytes=10_000_000, max_pixels=40_000_000)
+    assert clean.data == reference_sanitized(data, clean.format)
+    upright = (37, 61) if orientation >= 5 else (61, 37)
+    assert (clean.width, clean.height) == upright
+    assert Image.open(io.BytesIO(clean.data)).size == upright
+    assert b"TestCam" not in clean.data
