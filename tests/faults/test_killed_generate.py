@@ -31,7 +31,14 @@ from aiimage.settings import get_settings
 from generate_api.app import app as generate_app
 from infra.sqs_poller import LambdaContext
 from jobs_api.app import app as jobs_app
-from tests.faults.conftest import bucket_keys, open_reservations, used_today
+from tests.faults.conftest import (
+    aws_fault,
+    bucket_keys,
+    is_commit,
+    open_reservations,
+    throttle,
+    used_today,
+)
 from tests.functional.enhancer_support import browser, jpeg
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
@@ -261,7 +268,9 @@ def test_concurrent_commits_and_refunds_settle_each_reservation_exactly_once() -
     def settle(kind: str) -> None:
         start.wait()
         for reservation in reservations:
-            won = store.commit(reservation) if kind == "commit" else store.refund(reservation)
+            # The sweep's refund against a late commit.
+            settle_one = store.commit if kind == "commit" else store.refund_stale
+            won = settle_one(reservation)
             if won:
                 with lock:
                     wins[reservation.reservation_id].append(kind)
@@ -275,6 +284,29 @@ def test_concurrent_commits_and_refunds_settle_each_reservation_exactly_once() -
     refunded = sum(won == ["refund"] for won in wins.values())
     assert used_today(owner) == 20 - refunded  # each refund gave exactly one image back
     assert open_reservations(owner) == {}
+    # The loser of each race can tell what happened: swept exactly where the refund won.
+    assert [store.swept(r) for r in reservations] == [
+        wins[r.reservation_id] == ["refund"] for r in reservations
+    ]
+
+
+def test_a_lost_answer_to_the_commit_still_delivers_and_counts_once() -> None:
+    # The commit was applied and only its answer lost: the SDK's retry finds `r_{id}`
+    # gone. That is not the sweep (no `s_{id}`): the generate delivers, counted once.
+    with browser(generate_app) as client:
+        client.get("/api/ai-image/usage")
+        with aws_fault("dynamodb", "UpdateItem", throttle(), when=is_commit, applied=True) as f:
+            response = client.post(
+                "/api/ai-image/generate",
+                data={"model": ESRGAN, "scale": "2"},
+                files={"image": ("a.jpg", jpeg(64, 48), "image/jpeg")},
+            )
+        assert f.injected == 1
+        assert response.status_code == 200, response.text
+        owner = f"guest#{client.cookies['guest_id'].partition('.')[0]}"
+        assert used_today(owner) == 1
+        assert open_reservations(owner) == {}
+        assert len(bucket_keys()) == 2
 
 
 # --- the CLI and the schedule -------------------------------------------------------------

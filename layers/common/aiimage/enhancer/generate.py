@@ -130,9 +130,10 @@ def generate(
             undo.pop_all()
             return _deferred(job)
         result_key = store_result(undo, identity, outcome)
-        if not quota_store().commit(reservation):
+        if not quota_store().commit(reservation) and quota_store().swept(reservation):
             # Refunded under us: this invocation outlived the sweep's grace period. Not
-            # charged, so not delivered either: the clean-up deletes both objects.
+            # charged, so not delivered either: the clean-up deletes both objects. (A commit
+            # whose first attempt was applied and only its answer lost is not swept.)
             raise ServiceUnavailableError(
                 "The image took too long and was not charged; try again",
                 code="generation_expired",

@@ -14,8 +14,10 @@ never conflicts the way transactions would under contention:
 Counters include reservations in flight: a slot being used is never offered twice.
 
 A reservation that neither commit nor refund ever reaches (the Lambda was killed) is found
-by `stale_reservations` (a Scan: see its cost) and refunded by the same single conditional
-write, so a late commit and the sweep's refund can never both win.
+by `stale_reservations` (a Scan: see its cost) and refunded by `refund_stale`: the same
+single conditional write as a refund, which also leaves `s_{id}` (when it was swept), so a
+late commit and the sweep can never both win, and a commit that finds its reservation gone
+can tell "swept" (`swept`) from "my own earlier attempt was applied".
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ from aiimage.errors import QuotaExceededError
 from aiimage.limits.plans import Entitlements
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import ScanInputTypeDef, UpdateItemInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        ScanInputTypeDef,
+        UpdateItemInputTypeDef,
+    )
 
 # Month items outlive their month by this much, then the table's TTL removes them.
 _RETENTION = timedelta(days=35)
@@ -173,7 +179,28 @@ class QuotaStore:
         """Give the image back. False if the reservation was already settled."""
         return self._settle(reservation, refund=True)
 
-    def _settle(self, reservation: Reservation, *, refund: bool) -> bool:
+    def refund_stale(self, reservation: Reservation) -> bool:
+        """The sweep's refund of a reservation nobody settled: a refund that also records
+        `s_{id}` (the time), in the same conditional write. False if already settled."""
+        return self._settle(reservation, refund=True, swept=True)
+
+    def swept(self, reservation: Reservation) -> bool:
+        """Whether `refund_stale` took this reservation (one consistent GetItem; asked only
+        by a commit that found its reservation gone)."""
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=self._table,
+                Key=self._key(reservation.owner_key, reservation.month),
+                ConsistentRead=True,
+                ProjectionExpression="#swept",
+                ExpressionAttributeNames={"#swept": f"s_{reservation.reservation_id}"},
+            )
+            .get("Item", {})
+        )
+        return bool(item)
+
+    def _settle(self, reservation: Reservation, *, refund: bool, swept: bool = False) -> bool:
         names = {"#res": f"r_{reservation.reservation_id}"}
         request: UpdateItemInputTypeDef = {
             "TableName": self._table,
@@ -182,10 +209,17 @@ class QuotaStore:
             "ConditionExpression": "attribute_exists(#res)",
             "ExpressionAttributeNames": names,
         }
+        values: dict[str, AttributeValueTypeDef] = {}
         if refund:
             names["#day"] = reservation.day
             request["UpdateExpression"] += " ADD month_used :minus, #day :minus"
-            request["ExpressionAttributeValues"] = {":minus": {"N": "-1"}}
+            values[":minus"] = {"N": "-1"}
+        if swept:
+            names["#swept"] = f"s_{reservation.reservation_id}"
+            request["UpdateExpression"] += " SET #swept = :now"
+            values[":now"] = {"N": str(int(self._clock().timestamp()))}
+        if values:
+            request["ExpressionAttributeValues"] = values
         try:
             aws.dynamodb().update_item(**request)
         except ClientError as exc:

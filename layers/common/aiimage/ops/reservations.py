@@ -9,8 +9,9 @@ when it is older than `minutes` (longer than any invocation can live: the functi
 timeouts are at most 15 minutes) and no job holds it (a job's worker settles its own; they
 are never touched). For each stale one:
 
-1. refund: the quota's existing single conditional write (`REMOVE r_{id} ADD -1`, only if
-   `r_{id}` is still there), so a late commit and this refund cannot both win;
+1. refund: the quota's single conditional write (`REMOVE r_{id} ADD -1`, only if `r_{id}`
+   is still there), which also records `s_{id}`, so a late commit and this refund cannot
+   both win and the loser can tell;
 2. only if the refund won: delete the originals under `originals/{owner}/{reservation id}`
    (a late generate whose commit then fails deletes its objects itself).
 
@@ -86,7 +87,7 @@ def sweep_reservations(
             if pretend:
                 report.details.append(f"{where}: would refund, {len(originals)} original(s)")
                 continue
-            if not quota_store().refund(reservation):
+            if not quota_store().refund_stale(reservation):
                 report.skipped += 1  # committed or refunded meanwhile: nothing to undo
                 report.details.append(f"{where}: settled meanwhile")
                 continue
