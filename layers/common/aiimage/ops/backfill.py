@@ -24,7 +24,7 @@ from aiimage.errors import AppError, NotFoundError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
-from aiimage.providers.outputs import fetch_output, output_client
+from aiimage.providers.outputs import OutputDownloadingProvider, fetch_output, output_client
 from aiimage.settings import get_settings
 
 MAX_OUTPUT_BYTES = 50 * 1024 * 1024
@@ -35,8 +35,10 @@ Fetcher = Callable[[str, str], bytes]
 def allowed_output_hosts(provider: str) -> frozenset[str]:
     """The hosts the provider's own client downloads outputs from."""
     client = runner.provider_for(provider)  # type: ignore[arg-type]
-    hosts = getattr(client, "allowed_hosts", None)
-    return frozenset(hosts) if hosts else frozenset()
+    # Providers that answer with the image itself (Workers AI, local) download nothing.
+    if isinstance(client, OutputDownloadingProvider):
+        return client.allowed_hosts
+    return frozenset()
 
 
 def fetch(url: str, provider: str) -> bytes:
