@@ -12,20 +12,13 @@ import pytest
 from aiimage.errors import QuotaExceededError
 from aiimage.limits.plans import Entitlements
 from aiimage.limits.quota import QuotaStore, Reservation
+from tests.unit.edits_fixtures import Clock
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 
 TABLE = os.environ["LIMITS_TABLE"]
 GUEST = Entitlements(monthly_images=93, daily_burst_cap=3, max_upscale=2, face_enhance=False)
 USER = Entitlements(monthly_images=100, daily_burst_cap=20, max_upscale=4, face_enhance=False)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
