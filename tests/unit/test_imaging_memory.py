@@ -219,21 +219,45 @@ def _png(image: Image.Image) -> bytes:
             {"scale": 2, "face_enhance": True},
             lambda im: reference_upscale(reference_restore(im), 2),
         ),
+        ("upscale", {"scale": 4}, lambda im: reference_upscale(im, 4)),
+        (
+            "restore",
+            {"scale": 2, "strength": 0.5},
+            lambda im: reference_upscale(reference_restore(im, 0.5), 2),
+        ),
     ],
 )
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_provider_result_is_the_whole_image_result_encoded(
     model: str,
     params: dict[str, object],
     reference: Callable[[Image.Image], Image.Image],
+    mode: str,
     band_pixels: int,
 ) -> None:
-    """Same WebP bytes as encoding the whole-image result: nothing changed but memory."""
-    source = photo()
+    """Same WebP bytes as encoding the whole-image result with Pillow: nothing changed but
+    memory (RGBA results are encoded by Pillow itself)."""
+    source = photo(mode=mode)
     request = GenerationRequest(
         model=model, image=ImageInput(data=_png(source), content_type="image/png"), **params
     )
     outcome = LocalProvider().submit(request)
-    assert outcome.image == enhance.encode(reference(source), "WEBP", quality=90)
+    assert outcome.image == pillow_webp(reference(source))
+
+
+def test_encode_bands_is_the_encode_of_the_whole_image(band_pixels: int) -> None:
+    source = photo(97, 61)
+    bands = enhance.upscale_bands(source, 2)
+    encoded = enhance.encode_bands((194, 122), "RGB", bands, quality=80)
+    assert encoded == pillow_webp(reference_upscale(source, 2), 80)
+
+
+def test_encode_bands_refuses_bands_that_do_not_cover_the_image() -> None:
+    band = photo(50, 10)
+    with pytest.raises(ValueError, match="cover"):
+        enhance.encode_bands((50, 30), "RGB", [band, band])
+    with pytest.raises(ValueError, match="wide"):
+        enhance.encode_bands((60, 10), "RGB", [band])
 
 
 def test_decode_hands_over_the_pixels_without_a_copy() -> None:

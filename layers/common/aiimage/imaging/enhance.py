@@ -20,7 +20,7 @@ import ctypes
 import functools
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar, Final, Literal
 
@@ -68,10 +68,8 @@ def encode(
 
     `release=True` hands the image over: it may be closed (its memory freed) as soon as
     the encoder has its own copy, so the caller must not use it afterwards."""
-    if fmt == "WEBP":
-        encoded = _encode_webp_rgb(image, quality, release=release)
-        if encoded is not None:
-            return encoded
+    if fmt == "WEBP" and image.mode == "RGB" and _libwebp() is not None:
+        return _webp_from_bands(image.size, _rows_of(image, release=release), quality)
     buffer = io.BytesIO()
     if fmt == "JPEG" and image.mode != "RGB":
         image = image.convert("RGB")
@@ -84,19 +82,43 @@ def encode(
     return buffer.getvalue()
 
 
+def encode_bands(
+    size: tuple[int, int], mode: str, bands: Iterable[Image.Image], *, quality: int = 90
+) -> bytes:
+    """WebP of the image made of `bands` (full width, top to bottom): for RGB, without
+    ever holding that image whole, only its 3-byte RGB for libwebp."""
+    if mode == "RGB" and _libwebp() is not None:
+        return _webp_from_bands(size, bands, quality)
+    image = Image.new(mode, size)
+    top = 0
+    for band in bands:
+        image.paste(band, (0, top))
+        top += band.height
+    return encode(image, "WEBP", quality=quality, release=True)
+
+
 def upscale(image: Image.Image, scale: int) -> Image.Image:
     """Lanczos resampling followed by a light unsharp mask to restore edge contrast."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
     if scale == 1:
         return image.copy()
+    enlarged = Image.new(image.mode, (image.width * scale, image.height * scale))
+    top = 0
+    for band in upscale_bands(image, scale):
+        enlarged.paste(band, (0, top))
+        top += band.height
+    return enlarged
+
+
+def upscale_bands(image: Image.Image, scale: int) -> Iterator[Image.Image]:
+    """`upscale(image, scale)` as full-width bands, top to bottom (scale 2 or more)."""
     width, height = image.width * scale, image.height * scale
     sharpen = ImageFilter.UnsharpMask(radius=1.5, percent=60, threshold=2)
     # Output rows read by the unsharp mask, rounded up to whole source rows.
     margin = -(-blur_margin(1.5) // scale) * scale
     rows = max(_band_rows(width, margin), scale)
     rows -= rows % scale
-    enlarged = Image.new(image.mode, (width, height))
     for top, bottom, window_top, window_bottom in _bands(height, rows, margin):
         source_top, source_bottom = window_top // scale, window_bottom // scale
         # Lanczos reads 3 source rows either side; with 4 the crop's own edge is never
@@ -109,9 +131,7 @@ def upscale(image: Image.Image, scale: int) -> Image.Image:
             (width, window_bottom - window_top), Image.Resampling.LANCZOS, box=box
         )
         del source
-        band = window.filter(sharpen).crop((0, top - window_top, width, bottom - window_top))
-        enlarged.paste(band, (0, top))
-    return enlarged
+        yield window.filter(sharpen).crop((0, top - window_top, width, bottom - window_top))
 
 
 _LANCZOS_ROWS: Final = 4
@@ -491,32 +511,64 @@ def _libwebp() -> ctypes.CDLL | None:
     return lib
 
 
-def _encode_webp_rgb(image: Image.Image, quality: int, *, release: bool) -> bytes | None:
-    """Lossy WebP of an RGB image through libwebp's RGB import, or None when that libwebp
-    is not available (the caller then lets Pillow encode)."""
-    lib = _libwebp()
-    if lib is None or image.mode != "RGB":
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
         return None
+    return trim
+
+
+def _return_free_memory() -> None:
+    """Give the pages of freed images back to the system before a large allocation.
+
+    glibc raises its mmap threshold once a large block is freed, so later image blocks
+    come from its heap, and freeing them leaves them resident: libwebp's YUV planes (a
+    fresh mapping) would come on top. Measured in
+    docs/benchmarks.md (peak memory): the 64 MP upscale 480 -> 412 MiB."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _rows_of(image: Image.Image, *, release: bool) -> Iterator[Image.Image]:
+    """`image` as full-width bands; with `release`, closed once the last one is out."""
+    rows = _band_rows(image.width, 0)
+    for top in range(0, image.height, rows):
+        yield image.crop((0, top, image.width, min(image.height, top + rows)))
+    if release:
+        image.close()  # the caller's image (160 MB at 40 MP): its pixels are copied out
+
+
+def _webp_from_bands(size: tuple[int, int], bands: Iterable[Image.Image], quality: int) -> bytes:
+    """Lossy WebP, Pillow's settings, from RGB bands through libwebp's RGB import."""
+    lib = _libwebp()
+    assert lib is not None
+    width, height = size
     config = _WebPConfig()
     picture = _WebPPicture()
     writer = _WebPMemoryWriter()
     # What Pillow's WebPEncode sets: the default preset, then quality and method.
     if not lib.WebPConfigInitInternal(ctypes.byref(config), 0, 75.0, _ENCODER_ABI):
-        return None
+        raise OSError("libwebp refused its configuration")
     config.quality = float(quality)
     config.method = WEBP_METHOD
-    if not lib.WebPValidateConfig(ctypes.byref(config)):
-        return None
-    if not lib.WebPPictureInitInternal(ctypes.byref(picture), _ENCODER_ABI):
-        return None
-    width, height = image.size
+    if not lib.WebPValidateConfig(ctypes.byref(config)) or not lib.WebPPictureInitInternal(
+        ctypes.byref(picture), _ENCODER_ABI
+    ):
+        raise OSError("libwebp refused its configuration")
     rgb = bytearray(width * height * 3)
-    rows = _band_rows(width, 0)
-    for top in range(0, height, rows):
-        bottom = min(height, top + rows)
-        rgb[top * width * 3 : bottom * width * 3] = image.crop((0, top, width, bottom)).tobytes()
-    if release:
-        image.close()  # the caller's 160 MB: its pixels are in `rgb` now
+    filled = 0
+    for band in bands:
+        if band.mode != "RGB" or band.width != width:
+            raise ValueError("bands must be RGB and as wide as the image")
+        chunk = band.tobytes()
+        rgb[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if filled != len(rgb):
+        raise ValueError("the bands do not cover the image")
+    _return_free_memory()  # the source picture, closed or finished by now
     picture.width, picture.height = width, height
     lib.WebPMemoryWriterInit(ctypes.byref(writer))
     try:
@@ -529,8 +581,8 @@ def _encode_webp_rgb(image: Image.Image, quality: int, *, release: bool) -> byte
         picture.custom_ptr = ctypes.addressof(writer)
         if not lib.WebPEncode(ctypes.byref(config), ctypes.byref(picture)):
             raise OSError(f"libwebp could not encode the picture (error {picture.error_code})")
-        lib.WebPPictureFree(ctypes.byref(picture))
+        lib.WebPPictureFree(ctypes.byref(picture))  # before the copy of the output
         return ctypes.string_at(writer.mem, writer.size)
     finally:
-        lib.WebPPictureFree(ctypes.byref(picture))
+        lib.WebPPictureFree(ctypes.byref(picture))  # idempotent
         lib.WebPMemoryWriterClear(ctypes.byref(writer))

@@ -63,15 +63,11 @@ class LocalProvider:
                 code="output_too_large",
                 details={"maxOutputPixels": self.max_output_pixels},
             )
-        result = operation.run(image)
-        # Styles and restore work on the decoded image in place; after an upscale the
-        # input is garbage. The encode then takes the result over and frees it once its
-        # pixels are copied out (docs/benchmarks.md, peak memory).
+        # Handed over, not kept here: the operation frees the picture as soon as the WebP
+        # encoder has its pixels (docs/benchmarks.md, peak memory).
+        handover = [image]
         del image
-        return Outcome.succeeded(
-            enhance.encode(result, "WEBP", quality=OUTPUT_QUALITY, release=True),
-            enhance.CONTENT_TYPES["WEBP"],
-        )
+        return Outcome.succeeded(operation.encode(handover), enhance.CONTENT_TYPES["WEBP"])
 
     def poll(self, job_id: str) -> Outcome:
         """Never needed (`submit` is synchronous); a stray poll fails the job cleanly."""
@@ -119,17 +115,26 @@ class _Operation:
     strength: float = 0.0
     restore_first: bool = False
 
-    def run(self, image: Image.Image) -> Image.Image:
-        """The result; `image` (decoded for this request only) is worked on in place, so a
-        40 MP picture is held once, not once per step."""
-        if self.kind == UPSCALE:
-            base = enhance.restore(image, in_place=True) if self.restore_first else image
-            return enhance.upscale(base, self.scale)
-        if self.kind == RESTORE:
-            restored = enhance.restore(image, fidelity=self.strength, in_place=True)
-            return enhance.upscale(restored, self.scale) if self.scale > 1 else restored
-        style = self.kind.removeprefix(STYLE_PREFIX)
-        return enhance.stylize(image, style, self.strength, in_place=True)
+    def encode(self, handover: list[Image.Image]) -> bytes:
+        """The result as WebP. The decoded picture in `handover` (its only reference) is
+        worked on in place and freed once the encoder has its pixels; an upscale goes to
+        the encoder band by band, so the large result is never held whole as an image."""
+        image = handover.pop()
+        if self.kind.startswith(STYLE_PREFIX):
+            style = self.kind.removeprefix(STYLE_PREFIX)
+            styled = enhance.stylize(image, style, self.strength, in_place=True)
+            del image
+            return enhance.encode(styled, "WEBP", quality=OUTPUT_QUALITY, release=True)
+        if self.kind == RESTORE or self.restore_first:
+            fidelity = self.strength if self.kind == RESTORE else 0.0
+            enhance.restore(image, fidelity=fidelity, in_place=True)
+        if self.scale == 1:  # restore alone
+            return enhance.encode(image, "WEBP", quality=OUTPUT_QUALITY, release=True)
+        size = (image.width * self.scale, image.height * self.scale)
+        mode = image.mode
+        bands = enhance.upscale_bands(image, self.scale)
+        del image  # the generator's is the last reference: freed when it is done
+        return enhance.encode_bands(size, mode, bands, quality=OUTPUT_QUALITY)
 
 
 def _reject_if(condition: bool, message: str) -> None:
