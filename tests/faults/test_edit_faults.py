@@ -582,38 +582,6 @@ def test_a_throttled_request_write_on_create_releases_and_leaves_nothing(
     assert messages() == (1, 0)
 
 
-def test_a_failed_send_on_create_today_leaves_a_charged_request_for_recover_stuck(
-    guest: TestClient, demo: DemoCatalog, provider: Scripted
-) -> None:
-    """What the code does now (proved, so a change is noticed): the request and its
-    reservation are stored before the send; a send failing past the SDK's retries is a
-    503, yet the request exists, marked `dispatched`, so the every-minute `dispatch` never
-    sends it; `recover-stuck` (every 15 minutes, 30 minutes without progress) does."""
-    with aws_fault("sqs", "SendMessage", sqs_error("InternalError", 500), times=SDK_ATTEMPTS):
-        response = post_create(guest, demo)
-    assert_busy(response)
-    (item,) = stored_requests()
-    request_id = item["request_id"]["S"]
-    assert item["status"]["S"] == "queued"
-    assert item["active_status"]["S"] == "dispatched"
-    assert budget(demo) == (0, ESTIMATE)  # still reserved for it
-    assert messages() == (0, 0)
-    assert dispatch_queued().found == 0  # not the dispatch schedule's to send
-    assert recover_stuck(minutes=30, mode="requeue").found == 0  # not within 30 minutes
-    later = datetime.now(UTC) + timedelta(minutes=31)
-    assert recover_stuck(minutes=30, mode="requeue", now=later).changed == 1
-    drain()
-    assert_succeeded_once(demo, request_id)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "create_edit (aiimage/edits/requests.py, owned by the create-path rewrite) answers 503 "
-        "for a request it has stored and will run and charge: a failed send must either "
-        "leave the request to the dispatch schedule and answer 201, or take it back"
-    ),
-)
 def test_a_failed_send_on_create_answers_201_and_the_dispatch_schedule_sends_it(
     guest: TestClient, demo: DemoCatalog, provider: Scripted
 ) -> None:
@@ -627,5 +595,34 @@ def test_a_failed_send_on_create_answers_201_and_the_dispatch_schedule_sends_it(
     # Marked `queued` again, so the every-minute dispatch sends it (not 30+ minutes later).
     report = dispatch_queued()
     assert (report.found, report.changed) == (1, 1)
+    drain()
+    assert_succeeded_once(demo, request_id)
+
+
+def is_undispatch(params: dict[str, Any]) -> bool:
+    return params.get("ConditionExpression") == "active_status = :dispatched"
+
+
+def test_a_failed_send_and_a_failed_requeue_leave_the_request_to_recover_stuck(
+    guest: TestClient, demo: DemoCatalog, provider: Scripted
+) -> None:
+    """SQS and then DynamoDB fail: the request stays marked `dispatched`, which the
+    every-minute `dispatch` does not send; `recover-stuck` (30 minutes without progress)
+    does. The caller still gets its request, and pays for it once."""
+    with (
+        aws_fault("sqs", "SendMessage", sqs_error("InternalError", 500), times=SDK_ATTEMPTS),
+        aws_fault("dynamodb", "UpdateItem", throttle(), times=SDK_ATTEMPTS, when=is_undispatch),
+    ):
+        response = post_create(guest, demo)
+    assert response.status_code == 201, response.text
+    (item,) = stored_requests()
+    request_id = item["request_id"]["S"]
+    assert item["active_status"]["S"] == "dispatched"
+    assert budget(demo) == (0, ESTIMATE)  # reserved for it, once
+    assert messages() == (0, 0)
+    assert dispatch_queued().found == 0  # not the dispatch schedule's to send
+    assert recover_stuck(minutes=30, mode="requeue").found == 0  # not within 30 minutes
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    assert recover_stuck(minutes=30, mode="requeue", now=later).changed == 1
     drain()
     assert_succeeded_once(demo, request_id)

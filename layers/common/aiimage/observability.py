@@ -53,6 +53,7 @@ class LogEvent(StrEnum):
     AI_EDIT_FAILED = "ai_edit_failed"
     AI_EDIT_MISSING = "ai_edit_missing"
     AI_EDIT_MESSAGE_INVALID = "ai_edit_message_invalid"
+    AI_EDIT_DISPATCH_DEFERRED = "ai_edit_dispatch_deferred"
     PROVIDER_CIRCUIT_OPEN = "provider_circuit_open"
     WATERMARK_UNAVAILABLE = "watermark_unavailable"
     # The seed system's log signals, verbatim: operators search for these texts.
@@ -65,6 +66,7 @@ class LogEvent(StrEnum):
     OPS_COMMAND_DONE = "ops_command_done"
     OPS_COMMAND_FAILED = "ops_command_failed"
     OPS_STUCK_REQUEST = "ops_stuck_request"
+    OPS_RESERVATION_REFUNDED = "ops_reservation_refunded"
 
 
 class MetricName(StrEnum):
@@ -91,3 +93,4 @@ class MetricName(StrEnum):
     AI_EDITS_DISPATCHED = "AiEditsDispatched"
     AI_EDITS_PRUNED = "AiEditsPruned"
     AI_OUTPUTS_BACKFILLED = "AiOutputsBackfilled"
+    QUOTA_RESERVATIONS_REFUNDED = "QuotaReservationsRefunded"

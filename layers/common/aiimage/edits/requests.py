@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage import aws
@@ -195,8 +195,36 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
         budget_store().release(reservation)
         raise
     if settings.queue_auto_dispatch:
-        dispatch(stored)
+        _dispatch_or_defer(stored)
     return stored
+
+
+def _dispatch_or_defer(request: EditRequest) -> None:
+    """Send a new request to the submit queue. When SQS fails, the request is stored and
+    paid for already: it goes back to `queued`, which the every-minute dispatch schedule
+    sends, and the caller still gets it (an error would invite a retry that pays twice)."""
+    try:
+        dispatch(request)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning(
+            LogEvent.AI_EDIT_DISPATCH_DEFERRED,
+            request_id=request.request_id,
+            error=type(exc).__name__,
+        )
+        try:
+            aws.dynamodb().update_item(
+                TableName=_table(),
+                Key=request_key(request.tenant_id, request.event_slug, request.request_id),
+                UpdateExpression="SET active_status = :queued",
+                ConditionExpression="active_status = :dispatched",
+                ExpressionAttributeValues={
+                    ":queued": {"S": "queued"},
+                    ":dispatched": {"S": "dispatched"},
+                },
+            )
+        except (ClientError, BotoCoreError):
+            # Still `dispatched`: recover-stuck requeues it once it is old enough.
+            logger.exception(LogEvent.AI_EDIT_DISPATCH_DEFERRED, request_id=request.request_id)
 
 
 def available_styles(event: Event) -> list[Style]:

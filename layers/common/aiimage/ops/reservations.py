@@ -32,7 +32,7 @@ from aiimage.enhancer.generate import originals_prefix
 from aiimage.errors import AppError
 from aiimage.limits import quota_store
 from aiimage.limits.quota import OpenReservation
-from aiimage.observability import LogEvent, logger, metrics
+from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.ops.report import Report, progress
 from aiimage.settings import get_settings
 from aiimage.storage.objects import object_store
@@ -41,9 +41,6 @@ from aiimage.storage.objects import object_store
 # this has no live invocation left to commit it or to hand it to a job.
 MIN_MINUTES = 15
 DEFAULT_MINUTES = 30
-# The log line per refund and the run's metric (the count of refunds).
-RESERVATION_REFUNDED = "ops_reservation_refunded"
-RESERVATIONS_REFUNDED_METRIC = "QuotaReservationsRefunded"
 
 
 def _months(now: datetime, cutoff: datetime) -> list[str]:
@@ -97,7 +94,7 @@ def sweep_reservations(
             report.changed += 1
             report.details.append(f"{where}: refunded, {len(originals)} original(s) deleted")
             logger.info(
-                RESERVATION_REFUNDED,
+                LogEvent.OPS_RESERVATION_REFUNDED,
                 owner_key=reservation.owner_key,
                 reservation_id=reservation.reservation_id,
                 reserved_at=found.reserved_at.isoformat(),
@@ -113,7 +110,9 @@ def sweep_reservations(
             )
     report.note = f"{deleted} orphan original(s) deleted, reservations older than {minutes} min"
     if report.changed:
-        metrics.add_metric(name=RESERVATIONS_REFUNDED_METRIC, unit="Count", value=report.changed)
+        metrics.add_metric(
+            name=MetricName.QUOTA_RESERVATIONS_REFUNDED, unit="Count", value=report.changed
+        )
     return report
 
 
