@@ -256,15 +256,21 @@ SECTION_NOTES = """### Interpretation
   measured separately.
 - `sanitize` costs {extra:+.0f} ms ({extra_ratio:+.2f}x) against a plain decode + encode
   on this input. Most of what it adds is the 90° rotation that orientation 6 requires:
-  transposing 12 MP of RGB alone took {transpose:.0f} ms in this run. An upright upload
-  (orientation 1) is not copied at all: the same photo re-saved with orientation 1 measured
-  {upright:.0f} ms for `sanitize` against {upright_base:.0f} ms for the baseline.
+  transposing 12 MP of RGB alone took {transpose:.0f} ms in this run (`sanitize` does it
+  channel by channel, a split, three 1-byte transposes and a merge, a little slower, to
+  hold 7 bytes a pixel at the peak instead of 8: see the peak memory section). An
+  upright upload (orientation 1) is not copied at all: the same photo re-saved with
+  orientation 1 measured {upright:.0f} ms for `sanitize` against {upright_base:.0f} ms for
+  the baseline.
 - The result path is dominated by the WebP encode. `enhance.encode` uses `method=2`:
   before it was lowered from Pillow's default 4, stage (c) measured 1758 ms (13.61x) with a
   2761 KiB result on the same input (2 vCPUs, when that change was made); `method=2` about
-  halves the encode and, on this photo, even gives a smaller file. On Lambda, where CPU
-  share grows with the memory setting, this is the number to size the generate and worker
-  functions by (2 GB in `template.yaml`).
+  halves the encode and, on this photo, even gives a smaller file. For RGB it goes through
+  libwebp's RGB import instead of Pillow's ARGB copy: the same bytes, less memory, about
+  the same time (720 ms either way for this photo when that change was made). On Lambda,
+  where CPU share grows with the memory setting, this is the number to size the generate
+  and worker functions by (1769 MB in `template.yaml`, one full vCPU: see the peak
+  memory section).
 - Output sizes: the sanitised JPEG (q95) is larger than the q90 upload because it is
   re-encoded at a higher quality to limit generation loss; the WebP result is the smallest."""
 

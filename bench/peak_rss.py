@@ -19,6 +19,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_MEMORY_MB = 512
 WIDTH, HEIGHT = 7296, 5472  # 39.9 MP, just under the 40 MP cap
 MAX_BYTES = 10 * 1024 * 1024
+# The largest upscale the output cap (64 MP) admits: 16 MP, 2x.
+UPSCALE_SIDE = 4000
+STYLE_MODEL = "@cf/runwayml/stable-diffusion-v1-5-img2img"  # `local` route: style:enhance
+UPSCALE_MODEL = "nightmareai/real-esrgan"  # `local` route: upscale
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,16 @@ class Peak:
     after_import_mb: float
     peak_mb: float
     detail: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the instrumented 40 MP generate: RSS when it starts, its own peak."""
+
+    name: str
+    rss_before_mb: float
+    peak_mb: float
 
 
 def _maxrss_mb() -> float:
@@ -50,7 +65,73 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _rss_mb() -> float:
+    with Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _reset_peak() -> bool:
+    """Restart VmHWM at the current RSS (Linux `clear_refs` 5), so that a step's own peak
+    can be read after it; False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+# The steps of a generate, in order, as module attributes the code looks up at call time.
+STEPS = (
+    ("aiimage.enhancer.generate", "_read_upload", "read the upload from the bucket"),
+    ("aiimage.enhancer.generate", "sanitize", "`sanitize` (decode, EXIF rotation, JPEG q95)"),
+    ("aiimage.imaging.enhance", "decode", "provider: decode the sanitised original"),
+    ("aiimage.imaging.enhance", "stylize", "provider: style `enhance`, in place, in bands"),
+    ("aiimage.imaging.enhance", "encode", "provider: WebP q90 encode"),
+    ("aiimage.enhancer.generate", "store_result", "store the result"),
+)
+
+
+def _instrument(steps: list[dict[str, float | str]]) -> None:
+    import functools
+    import importlib
+
+    for module_name, attribute, label in STEPS:
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute, None)
+        if original is None:  # renamed: the step is left out, the run still counts
+            continue
+
+        def step(*args: object, _f: object = original, _label: str = label, **kw: object) -> object:
+            before = _rss_mb()
+            _reset_peak()
+            try:
+                return _f(*args, **kw)  # type: ignore[operator]
+            finally:
+                steps.append({"step": _label, "rss_before_mb": before, "peak_mb": _maxrss_mb()})
+
+        setattr(module, attribute, functools.wraps(original)(step))
+
+
 # --- the child: one case in a fresh interpreter ---------------------------------------------
+
+
+def _report(after_import: float, started: float, *, status: int = 200, **extra: object) -> None:
+    seconds = time.perf_counter() - started
+    peak = _maxrss_mb()
+    print(
+        json.dumps(
+            {
+                "after_import_mb": after_import,
+                "peak_mb": peak,
+                "seconds": seconds,
+                "status": status,
+                **extra,
+            }
+        )
+    )
 
 
 def child(case: str, guest_cookie: str, upload_key: str) -> None:
@@ -63,8 +144,9 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
 
         data = object_store().read(upload_key)
         after_import = _maxrss_mb()
+        started = time.perf_counter()
         sanitize(data, max_bytes=MAX_BYTES, max_pixels=40_000_000)
-        print(json.dumps({"after_import_mb": after_import, "peak_mb": _maxrss_mb(), "status": 200}))
+        _report(after_import, started)
         return
     if case == "pillow-40mp":
         # The floor of any re-encoding pipeline: Pillow decode + JPEG encode, no handler.
@@ -73,10 +155,32 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
 
         data = object_store().read(upload_key)
         after_import = _maxrss_mb()
+        started = time.perf_counter()
         baseline(data)
-        print(json.dumps({"after_import_mb": after_import, "peak_mb": _maxrss_mb(), "status": 200}))
+        _report(after_import, started)
+        return
+    if case == "watermark-40mp":
+        # What an edit worker does with a provider's result (`edits.runner.store_result`):
+        # decode, the event's watermark, WebP encode; here a 40 MP result, a `local` style's.
+        from aiimage.edits.models import Watermark
+        from aiimage.imaging import enhance
+        from aiimage.imaging.watermark import apply_watermark
+        from aiimage.storage.objects import object_store
+
+        data = object_store().read(upload_key)
+        after_import = _maxrss_mb()
+        started = time.perf_counter()
+        marked = apply_watermark(enhance.decode(data), Watermark(text="Summer party 2026"))
+        enhance.encode(marked, "WEBP", quality=90)
+        _report(after_import, started)
         return
     handler: Handler
+    steps: list[dict[str, float | str]] = []
+    if case == "generate-40mp-steps":
+        if not _reset_peak():
+            _report(0.0, time.perf_counter(), steps=[])
+            return
+        _instrument(steps)
     if case == "baseline":
         from bench.baseline_app import handler as baseline_handler
 
@@ -86,9 +190,11 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         from generate_api.app import handler as generate_handler
 
         handler = generate_handler
-        fields = {"model": "@cf/runwayml/stable-diffusion-v1-5-img2img"}
+        fields = {"model": STYLE_MODEL}
         files: dict[str, tuple[str, bytes, str]] = {}
-        if case == "generate-small":
+        if case == "generate-upscale":
+            fields = {"model": UPSCALE_MODEL, "scale": "2", "uploadKey": upload_key}
+        elif case == "generate-small":
             files["image"] = ("photo.jpg", small_jpeg(), "image/jpeg")
         else:
             fields["uploadKey"] = upload_key
@@ -102,23 +208,17 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         )
         del body
     after_import = _maxrss_mb()
+    started = time.perf_counter()
     response = quiet_invoke(handler, event)
-    print(
-        json.dumps(
-            {
-                "after_import_mb": after_import,
-                "peak_mb": _maxrss_mb(),
-                "status": response["statusCode"],
-                "body": response.get("body", "")[:200] if response["statusCode"] != 200 else "",
-            }
-        )
-    )
+    status = response["statusCode"]
+    answer = response.get("body", "")[:200] if status != 200 else ""
+    _report(after_import, started, status=status, body=answer, steps=steps)
 
 
 # --- the parent ---------------------------------------------------------------------------
 
 
-def big_photo() -> bytes:
+def big_photo(width: int = WIDTH, height: int = HEIGHT) -> bytes:
     """The largest upload the limits admit: 39.9 MP, at most 10 MiB (quality lowered until
     it fits)."""
     import io
@@ -127,7 +227,7 @@ def big_photo() -> bytes:
 
     from bench.image_pipeline import make_photo
 
-    data = make_photo(WIDTH, HEIGHT)
+    data = make_photo(width, height)
     quality = 90
     while len(data) > MAX_BYTES:
         quality -= 3
@@ -137,6 +237,13 @@ def big_photo() -> bytes:
             image.save(buffer, format="JPEG", quality=quality, exif=exif)
         data = buffer.getvalue()
     return data
+
+
+def _webp(photo: bytes) -> bytes:
+    """`photo` as a provider's 40 MP WebP result (made here, outside the measured child)."""
+    from aiimage.imaging import enhance
+
+    return enhance.encode(enhance.decode(photo), "WEBP", quality=90, release=True)
 
 
 def _run_child(
@@ -159,7 +266,15 @@ def _run_child(
     return result
 
 
-def measure() -> tuple[list[Peak], int]:
+@dataclass(frozen=True, slots=True)
+class Measured:
+    peaks: list[Peak]
+    steps: list[Step]
+    photo_bytes: int
+    upscale_bytes: int
+
+
+def measure() -> Measured:
     from moto.server import ThreadedMotoServer
 
     from aiimage.identity import guest, new_guest_id, sign_guest_id
@@ -178,37 +293,72 @@ def measure() -> tuple[list[Peak], int]:
         reset_caches()
         create_stack()
         photo = big_photo()
-        guest_id = new_guest_id()
-        upload = new_key("uploads", guest(guest_id), "image/jpeg")
-        object_store().put(upload, photo, "image/jpeg")
-        cookie = sign_guest_id(guest_id)
+        upscale_photo = big_photo(UPSCALE_SIDE, UPSCALE_SIDE)
+
+        provider_result = _webp(photo)
+
+        def upload(data: bytes) -> tuple[str, str]:
+            """A new guest's cookie and the key of its direct upload of `data` (a generate
+            deletes the upload it used, so each case gets its own)."""
+            guest_id = new_guest_id()
+            content_type = "image/webp" if data is provider_result else "image/jpeg"
+            key = new_key("uploads", guest(guest_id), content_type)
+            object_store().put(key, data, content_type)
+            return sign_guest_id(guest_id), str(key)
 
         env = bench_environment()
         env["AWS_ENDPOINT_URL"] = env[ENDPOINT_VARIABLE] = endpoint
         env["PYTHONPATH"] = os.pathsep.join(
             str(ROOT / p) for p in ("layers/common", "functions", ".")
         )
+        big = f"{WIDTH}x{HEIGHT} JPEG direct upload"
         cases = (
-            ("baseline", "baseline: bare FastAPI + Mangum, GET → JSON"),
-            ("generate-small", "generate, 512x384 JPEG inline"),
-            ("pillow-40mp", "the same 40 MP JPEG: Pillow decode + JPEG q95 encode only"),
-            ("sanitize-40mp", "the same 40 MP JPEG: `sanitize` only (decode, rotate, encode)"),
-            ("generate-40mp", f"generate, {WIDTH}x{HEIGHT} JPEG direct upload"),
+            ("baseline", "baseline: bare FastAPI + Mangum, GET → JSON", None),
+            ("generate-small", "generate, 512x384 JPEG inline", None),
+            (
+                "pillow-40mp",
+                "the same 40 MP JPEG: Pillow decode + JPEG q95 encode only",
+                photo,
+            ),
+            (
+                "sanitize-40mp",
+                "the same 40 MP JPEG: `sanitize` only (decode, rotate, encode)",
+                photo,
+            ),
+            (
+                "generate-upscale",
+                f"generate {UPSCALE_MODEL} 2x, {UPSCALE_SIDE}x{UPSCALE_SIDE} (16 MP) → 64 MP "
+                "(`local` upscale, the output cap)",
+                upscale_photo,
+            ),
+            ("generate-40mp", f"generate {STYLE_MODEL}, {big}", photo),
+            (
+                "watermark-40mp",
+                "an edit worker storing a 40 MP result: decode WebP, text watermark, WebP encode",
+                provider_result,
+            ),
         )
         peaks = []
-        for case, label in cases:
-            # A new guest for the small case: the big one uses the upload's owner.
-            who = cookie if case == "generate-40mp" else sign_guest_id(new_guest_id())
-            result = _run_child(case, env, who, str(upload))
+        for case, label, data in cases:
+            who, key = upload(data) if data is not None else (sign_guest_id(new_guest_id()), "-")
+            result = _run_child(case, env, who, key)
             peaks.append(
                 Peak(
                     label,
                     float(str(result["after_import_mb"])),
                     float(str(result["peak_mb"])),
                     case,
+                    float(str(result["seconds"])),
                 )
             )
-        return peaks, len(photo)
+        who, key = upload(photo)
+        traced = _run_child("generate-40mp-steps", env, who, key)
+        raw_steps = traced.get("steps")
+        steps = [
+            Step(str(s["step"]), float(s["rss_before_mb"]), float(s["peak_mb"]))
+            for s in (raw_steps if isinstance(raw_steps, list) else [])
+        ]
+        return Measured(peaks, steps, len(photo), len(upscale_photo))
     finally:
         if previous is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -225,31 +375,55 @@ def generate_memory_mb() -> int:
     return int(resource.properties.get("MemorySize", LAMBDA_MEMORY_MB))
 
 
-def render(peaks: Sequence[Peak], photo_bytes: int) -> str:
+def render(measured: Measured) -> str:
+    peaks = measured.peaks
     base = peaks[0].peak_mb
     lines = [
         f"Input of the big case: {WIDTH}x{HEIGHT} ({WIDTH * HEIGHT / 1e6:.1f} MP), "
-        f"{photo_bytes / 1024 / 1024:.2f} MiB JPEG with EXIF orientation 6.",
+        f"{measured.photo_bytes / 1024 / 1024:.2f} MiB JPEG with EXIF orientation 6; of the "
+        f"upscale: {UPSCALE_SIDE}x{UPSCALE_SIDE}, {measured.upscale_bytes / 1024 / 1024:.2f} MiB.",
         "",
-        "| case | RSS after import MiB | peak RSS MiB | vs baseline | of a 512 MB function |",
-        "|---|--:|--:|--:|--:|",
+        "| case | RSS after import MiB | peak RSS MiB | vs baseline | of a 512 MB function "
+        "| handler s (this machine) |",
+        "|---|--:|--:|--:|--:|--:|",
     ]
     for p in peaks:
         lines.append(
             f"| {p.label} | {p.after_import_mb:.0f} | {p.peak_mb:.0f} | {p.peak_mb / base:.2f}x | "
-            f"{p.peak_mb / LAMBDA_MEMORY_MB:.0%} |"
+            f"{p.peak_mb / LAMBDA_MEMORY_MB:.0%} | {p.seconds:.1f} |"
         )
-    biggest = peaks[-1].peak_mb
-    verdict = "fits" if biggest < LAMBDA_MEMORY_MB else "does NOT fit"
+    if measured.steps:
+        lines += [
+            "",
+            "Where the 40 MP generate's memory goes (the same request again, each step "
+            "wrapped: RSS when it starts, and its own peak, `VmHWM` restarted at the step's "
+            "start through `/proc/self/clear_refs`):",
+            "",
+            "| step | RSS at start MiB | peak during the step MiB |",
+            "|---|--:|--:|",
+        ]
+        lines += [f"| {s.name} | {s.rss_before_mb:.0f} | {s.peak_mb:.0f} |" for s in measured.steps]
+    by_case = {p.detail: p for p in peaks}
+    biggest = by_case["generate-40mp"].peak_mb
+    upscale = by_case["generate-upscale"].peak_mb
+    marked = by_case["watermark-40mp"].peak_mb
     configured = generate_memory_mb()
     lines += [
         "",
-        f"The 40 MP generate peaks at {biggest:.0f} MiB: it {verdict} a {LAMBDA_MEMORY_MB} MB "
-        f"function ({biggest / LAMBDA_MEMORY_MB:.2f}x of it). `GenerateApiFunction` is "
-        f"configured with {configured} MB in `template.yaml` "
-        f"({biggest / configured:.0%} of it used).",
+        f"The 40 MP generate peaks at {biggest:.0f} MiB: it {_fits(biggest)} a "
+        f"{LAMBDA_MEMORY_MB} MB function ({biggest / LAMBDA_MEMORY_MB:.2f}x of it). The "
+        f"upscale to the 64 MP output cap peaks at {upscale:.0f} MiB: it {_fits(upscale)} "
+        f"a {LAMBDA_MEMORY_MB} MB function. `GenerateApiFunction` is configured with "
+        f"{configured} MB in `template.yaml` ({biggest / configured:.0%} of it used by the "
+        f"40 MP generate, {upscale / configured:.0%} by the upscale). An edit worker "
+        f"storing a 40 MP result peaks at {marked:.0f} MiB: it {_fits(marked)} a "
+        f"{LAMBDA_MEMORY_MB} MB function.",
     ]
     return "\n".join(lines)
+
+
+def _fits(peak_mb: float) -> str:
+    return "fits" if peak_mb < LAMBDA_MEMORY_MB else "does NOT fit"
 
 
 HEADER = """\
@@ -263,25 +437,56 @@ interpreter that invokes the handler once and reports its peak resident set (`Vm
 what Lambda reports as "Max Memory Used"; moto runs as a server in another process.
 Baselines from the same run: the bare FastAPI + Mangum handler, a generate of a small
 photo, and plain Pillow decoding and re-encoding the same 40 MP file (the floor of any
-pipeline that re-encodes: one 40 MP RGB image is 120 MB)."""
+pipeline that re-encodes: Pillow keeps 4 bytes an RGB pixel, so one 40 MP image is
+160 MB, 152 MiB). Also measured: the largest upscale the 64 MP output cap admits, and the
+image work of an edit worker storing a 40 MP result."""
 
 
 NOTES = """\
-Reading: one 40 MP RGB image is 120 MB, and the 10 MiB upload and its sanitised JPEG are
-held as bytes as well. Plain Pillow needs one decoded copy; `sanitize` needs two at its
-peak (the decoded photo and its rotated copy, orientation 6 being what phones write);
-the generate then decodes the sanitised original again for the provider and the WebP
-encode, and the `local` provider's enhancement makes further full-size copies in the
-function itself. A remote provider (Workers AI, Replicate) does that work outside the
-function, so the `sanitize` row is closer to a production generate's floor. A 512 MB
-function is therefore too small for uploads at the limits; `template.yaml` gives the
-generate function 2048 MB, which also buys the CPU share that the WebP encode needs (see
-the image pipeline above)."""
+Reading: before this pipeline was reworked the 40 MP generate peaked at 676 MiB (and the
+64 MP upscale at 684 MiB). It held the decoded photo and its rotated copy in `sanitize`,
+decoded the original again with a copy (`convert`), made three more full-size images in
+the style, and Pillow's WebP encoder copied the result into a 4-byte ARGB picture next to
+libwebp's YUV planes. Now:
+
+- `sanitize` rotates a photo channel by channel: the 1-byte channels are split off, the
+  decoded image is closed, each channel is transposed and the three are merged; 7 bytes a
+  pixel at the peak instead of 8, the same bytes as `ImageOps.exif_transpose`.
+- The provider's decode hands the decoded pixels over instead of copying them.
+- Styles and restore run in place, in bands of about 1 MP read with a margin of the rows
+  their filters look at; global statistics (autocontrast's histogram, the contrast mean)
+  come from a first pass over the bands.
+- The WebP encode of an RGB image calls the libwebp Pillow itself loaded, importing RGB
+  straight into YUV: the RGB is gathered band by band (3 bytes a pixel), and the picture
+  it came from is freed before the conversion (`malloc_trim` hands its pages back: glibc
+  keeps freed image blocks in its heap once its mmap threshold has risen). An upscale
+  goes to the encoder band by band, so its large result never exists as an image. The
+  bytes are Pillow's.
+
+Every change gives the same pixels or bytes as before
+(`tests/unit/test_imaging_memory.py` compares them with the whole-image code). The peak
+is now `sanitize`'s rotation or the encode's RGB copy next to the image, whichever is
+larger (the steps above); a step starts above what is alive by what glibc's heap kept.
+
+Still over 512 MB: an edit worker storing a 40 MP result (a `local` style keeps the size)
+decodes it, and `apply_watermark` makes two more full-size images (an RGBA canvas and its
+conversion back to RGB) before the encode copies one out. Compositing only the mark's box
+in place would remove both.
+
+Memory size: `GenerateApiFunction` and `JobsWorkerFunction` (the same provider code on
+the stored original), `EditSubmitWorkerFunction` and `EditPollWorkerFunction` (sanitise
+event photos, store watermarked results) are configured with 1769 MB, the size at which
+Lambda gives a function one full vCPU. Memory is not what needs it, except for the edit
+workers' watermark above: the 40 MP generate and the 64 MP upscale fit 512 MB. CPU is:
+Lambda's CPU share scales with the memory size, about 0.29 vCPU at 512 MB, and this work
+is single-threaded Pillow and libwebp, so the handler times above (one vCPU) would take
+about 3.5 times as long, the 40 MP generate and the upscale near or past the generate's
+28 s timeout. Above 1769 MB the extra share is a second vCPU that one thread cannot use,
+at a higher price per millisecond."""
 
 
 def run() -> str:
-    peaks, size = measure()
-    return "\n\n".join([HEADER, render(peaks, size), NOTES])
+    return "\n\n".join([HEADER, render(measure()), NOTES])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -291,8 +496,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.child:
         child(*args.child)
         return
-    peaks, size = measure()
-    print(render(peaks, size))
+    print(render(measure()))
 
 
 if __name__ == "__main__":
