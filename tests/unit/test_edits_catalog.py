@@ -428,28 +428,36 @@ def test_put_event_package_moves_event_and_alias(store: Catalog) -> None:
         store.put_event_package("t1", "missing", "basic")
 
 
-def test_concurrent_policy_changes_leave_event_and_alias_equal(store: Catalog) -> None:
-    store.create_event(event())
-    policies = [EventAiEditing(policy_message=f"m{n}") for n in range(12)]
-    barrier = threading.Barrier(len(policies))
+def test_concurrent_changes_lose_nothing_and_leave_event_and_alias_equal(store: Catalog) -> None:
+    store.create_event(event(package_key="premium"))
+    policies = [EventAiEditing(policy_message=f"m{n}") for n in range(5)]
+    packages = [f"pkg{n}" for n in range(5)]
+    changes = [("policy", p) for p in policies] + [("package", k) for k in packages]
+    barrier = threading.Barrier(len(changes))
     errors: list[BaseException] = []
 
-    def change(policy: EventAiEditing) -> None:
+    def change(kind: str, value: Any) -> None:
         barrier.wait()
         try:
-            store.put_event_policy("t1", "party", policy)
+            if kind == "policy":
+                store.put_event_policy("t1", "party", value)
+            else:
+                store.put_event_package("t1", "party", value)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=change, args=(p,)) for p in policies]
+    threads = [threading.Thread(target=change, args=c) for c in changes]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
     stored = store.get_event("t1", "party")
+    # Neither kind of change was lost to the other, and the alias is the same event.
     assert stored.ai_editing in policies
+    assert stored.package_key in packages
     assert store.event_by_token("join-token-0001") == stored
+    assert (raw_item("tenant#t1", "event#party") or {})["revision"] == {"N": str(len(changes))}
 
 
 # --- packages and add-ons ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ becomes part of a key, so no id can smuggle a `#` and address another item):
 An event and its alias are written in one transaction, both conditional on absence, so a
 token never points at two events and no half-created event exists. The alias carries a
 full copy of the event, so a guest request finds its event with one read; every change of
-the event writes both in one transaction. (An alias written before it carried the copy
+the event writes both in one transaction, conditional on the event's `revision`. (An alias written before it carried the copy
 holds only `tenant_id` and `slug`, and is followed to the event.) An event's add-ons are
 attributes of one item, so the check chain of a create reads them with the photo, the
 style, the package and the tenant in a single BatchGetItem (`edit_inputs`). The settings carry a
@@ -29,6 +29,7 @@ Request paths read the settings through `cached_settings()`: a per-process cache
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -71,6 +72,8 @@ _DESERIALIZER = TypeDeserializer()
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SETTINGS_KEY = {"pk": {"S": "settings"}, "sk": {"S": "ai_editing"}}
+# Concurrent changes of one event each read, then write on the revision they read.
+_CHANGE_ATTEMPTS = 12
 
 
 # --- (de)serialisation ----------------------------------------------------------------------
@@ -103,11 +106,6 @@ def _from_dynamo(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_dynamo(v) for v in value]
     return value
-
-
-def _plain(value: Any) -> Any:
-    """A model as the dict it is stored as; anything else as it is."""
-    return value.model_dump() if isinstance(value, Model) else value
 
 
 def _attributes(model: Model, *, exclude: set[str] | None = None) -> dict[str, Any]:
@@ -146,6 +144,14 @@ def _failed_condition(exc: ClientError) -> bool:
 
 def _tenant_pk(tenant_id: str) -> dict[str, str]:
     return {"S": f"tenant#{tenant_id}"}
+
+
+def _event_item(event: Event, *, revision: int | None = None) -> dict[str, Any]:
+    item = {"pk": _tenant_pk(event.tenant_id), "sk": {"S": f"event#{event.slug}"}}
+    item |= _attributes(event)
+    if revision is not None:  # counts changes after creation: see `_change_event`
+        item["revision"] = {"N": str(revision)}
+    return item
 
 
 def _alias_item(event: Event) -> dict[str, Any]:
@@ -402,11 +408,7 @@ class Catalog:
             raise ValidationError(
                 "Invalid join token", code="invalid_id", details={"field": "join_token"}
             )
-        event_item = {
-            "pk": _tenant_pk(event.tenant_id),
-            "sk": {"S": f"event#{event.slug}"},
-            **_attributes(event),
-        }
+        event_item = _event_item(event)
         alias_item = _alias_item(event)
         try:
             self._db().transact_write_items(
@@ -465,50 +467,43 @@ class Catalog:
         return self._change_event(tenant_id, slug, package_key=package_key)
 
     def _change_event(self, tenant_id: str, slug: str, **changes: Any) -> Event:
-        """Write `changes` to the event and its alias in one transaction. Two concurrent
-        changes serialise: both items end as the same one left them."""
-        event = self.get_event(tenant_id, slug).model_copy(update=changes)
-        names = {f"#f{index}": name for index, name in enumerate(changes)}
-        values: dict[str, Any] = {":token": {"S": event.join_token}}
-        assignments, removals = [], []
-        for placeholder, name in names.items():
-            value = getattr(event, name)
-            if value is None:
-                removals.append(placeholder)
+        """Apply `changes` to the event and rewrite its alias, in one transaction that holds
+        only if the event's `revision` is still the one read: two concurrent changes (of
+        the policy and of the package, say) never lose one another, and event and alias
+        always end equal. A lost race reads again and reapplies."""
+        for attempt in range(_CHANGE_ATTEMPTS):
+            item = None
+            if _is_id(tenant_id) and _is_id(slug):
+                item = self._get(f"tenant#{tenant_id}", f"event#{slug}", consistent=True)
+            if item is None:
+                raise NotFoundError("Unknown event", code="unknown_event")
+            revision = int(item["revision"]["N"]) if "revision" in item else 0
+            event = _model(Event, item).model_copy(update=changes)
+            condition, values = "attribute_exists(pk) AND attribute_not_exists(revision)", None
+            if revision:
+                condition, values = "revision = :revision", {":revision": {"N": str(revision)}}
+            event_put: dict[str, Any] = {
+                "TableName": self.table,
+                "Item": _event_item(event, revision=revision + 1),
+                "ConditionExpression": condition,
+            }
+            if values:
+                event_put["ExpressionAttributeValues"] = values
+            try:
+                self._db().transact_write_items(
+                    TransactItems=[
+                        {"Put": event_put},  # type: ignore[typeddict-item]
+                        {"Put": {"TableName": self.table, "Item": _alias_item(event)}},
+                    ],
+                    ClientRequestToken=str(uuid.uuid4()),
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter
                 continue
-            values[f":{placeholder[1:]}"] = _SERIALIZER.serialize(_to_dynamo(_plain(value)))
-            assignments.append(f"{placeholder} = :{placeholder[1:]}")
-        expression = " ".join(
-            part
-            for part in (
-                "SET " + ", ".join(assignments) if assignments else "",
-                "REMOVE " + ", ".join(removals) if removals else "",
-            )
-            if part
-        )
-        try:
-            self._db().transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}"}},
-                            "UpdateExpression": expression,
-                            # Still the event whose alias is rewritten below.
-                            "ConditionExpression": "join_token = :token",
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {"Put": {"TableName": self.table, "Item": _alias_item(event)}},
-                ],
-                ClientRequestToken=str(uuid.uuid4()),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            raise NotFoundError("Unknown event", code="unknown_event") from None
-        return event
+            return event
+        raise ConflictError("The event is being changed concurrently; retry", code="event_conflict")
 
     # --- packages and add-ons -----------------------------------------------------------------
 
