@@ -18,13 +18,16 @@ becomes part of a key, so no id can smuggle a `#` and address another item):
 An event and its alias are written in one transaction, both conditional on absence, so a
 token never points at two events and no half-created event exists. The alias carries a
 full copy of the event, so a guest request finds its event with one read; every change of
-the event writes both in one transaction, conditional on the event's `revision`. (An alias written before it carried the copy
-holds only `tenant_id` and `slug`, and is followed to the event.) An event's add-ons are
-attributes of one item, so the check chain of a create reads them with the photo, the
-style, the package and the tenant in a single BatchGetItem (`edit_inputs`). The settings carry a
-`version`: every update is one UpdateItem conditional on the version the caller last saw.
-Request paths read the settings through `cached_settings()`: a per-process cache that lives
-`edits_settings_cache_seconds` and is dropped at once by an update in the same process.
+the event writes both in one transaction, conditional on the event's `revision`. (An alias
+written before it carried the copy holds only `tenant_id` and `slug`, and is followed to
+the event.) An event's add-ons are attributes of one item, so the check chain of a create
+reads them with the photo, the style, the package and the tenant in a single BatchGetItem
+(`edit_inputs`).
+
+The settings carry a `version`: every update is one UpdateItem conditional on the version
+the caller last saw. Request paths read the settings through `cached_settings()`: a
+per-process cache that lives `edits_settings_cache_seconds` and is dropped at once by an
+update in the same process.
 """
 
 from __future__ import annotations
