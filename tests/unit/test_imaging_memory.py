@@ -258,6 +258,8 @@ def test_encode_bands_refuses_bands_that_do_not_cover_the_image() -> None:
         enhance.encode_bands((50, 30), "RGB", [band, band])
     with pytest.raises(ValueError, match="wide"):
         enhance.encode_bands((60, 10), "RGB", [band])
+    with pytest.raises(ValueError, match="RGBA"):
+        enhance.encode_bands((50, 10), "RGBA", [band])
 
 
 def test_decode_hands_over_the_pixels_without_a_copy() -> None:
@@ -303,14 +305,34 @@ def test_without_release_the_image_stays_usable() -> None:
     assert_same(image, photo())
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "L"])
-def test_other_modes_are_encoded_by_pillow(mode: str) -> None:
-    image = photo(mode="RGBA") if mode == "RGBA" else ImageOps.grayscale(photo())
+def rgba(kind: str) -> Image.Image:
+    """RGBA with graded alpha, with a fully transparent half (whose hidden colours libwebp
+    may clean up), or fully opaque (encoded without an alpha plane)."""
+    image = photo(300, 200, mode="RGBA")
+    if kind == "transparent-half":
+        alpha = Image.new("L", image.size, 255)
+        ImageDraw.Draw(alpha).rectangle((0, 0, 149, 199), fill=0)
+        ImageDraw.Draw(alpha).ellipse((100, 40, 260, 160), fill=128)
+        image.putalpha(alpha)
+    elif kind == "opaque":
+        image.putalpha(255)
+    return image
+
+
+@pytest.mark.parametrize("kind", ["graded", "transparent-half", "opaque"])
+def test_rgba_webp_bytes_are_pillows(kind: str, band_pixels: int) -> None:
+    image = rgba(kind)
+    expected = pillow_webp(image)
+    assert enhance.encode(image, "WEBP", release=True) == expected
+    decoded = Image.open(io.BytesIO(expected))
+    assert decoded.mode == ("RGB" if kind == "opaque" else "RGBA")
+
+
+def test_other_modes_are_encoded_by_pillow() -> None:
+    image = ImageOps.grayscale(photo())
     encoded = enhance.encode(image, "WEBP", release=True)
     assert encoded == pillow_webp(image)
-    decoded = Image.open(io.BytesIO(encoded))
-    assert decoded.size == image.size
-    assert decoded.mode == ("RGBA" if mode == "RGBA" else "RGB")
+    assert Image.open(io.BytesIO(encoded)).size == image.size
 
 
 def test_without_the_library_pillow_encodes(monkeypatch: pytest.MonkeyPatch) -> None:

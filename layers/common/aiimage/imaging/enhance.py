@@ -5,13 +5,15 @@ so every path through the system produces a genuinely processed picture. Each op
 takes and returns an RGB(A) `Image`; it never mutates its input unless asked to
 (`in_place=True`).
 
-Memory: a 40 MP RGB image is 160 MB in Pillow (4 bytes a pixel), and the generate function
-must fit 512 MB. So the operations work in horizontal bands of a few MB: each band is read
-with a margin of the rows its neighbourhood filters look at, processed, and pasted back,
-so only the image itself (or the input and the larger output, for an upscale) is full
-size. Global statistics (autocontrast's histogram, the contrast mean) are gathered band by
-band in a first pass. The result is the same, pixel for pixel, as running each Pillow
-operation on the whole image (tests/unit/test_imaging_memory.py).
+Memory: a 40 MP RGB image is 160 MB in Pillow (4 bytes a pixel), and a generate at the
+limits must fit a 512 MB function. So the operations work in horizontal bands of a few
+MB: each band is read with a margin of the rows its neighbourhood filters look at,
+processed, and pasted back, so only the image itself is full size (an upscale hands its
+bands straight to the encoder). Global statistics (autocontrast's histogram, the
+contrast mean) are gathered band by band in a first pass. The WebP encode of an RGB image
+goes through libwebp's RGB import instead of Pillow's 4-byte ARGB copy. Pixels and bytes
+are the same as running each Pillow operation on the whole image and encoding with
+Pillow (tests/unit/test_imaging_memory.py); docs/benchmarks.md has the measurements.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def encode(
 
     `release=True` hands the image over: it may be closed (its memory freed) as soon as
     the encoder has its own copy, so the caller must not use it afterwards."""
-    if fmt == "WEBP" and image.mode == "RGB" and _libwebp() is not None:
-        return _webp_from_bands(image.size, _rows_of(image, release=release), quality)
+    if fmt == "WEBP" and image.mode in _IMPORTS and _libwebp() is not None:
+        bands = _rows_of(image, release=release)
+        return _webp_from_bands(image.size, image.mode, bands, quality)
     buffer = io.BytesIO()
     if fmt == "JPEG" and image.mode != "RGB":
         image = image.convert("RGB")
@@ -85,10 +88,10 @@ def encode(
 def encode_bands(
     size: tuple[int, int], mode: str, bands: Iterable[Image.Image], *, quality: int = 90
 ) -> bytes:
-    """WebP of the image made of `bands` (full width, top to bottom): for RGB, without
-    ever holding that image whole, only its 3-byte RGB for libwebp."""
-    if mode == "RGB" and _libwebp() is not None:
-        return _webp_from_bands(size, bands, quality)
+    """WebP of the image made of `bands` (full width, top to bottom): for RGB(A), without
+    ever holding that image whole, only its bytes for libwebp."""
+    if mode in _IMPORTS and _libwebp() is not None:
+        return _webp_from_bands(size, mode, bands, quality)
     image = Image.new(mode, size)
     top = 0
     for band in bands:
@@ -377,13 +380,16 @@ def _on_rgb(image: Image.Image, operation: Callable[[Image.Image], Image.Image])
 #
 # Pillow's WebP encoder copies the image into a 4-byte ARGB picture and libwebp then
 # converts that to YUV 4:2:0: for 40 MP, 160 MB of Pillow image + 160 MB of ARGB + 60 MB of
-# YUV at once, the largest step of a generate. libwebp can import RGB straight into YUV, so
-# for an opaque RGB image we call the very libwebp Pillow loaded, with Pillow's settings:
-# the bytes are identical (tests/unit/test_imaging_memory.py). The RGB is gathered band by
-# band (3 bytes a pixel), and with `release=True` the image is freed before the conversion.
+# YUV at once, the largest step of a generate. libwebp can import RGB(A) bytes straight
+# into YUV(A), so for RGB and RGBA images we call the very libwebp Pillow loaded, with
+# Pillow's settings: the bytes are identical (tests/unit/test_imaging_memory.py). The
+# bytes are gathered band by band (3 a pixel for RGB), and with `release=True` the image
+# is freed before the conversion.
 
 
 _ENCODER_ABI: Final = 0x020F  # WEBP_ENCODER_ABI_VERSION of libwebp 1.2 and later
+# The modes encoded through libwebp directly, and the import that reads their bytes.
+_IMPORTS: Final = {"RGB": "WebPPictureImportRGB", "RGBA": "WebPPictureImportRGBA"}
 _CONFIG_INTS: Final = (
     "segments",
     "sns_strength",
@@ -499,11 +505,8 @@ def _libwebp() -> ctypes.CDLL | None:
     ]
     lib.WebPValidateConfig.argtypes = [ctypes.POINTER(_WebPConfig)]
     lib.WebPPictureInitInternal.argtypes = [ctypes.POINTER(_WebPPicture), ctypes.c_int]
-    lib.WebPPictureImportRGB.argtypes = [
-        ctypes.POINTER(_WebPPicture),
-        ctypes.c_void_p,
-        ctypes.c_int,
-    ]
+    for name in _IMPORTS.values():
+        getattr(lib, name).argtypes = [ctypes.POINTER(_WebPPicture), ctypes.c_void_p, ctypes.c_int]
     lib.WebPPictureFree.argtypes = [ctypes.POINTER(_WebPPicture)]
     lib.WebPMemoryWriterInit.argtypes = [ctypes.POINTER(_WebPMemoryWriter)]
     lib.WebPMemoryWriterClear.argtypes = [ctypes.POINTER(_WebPMemoryWriter)]
@@ -541,8 +544,11 @@ def _rows_of(image: Image.Image, *, release: bool) -> Iterator[Image.Image]:
         image.close()  # the caller's image (160 MB at 40 MP): its pixels are copied out
 
 
-def _webp_from_bands(size: tuple[int, int], bands: Iterable[Image.Image], quality: int) -> bytes:
-    """Lossy WebP, Pillow's settings, from RGB bands through libwebp's RGB import."""
+def _webp_from_bands(
+    size: tuple[int, int], mode: str, bands: Iterable[Image.Image], quality: int
+) -> bytes:
+    """Lossy WebP, Pillow's settings, from RGB(A) bands through libwebp's import of that
+    layout (straight into YUV(A), no ARGB picture)."""
     lib = _libwebp()
     assert lib is not None
     width, height = size
@@ -558,11 +564,12 @@ def _webp_from_bands(size: tuple[int, int], bands: Iterable[Image.Image], qualit
         ctypes.byref(picture), _ENCODER_ABI
     ):
         raise OSError("libwebp refused its configuration")
-    rgb = bytearray(width * height * 3)
+    depth = len(mode)  # bytes a pixel: 3 for RGB, 4 for RGBA
+    rgb = bytearray(width * height * depth)
     filled = 0
     for band in bands:
-        if band.mode != "RGB" or band.width != width:
-            raise ValueError("bands must be RGB and as wide as the image")
+        if band.mode != mode or band.width != width:
+            raise ValueError(f"bands must be {mode} and as wide as the image")
         chunk = band.tobytes()
         rgb[filled : filled + len(chunk)] = chunk
         filled += len(chunk)
@@ -573,7 +580,7 @@ def _webp_from_bands(size: tuple[int, int], bands: Iterable[Image.Image], qualit
     lib.WebPMemoryWriterInit(ctypes.byref(writer))
     try:
         buffer = (ctypes.c_uint8 * len(rgb)).from_buffer(rgb)
-        if not lib.WebPPictureImportRGB(ctypes.byref(picture), buffer, width * 3):
+        if not getattr(lib, _IMPORTS[mode])(ctypes.byref(picture), buffer, width * depth):
             raise MemoryError("libwebp could not import the picture")
         del buffer
         rgb.clear()  # libwebp holds the YUV planes now
