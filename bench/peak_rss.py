@@ -159,6 +159,22 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         baseline(data)
         _report(after_import, started)
         return
+    if case == "webp-rgba-40mp":
+        # A 40 MP result with transparency (an RGBA PNG or WebP upload keeps its alpha):
+        # the WebP encode, whose lossless coder for the alpha plane needs the most.
+        from PIL import Image
+
+        from aiimage.imaging import enhance
+        from aiimage.storage.objects import object_store
+
+        data = object_store().read(upload_key)
+        after_import = _maxrss_mb()
+        started = time.perf_counter()
+        image = enhance.decode(data)
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+        enhance.encode(image, "WEBP", quality=90, release=True)
+        _report(after_import, started)
+        return
     if case == "watermark-40mp":
         # What an edit worker does with a provider's result (`edits.runner.store_result`):
         # decode, the event's watermark, WebP encode; here a 40 MP result, a `local` style's.
@@ -333,6 +349,11 @@ def measure() -> Measured:
             ),
             ("generate-40mp", f"generate {STYLE_MODEL}, {big}", photo),
             (
+                "webp-rgba-40mp",
+                "a 40 MP result with transparency: decode, graded alpha, WebP encode only",
+                photo,
+            ),
+            (
                 "watermark-40mp",
                 "an edit worker storing a 40 MP result: decode WebP, text watermark, WebP encode",
                 provider_result,
@@ -407,6 +428,7 @@ def render(measured: Measured) -> str:
     biggest = by_case["generate-40mp"].peak_mb
     upscale = by_case["generate-upscale"].peak_mb
     marked = by_case["watermark-40mp"].peak_mb
+    transparent = by_case["webp-rgba-40mp"].peak_mb
     configured = generate_memory_mb()
     lines += [
         "",
@@ -417,7 +439,8 @@ def render(measured: Measured) -> str:
         f"{configured} MB in `template.yaml` ({biggest / configured:.0%} of it used by the "
         f"40 MP generate, {upscale / configured:.0%} by the upscale). An edit worker "
         f"storing a 40 MP result peaks at {marked:.0f} MiB: it {_fits(marked)} a "
-        f"{LAMBDA_MEMORY_MB} MB function.",
+        f"{LAMBDA_MEMORY_MB} MB function. The encode of a 40 MP result with transparency "
+        f"peaks at {transparent:.0f} MiB: it {_fits(transparent)} one.",
     ]
     return "\n".join(lines)
 
@@ -456,12 +479,12 @@ libwebp's YUV planes. Now:
 - Styles and restore run in place, in bands of about 1 MP read with a margin of the rows
   their filters look at; global statistics (autocontrast's histogram, the contrast mean)
   come from a first pass over the bands.
-- The WebP encode of an RGB image calls the libwebp Pillow itself loaded, importing RGB
-  straight into YUV: the RGB is gathered band by band (3 bytes a pixel), and the picture
-  it came from is freed before the conversion (`malloc_trim` hands its pages back: glibc
-  keeps freed image blocks in its heap once its mmap threshold has risen). An upscale
-  goes to the encoder band by band, so its large result never exists as an image. The
-  bytes are Pillow's.
+- The WebP encode of an RGB(A) image calls the libwebp Pillow itself loaded, importing
+  RGB(A) straight into YUV(A): the bytes are gathered band by band (3 a pixel for RGB),
+  and the picture they came from is freed before the conversion (`malloc_trim` hands
+  its pages back: glibc keeps freed image blocks in its heap once its mmap threshold has
+  risen). An upscale goes to the encoder band by band, so its large result never exists
+  as an image. The bytes are Pillow's.
 
 Every change gives the same pixels or bytes as before
 (`tests/unit/test_imaging_memory.py` compares them with the whole-image code). The peak
@@ -471,13 +494,15 @@ larger (the steps above); a step starts above what is alive by what glibc's heap
 Still over 512 MB: an edit worker storing a 40 MP result (a `local` style keeps the size)
 decodes it, and `apply_watermark` makes two more full-size images (an RGBA canvas and its
 conversion back to RGB) before the encode copies one out. Compositing only the mark's box
-in place would remove both.
+in place would remove both. And a 40 MP picture with transparency: libwebp codes the
+alpha plane losslessly, with working buffers of several bytes a pixel (Pillow's own
+encoder needs about 300 MiB more still, for its ARGB copy).
 
 Memory size: `GenerateApiFunction` and `JobsWorkerFunction` (the same provider code on
 the stored original), `EditSubmitWorkerFunction` and `EditPollWorkerFunction` (sanitise
 event photos, store watermarked results) are configured with 1769 MB, the size at which
-Lambda gives a function one full vCPU. Memory is not what needs it, except for the edit
-workers' watermark above: the 40 MP generate and the 64 MP upscale fit 512 MB. CPU is:
+Lambda gives a function one full vCPU. Memory is not what needs it, except for the two
+cases above: the 40 MP generate and the 64 MP upscale fit 512 MB. CPU is:
 Lambda's CPU share scales with the memory size, about 0.29 vCPU at 512 MB, and this work
 is single-threaded Pillow and libwebp, so the handler times above (one vCPU) would take
 about 3.5 times as long, the 40 MP generate and the upscale near or past the generate's
