@@ -4,9 +4,11 @@ Layout (edits table):
 
 - month item `pk=budget#{tenant_id}`, `sk=m#{YYYY-MM}`:
   `spent` (settled micros), `reserved` (micros in flight), `total` (always exactly
-  `spent + reserved`), one `r_{request_id}` map `{cost, at}` per open reservation,
-  `alerted_until` (epoch seconds: the soft-cap alert cooldown) and `expires_at` (TTL:
-  month end + 400 days).
+  `spent + reserved`), one `r_{request_id}` map `{cost, at, ev}` per open reservation
+  (`ev`: the request's event slug, so a sweep can find the request), `alerted_until`
+  (epoch seconds: the soft-cap alert cooldown), `expires_at` (TTL: month end + 400 days),
+  and `month`/`at` = `budget#{YYYY-MM}`/`{tenant_id}`: the item's entry in the `ByMonth`
+  index, through which `stale_reservations` finds every tenant's month item.
 - ledger entries (the seed's `ai_usage_ledgers`) `pk=ledger#{tenant_id}`,
   `sk={ISO-8601 UTC time}#{request_id}`: one line per settled request, TTL 365 days.
 
@@ -36,7 +38,7 @@ An item holds at most 400 KB, so about 5,000 reservations can be open per tenant
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -58,6 +60,9 @@ if TYPE_CHECKING:
         UpdateItemInputTypeDef,
     )
 
+# The month items' partition of the `ByMonth` index (requests use `edit#`, ledger lines none).
+_INDEX_PREFIX = "budget#"
+_BATCH_GET_LIMIT = 100
 # The month item outlives its month by this much; ledger lines are kept this long.
 _MONTH_RETENTION = timedelta(days=400)
 _LEDGER_RETENTION = timedelta(days=365)
@@ -154,10 +159,16 @@ class BudgetStore:
     # -- reserve -------------------------------------------------------------------------
 
     def reserve(
-        self, tenant_id: str, budget: Budget, request_id: str, cost_micros: int
+        self,
+        tenant_id: str,
+        budget: Budget,
+        request_id: str,
+        cost_micros: int,
+        *,
+        event_slug: str | None = None,
     ) -> BudgetReservation:
-        """Reserve `cost_micros` of this month's budget for `request_id`, or raise
-        `BudgetExceededError`. Idempotent per open reservation."""
+        """Reserve `cost_micros` of this month's budget for `request_id` (of the event
+        `event_slug`), or raise `BudgetExceededError`. Idempotent per open reservation."""
         if not request_id:
             raise ValueError("request_id must not be empty")
         if cost_micros < 0:
@@ -167,10 +178,18 @@ class BudgetStore:
         overridden = budget.override_until is not None and budget.override_until > now
         hard_cap = None if overridden else budget.hard_cap_micros
 
+        record: dict[str, AttributeValueTypeDef] = {
+            "cost": _n(cost_micros),
+            "at": _n(int(now.timestamp())),
+        }
+        if event_slug is not None:
+            record["ev"] = {"S": event_slug}
         values: dict[str, AttributeValueTypeDef] = {
             ":cost": _n(cost_micros),
-            ":res": {"M": {"cost": _n(cost_micros), "at": _n(int(now.timestamp()))}},
+            ":res": {"M": record},
             ":ttl": _n(int((_month_end(month) + _MONTH_RETENTION).timestamp())),
+            ":index_month": {"S": f"{_INDEX_PREFIX}{month}"},
+            ":index_at": {"S": tenant_id},
         }
         condition = "attribute_not_exists(#res)"
         if hard_cap is not None:
@@ -186,13 +205,16 @@ class BudgetStore:
             "TableName": self._table,
             "Key": self._month_key(tenant_id, month),
             "UpdateExpression": (
-                "ADD #reserved :cost, #total :cost SET #res = :res, expires_at = :ttl"
+                "ADD #reserved :cost, #total :cost "
+                "SET #res = :res, expires_at = :ttl, #month = :index_month, #at = :index_at"
             ),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {
                 "#res": f"r_{request_id}",
                 "#reserved": "reserved",
                 "#total": "total",
+                "#month": "month",
+                "#at": "at",
             },
             "ExpressionAttributeValues": values,
             "ReturnValues": "UPDATED_NEW",
@@ -386,6 +408,51 @@ class BudgetStore:
             raise
         return True
 
+    # -- the sweep -----------------------------------------------------------------------
+
+    def stale_reservations(
+        self, *, older_than: datetime, months: Sequence[str]
+    ) -> Iterator[StaleBudgetReservation]:
+        """Every tenant's reservations taken before `older_than` and still open, on the
+        month items of `months` (YYYY-MM): one `ByMonth` Query per month lists the month
+        items (one per tenant that reserved that month), read back consistently 100 per
+        BatchGetItem. Cost per run: about one read unit per tenant and month."""
+        cutoff = int(older_than.timestamp())
+        for month in months:
+            keys = [
+                {"pk": entry["pk"], "sk": entry["sk"]}
+                for entry in self._index_entries(f"{_INDEX_PREFIX}{month}")
+            ]
+            for start in range(0, len(keys), _BATCH_GET_LIMIT):
+                for item in self._read_items(keys[start : start + _BATCH_GET_LIMIT]):
+                    yield from _stale_in(item, month, cutoff)
+
+    def _index_entries(self, index_month: str) -> Iterator[dict[str, Any]]:
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": "ByMonth",
+            "KeyConditionExpression": "#month = :month",
+            "ExpressionAttributeNames": {"#month": "month"},
+            "ExpressionAttributeValues": {":month": {"S": index_month}},
+        }
+        while True:
+            page = aws.dynamodb().query(**request)
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+    def _read_items(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        pending = keys
+        while pending:
+            response = aws.dynamodb().batch_get_item(
+                RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
+            )
+            yield from response.get("Responses", {}).get(self._table, [])
+            unprocessed = response.get("UnprocessedKeys", {}).get(self._table)
+            pending = list(unprocessed["Keys"]) if unprocessed else []
+
     # -- reads ---------------------------------------------------------------------------
 
     def month_usage(self, tenant_id: str, *, month: str | None = None) -> BudgetUsage:
@@ -439,6 +506,36 @@ class BudgetStore:
             if not last:
                 return entries
             request["ExclusiveStartKey"] = last
+
+
+@dataclass(frozen=True, slots=True)
+class StaleBudgetReservation:
+    """An open reservation found by the sweep; `event_slug` is None for one taken before
+    reservations named their event."""
+
+    reservation: BudgetReservation
+    event_slug: str | None
+
+
+def _stale_in(item: dict[str, Any], month: str, cutoff: int) -> Iterator[StaleBudgetReservation]:
+    tenant_id = item["pk"]["S"].removeprefix("budget#")
+    for name, value in sorted(item.items()):
+        if not name.startswith("r_") or "M" not in value:
+            continue
+        record = value["M"]
+        at = int(record["at"]["N"])
+        if at >= cutoff:
+            continue
+        yield StaleBudgetReservation(
+            reservation=BudgetReservation(
+                tenant_id=tenant_id,
+                month=month,
+                request_id=name.removeprefix("r_"),
+                cost_micros=int(record["cost"]["N"]),
+                reserved_at=datetime.fromtimestamp(at, UTC),
+            ),
+            event_slug=record["ev"]["S"] if "ev" in record else None,
+        )
 
 
 @cache

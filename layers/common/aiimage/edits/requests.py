@@ -178,7 +178,11 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
         raise NotFoundError("Unknown tenant", code="unknown_tenant")
     request_id = new_request_id()
     reservation = budget_store().reserve(
-        event.tenant_id, inputs.tenant.budget, request_id, style.cost_estimate_micros
+        event.tenant_id,
+        inputs.tenant.budget,
+        request_id,
+        style.cost_estimate_micros,
+        event_slug=event.slug,
     )
     try:
         if not _style_allowed(style, event, package, addons, now):

@@ -1,5 +1,6 @@
-"""`sweep-reservations`: give back the Enhancer quota that a killed `POST /generate` (or
-`POST /jobs`) left reserved, and delete the original it had stored.
+"""`sweep-reservations`: give back what a killed invocation left reserved: the Enhancer
+quota of a killed `POST /generate` (or `POST /jobs`) with the original it had stored, and
+the Magic Edits budget of a killed create or of a failure whose release never ran.
 
 A generate reserves one image (`r_{id}` on the owner's quota month item, with its day and
 time), stores the original under a name that starts with the reservation id, and commits
@@ -18,6 +19,15 @@ are never touched). For each stale one:
 Cost: one Scan of the limits table per run (`QuotaStore.stale_reservations`), then per
 stale reservation one Query of the owner's jobs, one UpdateItem, one ListObjectsV2 and the
 deletes. Run by the `recover-stuck` schedule (every 15 minutes) and from the CLI.
+
+Magic Edits budgets (`BudgetStore.stale_reservations`: one index Query per month, one
+consistent read per tenant): a reservation older than `minutes` is released when its
+request does not exist (a create killed between the reservation and the request's write)
+or has `failed` or been `blocked` (a worker killed between that transition and the
+release, on the message's last receive). A request still queued or processing is
+`recover-stuck`'s; a succeeded one settled before its transition, so its reservation is
+never open. The release is the budget's single conditional write: a late release by a
+redelivery and this one cannot both count.
 """
 
 from __future__ import annotations
@@ -27,9 +37,11 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aiimage import aws
+from aiimage.edits.budget import BudgetReservation, budget_store
+from aiimage.edits.requests import load_edit
 from aiimage.enhancer import jobs
 from aiimage.enhancer.generate import originals_prefix
-from aiimage.errors import AppError
+from aiimage.errors import AppError, NotFoundError
 from aiimage.limits import quota_store
 from aiimage.limits.quota import OpenReservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -63,8 +75,9 @@ def sweep_reservations(
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(minutes=minutes)
     report = Report("sweep-reservations", dry_run=pretend, verb="refunded")
+    released = _sweep_budgets(report, cutoff=cutoff, months=_months(now, cutoff), pretend=pretend)
     stale = list(quota_store().stale_reservations(older_than=cutoff, months=_months(now, cutoff)))
-    report.found = len(stale)
+    report.found += len(stale)
     deleted = 0
     for found in progress(
         stale, total=len(stale), desc="sweep-reservations", enabled=show_progress
@@ -108,12 +121,71 @@ def sweep_reservations(
                 command="sweep-reservations",
                 reservation_id=reservation.reservation_id,
             )
-    report.note = f"{deleted} orphan original(s) deleted, reservations older than {minutes} min"
+    report.note = (
+        f"{released} of them Magic Edits budget reservations, {deleted} orphan original(s) "
+        f"deleted, older than {minutes} min"
+    )
     if report.changed:
         metrics.add_metric(
             name=MetricName.QUOTA_RESERVATIONS_REFUNDED, unit="Count", value=report.changed
         )
     return report
+
+
+def _sweep_budgets(report: Report, *, cutoff: datetime, months: list[str], pretend: bool) -> int:
+    """Release the stale Magic Edits budget reservations; how many were released."""
+    budgets = budget_store()
+    released = 0
+    for found in budgets.stale_reservations(older_than=cutoff, months=months):
+        report.found += 1
+        reservation = found.reservation
+        where = (
+            f"budget {reservation.tenant_id} r_{reservation.request_id} "
+            f"since {reservation.reserved_at.isoformat()}"
+        )
+        try:
+            if found.event_slug is None:
+                report.skipped += 1
+                report.details.append(f"{where}: names no event (taken before they did)")
+                continue
+            status = _request_status(reservation.tenant_id, found.event_slug, reservation)
+            if status not in (None, "failed", "blocked"):
+                report.skipped += 1
+                report.details.append(f"{where}: request {status}, recover-stuck's")
+                continue
+            if pretend:
+                report.details.append(f"{where}: would release (request {status or 'missing'})")
+                continue
+            if not budgets.release(reservation):
+                report.skipped += 1
+                report.details.append(f"{where}: settled meanwhile")
+                continue
+            released += 1
+            report.changed += 1
+            report.details.append(f"{where}: released (request {status or 'missing'})")
+            logger.info(
+                LogEvent.OPS_RESERVATION_REFUNDED,
+                tenant_id=reservation.tenant_id,
+                request_id=reservation.request_id,
+                cost_micros=reservation.cost_micros,
+                request_status=status,
+            )
+        except (AppError, ClientError, BotoCoreError):
+            report.failed += 1
+            logger.exception(
+                LogEvent.OPS_COMMAND_FAILED,
+                command="sweep-reservations",
+                request_id=reservation.request_id,
+            )
+    return released
+
+
+def _request_status(tenant_id: str, slug: str, reservation: BudgetReservation) -> str | None:
+    """The status of the request a reservation pays for; None when there is none."""
+    try:
+        return load_edit(tenant_id, slug, reservation.request_id).status
+    except NotFoundError:
+        return None
 
 
 def _originals(found: OpenReservation) -> list[str]:
