@@ -22,6 +22,7 @@ from ops_scheduled.app import handler as scheduled_handler
 from aiimage.enhancer import generate as generate_module
 from aiimage.enhancer import jobs
 from aiimage.enhancer.catalog import GenerateParams
+from aiimage.errors import ServiceUnavailableError
 from aiimage.identity import Identity
 from aiimage.limits import quota_store
 from aiimage.limits.plans import guest_entitlements
@@ -214,7 +215,7 @@ def test_a_late_commit_losing_to_the_sweep_fails_cleanly_and_charges_nothing(
         return bool(real_commit(reservation))
 
     monkeypatch.setattr(store, "commit", sweep_first)
-    with pytest.raises(generate_module.ServiceUnavailableError) as refused:
+    with pytest.raises(ServiceUnavailableError) as refused:
         generate_module.generate(
             identity,
             GenerateParams(model=ESRGAN, scale=2),

@@ -18,7 +18,7 @@ from infra.template import load_template
 from tests.conftest import ORIGIN, assert_security_headers
 from web_app import pages
 from web_app.app import app
-from web_app.messages import MESSAGES
+from web_app.messages import MESSAGES, Lang
 
 ENHANCER = "/tools/imag-enhancer/app"
 EDITS = "/e/demo-join-token-0001"
@@ -104,7 +104,7 @@ def test_the_edits_page_names_its_event(client: TestClient) -> None:
 @pytest.mark.parametrize(("path", "page"), [(ENHANCER, "enhancer"), (EDITS, "edits")])
 @pytest.mark.parametrize("lang", ["de", "en"])
 def test_each_page_has_the_shared_head_with_its_own_title_and_script(
-    client: TestClient, path: str, page: str, lang: str
+    client: TestClient, path: str, page: str, lang: Lang
 ) -> None:
     text = client.get(path, params={"lang": lang}).text
     assert text.startswith(f'<!doctype html>\n<html lang="{lang}">\n<head>\n')
