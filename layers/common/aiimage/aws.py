@@ -7,6 +7,7 @@ them at moto), once per process, with explicit timeouts and the SDK's standard r
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from aiimage.settings import get_settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -29,6 +31,8 @@ _CONFIG = Config(
     # Connections are reused across warm invocations and concurrent threads.
     max_pool_connections=50,
 )
+# DynamoDB's limit of keys per BatchGetItem.
+_BATCH_GET_LIMIT = 100
 
 
 @cache
@@ -84,6 +88,33 @@ def ssm_parameters() -> SSMProvider:
     from aws_lambda_powertools.utilities.parameters import SSMProvider  # first use only
 
     return SSMProvider(boto3_client=ssm())
+
+
+def query_items(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
+    """Every item a DynamoDB Query matches, page after page (`request` is advanced)."""
+    while True:
+        page = dynamodb().query(**request)
+        yield from page.get("Items", [])
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        request["ExclusiveStartKey"] = last
+
+
+def batch_get_items(
+    table: str, keys: Sequence[Mapping[str, Any]], *, consistent: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The items of `keys` that exist (in no order), 100 keys per BatchGetItem; keys that
+    DynamoDB leaves unprocessed (throttling) are asked for again."""
+    for start in range(0, len(keys), _BATCH_GET_LIMIT):
+        pending: list[Any] = list(keys[start : start + _BATCH_GET_LIMIT])
+        while pending:
+            response = dynamodb().batch_get_item(
+                RequestItems={table: {"Keys": pending, "ConsistentRead": consistent}}
+            )
+            yield from response.get("Responses", {}).get(table, [])
+            unprocessed = response.get("UnprocessedKeys", {}).get(table)
+            pending = list(unprocessed["Keys"]) if unprocessed else []
 
 
 def reset_clients() -> None:

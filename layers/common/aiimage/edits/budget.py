@@ -62,7 +62,6 @@ if TYPE_CHECKING:
 
 # The month items' partition of the `ByMonth` index (requests use `edit#`, ledger lines none).
 _INDEX_PREFIX = "budget#"
-_BATCH_GET_LIMIT = 100
 # The month item outlives its month by this much; ledger lines are kept this long.
 _MONTH_RETENTION = timedelta(days=400)
 _LEDGER_RETENTION = timedelta(days=365)
@@ -419,39 +418,16 @@ class BudgetStore:
         BatchGetItem. Cost per run: about one read unit per tenant and month."""
         cutoff = int(older_than.timestamp())
         for month in months:
-            keys = [
-                {"pk": entry["pk"], "sk": entry["sk"]}
-                for entry in self._index_entries(f"{_INDEX_PREFIX}{month}")
-            ]
-            for start in range(0, len(keys), _BATCH_GET_LIMIT):
-                for item in self._read_items(keys[start : start + _BATCH_GET_LIMIT]):
-                    yield from _stale_in(item, month, cutoff)
-
-    def _index_entries(self, index_month: str) -> Iterator[dict[str, Any]]:
-        request: QueryInputTypeDef = {
-            "TableName": self._table,
-            "IndexName": "ByMonth",
-            "KeyConditionExpression": "#month = :month",
-            "ExpressionAttributeNames": {"#month": "month"},
-            "ExpressionAttributeValues": {":month": {"S": index_month}},
-        }
-        while True:
-            page = aws.dynamodb().query(**request)
-            yield from page.get("Items", [])
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            request["ExclusiveStartKey"] = last
-
-    def _read_items(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        pending = keys
-        while pending:
-            response = aws.dynamodb().batch_get_item(
-                RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
-            )
-            yield from response.get("Responses", {}).get(self._table, [])
-            unprocessed = response.get("UnprocessedKeys", {}).get(self._table)
-            pending = list(unprocessed["Keys"]) if unprocessed else []
+            index: QueryInputTypeDef = {
+                "TableName": self._table,
+                "IndexName": "ByMonth",
+                "KeyConditionExpression": "#month = :month",
+                "ExpressionAttributeNames": {"#month": "month"},
+                "ExpressionAttributeValues": {":month": {"S": f"{_INDEX_PREFIX}{month}"}},
+            }
+            keys = [{"pk": e["pk"], "sk": e["sk"]} for e in aws.query_items(index)]
+            for item in aws.batch_get_items(self._table, keys, consistent=True):
+                yield from _stale_in(item, month, cutoff)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -486,26 +462,17 @@ class BudgetStore:
             "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
-        entries: list[LedgerEntry] = []
-        while True:
-            page = aws.dynamodb().query(**request)
-            for item in page.get("Items", []):
-                entries.append(
-                    LedgerEntry(
-                        tenant_id=item["tenant_id"]["S"],
-                        event_id=item["event_id"]["S"],
-                        request_id=item["request_id"]["S"],
-                        provider=item["provider"]["S"],
-                        cost_micros=int(item["cost_micros"]["N"]),
-                        at=datetime.strptime(item["at"]["S"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-                            tzinfo=UTC
-                        ),
-                    )
-                )
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return entries
-            request["ExclusiveStartKey"] = last
+        return [
+            LedgerEntry(
+                tenant_id=item["tenant_id"]["S"],
+                event_id=item["event_id"]["S"],
+                request_id=item["request_id"]["S"],
+                provider=item["provider"]["S"],
+                cost_micros=int(item["cost_micros"]["N"]),
+                at=datetime.strptime(item["at"]["S"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+            )
+            for item in aws.query_items(request)
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ from aiimage.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 M = TypeVar("M", bound=Model)
 
@@ -271,23 +272,19 @@ class Catalog:
 
     def _query(self, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a partition (optionally under a sort-key prefix), page by page."""
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-        }
+        condition = "pk = :pk"
+        values: dict[str, Any] = {":pk": {"S": pk}}
         if sk_prefix is not None:
-            params["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
-            params["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": sk_prefix}
+        params: QueryInputTypeDef = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
         if self._page_size is not None:
             params["Limit"] = self._page_size
-        while True:
-            page = self._db().query(**params)
-            yield from page.get("Items", [])
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            params["ExclusiveStartKey"] = last
+        return aws.query_items(params)
 
     # --- settings -----------------------------------------------------------------------------
 
@@ -616,18 +613,10 @@ class Catalog:
         )
 
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk); keys DynamoDB leaves unprocessed (throttling) are asked again."""
-        pending: list[Any] = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        while pending:
-            response = self._db().batch_get_item(
-                RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
-            )
-            for item in response.get("Responses", {}).get(self.table, []):
-                found[(item["pk"]["S"], item["sk"]["S"])] = item
-            unprocessed = response.get("UnprocessedKeys", {}).get(self.table)
-            pending = list(unprocessed["Keys"]) if unprocessed else []
-        return found
+        """Items by (pk, sk), read consistently."""
+        wanted = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]
+        items = aws.batch_get_items(self.table, wanted, consistent=True)
+        return {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
 
 
 @cache

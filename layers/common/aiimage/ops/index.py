@@ -46,16 +46,6 @@ def parse_request_key(pk: str, sk: str) -> tuple[str, str, str] | None:
     return pk.removeprefix("tenant#"), slug, request_id
 
 
-def _pages(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
-    while True:
-        page = aws.dynamodb().query(**request)
-        yield from page.get("Items", [])
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return
-        request["ExclusiveStartKey"] = last
-
-
 def active_requests(
     active_status: str, *, older_than: datetime | None = None, limit: int | None = None
 ) -> Iterator[ActiveKey]:
@@ -74,7 +64,7 @@ def active_requests(
     if limit is not None:
         request["Limit"] = limit
     found = 0
-    for item in _pages(request):
+    for item in aws.query_items(request):
         address = parse_request_key(item["pk"]["S"], item["sk"]["S"])
         if address is None:
             continue
@@ -97,7 +87,7 @@ def by_month(
     }
     if projection:
         request["ProjectionExpression"] = projection
-    yield from _pages(request)
+    yield from aws.query_items(request)
 
 
 def months_between(start: datetime, end: datetime) -> list[str]:
