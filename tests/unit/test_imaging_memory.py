@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
@@ -230,7 +231,7 @@ def _png(image: Image.Image) -> bytes:
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_provider_result_is_the_whole_image_result_encoded(
     model: str,
-    params: dict[str, object],
+    params: dict[str, Any],
     reference: Callable[[Image.Image], Image.Image],
     mode: str,
     band_pixels: int,
