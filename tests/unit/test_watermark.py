@@ -329,3 +329,41 @@ def test_pixels_outside_the_box_never_change(
     assert 0 <= box[0] < box[2] <= width
     assert 0 <= box[1] < box[3] <= height
     assert changed_outside(image, result, grow(box, 1, image.size)) is None
+
+
+def _whole_canvas_reference(image: Image.Image, config: Watermark) -> Image.Image:
+    """The composite over the whole picture in RGBA, converted back: what the box-only
+    composite must equal, pixel for pixel."""
+    layer = prepare_mark(image.size, config)
+    assert layer is not None
+    mode = image.mode if image.mode in ("RGB", "RGBA", "L", "LA") else "RGB"
+    left, top, _, _ = mark_box(image.size, layer.size, config.position, margin_for(image.size))
+    canvas = image.convert("RGBA")
+    canvas.alpha_composite(layer, dest=(left, top))
+    return canvas if mode == "RGBA" else canvas.convert(mode)
+
+
+def noisy(mode: str) -> Image.Image:
+    return Image.effect_noise(SIZE, 64).convert("RGB").convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P"])
+@pytest.mark.parametrize("position", ["top-left", "center", "bottom-right"])
+def test_the_box_only_composite_equals_the_whole_canvas_one(mode: str, position: str) -> None:
+    image = noisy(mode)
+    config = text_mark(position=position)
+    expected = _whole_canvas_reference(image, config)
+    result = apply_watermark(image, config)
+    assert result.mode == expected.mode
+    assert ImageChops.difference(result, expected).getbbox() is None
+
+
+def test_in_place_marks_the_callers_image_without_a_copy() -> None:
+    image = noisy("RGB")
+    before = image.copy()
+    config = text_mark()
+    assert apply_watermark(image, config) is not image
+    assert ImageChops.difference(image, before).getbbox() is None  # untouched by default
+    marked = apply_watermark(image, config, in_place=True)
+    assert marked is image
+    assert ImageChops.difference(marked, _whole_canvas_reference(before, config)).getbbox() is None

@@ -109,7 +109,8 @@ def display_copy(event: Event, clean: bytes) -> bytes:
     """The gallery's WebP of sanitised bytes: bounded in size, with the event's watermark."""
     image = enhance.decode(clean)
     image.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE))
-    return enhance.encode(watermark_for_event(event, image), "WEBP", quality=DISPLAY_QUALITY)
+    marked = watermark_for_event(event, image, in_place=True)
+    return enhance.encode(marked, "WEBP", quality=DISPLAY_QUALITY, release=True)
 
 
 def display_key_for(slug: str, photo_id: str) -> str:

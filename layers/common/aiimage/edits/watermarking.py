@@ -13,10 +13,11 @@ from aiimage.observability import LogEvent, logger
 from aiimage.storage.objects import object_store
 
 
-def watermark_for_event(event: Event, image: Image.Image) -> Image.Image:
-    """A new image with the event's watermark (a copy when the event has none)."""
+def watermark_for_event(event: Event, image: Image.Image, *, in_place: bool = False) -> Image.Image:
+    """`image` with the event's watermark: a new image, or `image` itself marked when the
+    caller hands it over (`in_place`)."""
     config = resolve_watermark(event.ai_editing)
-    return apply_watermark(image, config, mark=_mark_image(config))
+    return apply_watermark(image, config, mark=_mark_image(config), in_place=in_place)
 
 
 def _mark_image(config: Watermark) -> Image.Image | None:

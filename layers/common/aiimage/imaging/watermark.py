@@ -88,21 +88,35 @@ def prepare_mark(
 
 
 def apply_watermark(
-    image: Image.Image, config: Watermark, *, mark: Image.Image | None = None
+    image: Image.Image,
+    config: Watermark,
+    *,
+    mark: Image.Image | None = None,
+    in_place: bool = False,
 ) -> Image.Image:
-    """A new image with the watermark composited on `image` (unchanged copy when disabled or
-    with neither a text nor a mark). `mark` is the decoded watermark image, passed by the
-    caller when `config.image_key` is set; it wins over the text. The result has the size of
-    `image` and its mode (RGB, RGBA, L, LA; others come back as RGB or RGBA). An RGBA
-    image keeps its alpha outside the mark; under it the mark is composited "over"."""
+    """`image` with the watermark composited on it (unchanged when disabled or with neither
+    a text nor a mark). `mark` is the decoded watermark image, passed by the caller when
+    `config.image_key` is set; it wins over the text. The result has the size of `image`
+    and its mode (RGB, RGBA, L, LA; others come back as RGB or RGBA). An RGBA image keeps
+    its alpha outside the mark; under it the mark is composited "over".
+
+    A new image unless `in_place`: then a caller that owns `image` (a freshly decoded
+    result, say) gets it back marked, and no full-size copy is made. Only the mark's box is
+    ever converted to RGBA, so a 40 MP picture costs a mark-sized buffer, not two copies."""
     layer = prepare_mark(image.size, config, mark=mark)
-    if layer is None:
-        return image.copy()
     mode = image.mode if image.mode in _ROUND_TRIP_MODES else _fallback_mode(image)
+    if image.mode != mode:
+        image = image.convert(mode)  # a new image already
+    elif not in_place:
+        image = image.copy()
+    if layer is None:
+        return image
     left, top, _, _ = mark_box(image.size, layer.size, config.position, margin_for(image.size))
-    canvas = image.convert("RGBA")  # always a new image, even from RGBA
-    canvas.alpha_composite(layer, dest=(left, top))
-    return canvas if mode == "RGBA" else canvas.convert(mode)
+    box = (left, top, left + layer.width, top + layer.height)
+    region = image.crop(box).convert("RGBA")
+    region.alpha_composite(layer)
+    image.paste(region if mode == "RGBA" else region.convert(mode), box)
+    return image
 
 
 def _fallback_mode(image: Image.Image) -> str:
