@@ -186,8 +186,10 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         data = object_store().read(upload_key)
         after_import = _maxrss_mb()
         started = time.perf_counter()
-        marked = apply_watermark(enhance.decode(data), Watermark(text="Summer party 2026"))
-        enhance.encode(marked, "WEBP", quality=90)
+        marked = apply_watermark(
+            enhance.decode(data), Watermark(text="Summer party 2026"), in_place=True
+        )
+        enhance.encode(marked, "WEBP", quality=90, release=True)
         _report(after_import, started)
         return
     handler: Handler
@@ -491,12 +493,14 @@ Every change gives the same pixels or bytes as before
 is now `sanitize`'s rotation or the encode's RGB copy next to the image, whichever is
 larger (the steps above); a step starts above what is alive by what glibc's heap kept.
 
-Still over 512 MB: an edit worker storing a 40 MP result (a `local` style keeps the size)
-decodes it, and `apply_watermark` makes two more full-size images (an RGBA canvas and its
-conversion back to RGB) before the encode copies one out. Compositing only the mark's box
-in place would remove both. And a 40 MP picture with transparency: libwebp codes the
-alpha plane losslessly, with working buffers of several bytes a pixel (Pillow's own
-encoder needs about 300 MiB more still, for its ARGB copy).
+Still over 512 MB: an edit worker storing a 40 MP result (a `local` style keeps the size),
+and not because of the watermark (it is composited on the mark's box only, in place):
+Pillow's WebP decoder peaks at 700 to 750 MiB for a 40 MP WebP (measured alone: it decodes
+through libwebp's animation decoder into RGBA and converts), so the decode of the
+provider's result is the peak. Decoding through libwebp directly, or asking providers for
+JPEG or PNG at that size, would remove it. And a 40 MP picture with transparency: libwebp
+codes the alpha plane losslessly, with working buffers of several bytes a pixel (Pillow's
+own encoder needs about 300 MiB more still, for its ARGB copy).
 
 Memory size: `GenerateApiFunction` and `JobsWorkerFunction` (the same provider code on
 the stored original), `EditSubmitWorkerFunction` and `EditPollWorkerFunction` (sanitise
