@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -35,6 +35,9 @@ from aiimage.observability import LogEvent, logger
 from aiimage.pagination import decode_cursor, encode_cursor
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 JobStatus = Literal["queued", "processing", "succeeded", "failed", "canceled"]
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
@@ -311,7 +314,7 @@ def reservation_holder(owner_key: str, reservation_id: str) -> str | None:
     None. One Query of the owner's own partition (its jobs of the last 30 days, the TTL),
     filtered on the reservation: the sweep asks this only for stale reservations."""
     owner_type, _, owner_id = owner_key.partition("#")
-    request: dict[str, Any] = {
+    request: QueryInputTypeDef = {
         "TableName": _table(),
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :job)",
         "FilterExpression": "reservation_id = :rid",
@@ -324,14 +327,9 @@ def reservation_holder(owner_key: str, reservation_id: str) -> str | None:
         },
         "ConsistentRead": True,
     }
-    while True:
-        response = aws.dynamodb().query(**request)
-        for item in response.get("Items", []):
-            return str(item["id"]["S"])
-        last = response.get("LastEvaluatedKey")
-        if last is None:
-            return None
-        request["ExclusiveStartKey"] = last
+    for item in aws.query_items(request):
+        return str(item["id"]["S"])
+    return None
 
 
 # --- transitions --------------------------------------------------------------------------
