@@ -26,7 +26,7 @@ from aiimage.edits.models import EditRequest
 from aiimage.edits.requests import Actor, EditCreate
 from aiimage.ops.dispatch import dispatch_queued
 from aiimage.ops.recover import recover_stuck
-from aiimage.providers.base import GenerationRequest, Outcome
+from aiimage.providers.base import Outcome
 from edit_poll_worker.app import handler as poll_worker
 from edit_submit_worker.app import handler as submit_worker
 from infra.seed_edits import DemoCatalog, seed_demo
@@ -41,6 +41,7 @@ from tests.faults.conftest import (
     throttle,
 )
 from tests.functional.enhancer_support import CSRF, jpeg
+from tests.functional.test_edit_workers import Scripted
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 ACTOR = Actor(kind="guest", scope_hash="f" * 32)
@@ -53,28 +54,6 @@ class KilledError(Exception):
     """The worker's process dies here (Lambda timeout, out of memory, a host failure)."""
 
 
-class Scripted:
-    """A provider that answers `pending` to the submit and `final` to every poll."""
-
-    name = "runware"
-
-    def __init__(self, final: Outcome) -> None:
-        self.final = final
-        self.submits: list[str | None] = []
-        self.polls = 0
-
-    def submit(self, request: GenerationRequest) -> Outcome:
-        self.submits.append(request.idempotency_key)
-        return Outcome.pending("task-1")
-
-    def poll(self, job_id: str) -> Outcome:
-        self.polls += 1
-        return self.final
-
-    def cancel(self, job_id: str) -> None:
-        return None
-
-
 @pytest.fixture
 def demo(monkeypatch: pytest.MonkeyPatch) -> DemoCatalog:
     monkeypatch.setattr(runner, "poll_delay", lambda attempt: 0)
@@ -83,7 +62,8 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> DemoCatalog:
 
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Scripted:
-    scripted = Scripted(Outcome.succeeded(jpeg(96, 64), "image/jpeg", cost=COST / 1_000_000))
+    # Pending on submit, the result on the first poll.
+    scripted = Scripted(0, Outcome.succeeded(jpeg(96, 64), "image/jpeg", cost=COST / 1_000_000))
     monkeypatch.setattr(runner, "provider_for", lambda name: scripted)
     return scripted
 
