@@ -392,3 +392,47 @@ def test_sanitize_rotates_to_the_same_bytes(
     assert (clean.width, clean.height) == upright
     assert Image.open(io.BytesIO(clean.data)).size == upright
     assert b"TestCam" not in clean.data
+
+
+# --- WebP decode through libwebp ------------------------------------------------------------
+
+
+def pillow_decode(data: bytes) -> Image.Image:
+    """What `enhance.decode` did for every WebP before: Pillow's own decoder."""
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
+        return opened.convert("RGBA" if has_alpha else "RGB")
+
+
+def _webp(image: Image.Image, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+@pytest.mark.parametrize("options", [{"quality": 80}, {"lossless": True}])
+def test_a_still_webp_decodes_to_pillows_pixels(alpha: bool, options: dict[str, Any]) -> None:
+    image = photo(mode="RGBA" if alpha else "RGB")
+    data = _webp(image, **options)
+    assert enhance._decode_still_webp(data) is not None  # the libwebp path ran
+    decoded, expected = enhance.decode(data), pillow_decode(data)
+    assert decoded.mode == expected.mode == ("RGBA" if alpha else "RGB")
+    assert ImageChops.difference(decoded, expected).getbbox() is None
+    decoded.paste((1, 2, 3), (0, 0, 4, 4))  # a normal, writable image
+
+
+def test_animated_and_broken_webp_are_left_to_pillow() -> None:
+    frames = [photo(), photo().transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    animated = buffer.getvalue()
+    assert enhance._decode_still_webp(animated) is None
+    first_frame = enhance.decode(animated)
+    assert ImageChops.difference(first_frame, pillow_decode(animated)).getbbox() is None
+    whole = _webp(photo(), quality=80)
+    truncated = whole[: len(whole) // 2]
+    assert enhance._decode_still_webp(truncated) is None
+    with pytest.raises(OSError, match="decoder"):  # Pillow's error, as before
+        enhance.decode(truncated)

@@ -11,9 +11,11 @@ MB: each band is read with a margin of the rows its neighbourhood filters look a
 processed, and pasted back, so only the image itself is full size (an upscale hands its
 bands straight to the encoder). Global statistics (autocontrast's histogram, the
 contrast mean) are gathered band by band in a first pass. The WebP encode of an RGB image
-goes through libwebp's RGB import instead of Pillow's 4-byte ARGB copy. Pixels and bytes
-are the same as running each Pillow operation on the whole image and encoding with
-Pillow (tests/unit/test_imaging_memory.py); docs/benchmarks.md has the measurements.
+goes through libwebp's RGB import instead of Pillow's 4-byte ARGB copy, and a still WebP
+is decoded by libwebp into one buffer instead of Pillow's three full-size copies. Pixels
+and bytes are the same as running each Pillow operation on the whole image and decoding
+and encoding with Pillow (tests/unit/test_imaging_memory.py); docs/benchmarks.md has the
+measurements.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ Style = Callable[[Image.Image], tuple[int, BandOperation]]
 
 def decode(data: bytes) -> Image.Image:
     """Decode already-validated bytes into RGB, or RGBA when the image has transparency."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        still = _decode_still_webp(data)
+        if still is not None:
+            return still
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
         has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
@@ -533,6 +539,82 @@ def _return_free_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+# --- WebP decode through libwebp -----------------------------------------------------------
+#
+# Pillow decodes every WebP through libwebp's animation decoder: its RGBA canvas, a copy of
+# it as bytes, and the image it is read into are all full size at once, about 700 MiB at
+# its peak for a 40 MP picture (docs/benchmarks.md), more than a 512 MB function has. A
+# still WebP is decoded by the same libwebp straight into one RGBA buffer that the image
+# shares, then converted to RGB when it has no alpha: two full-size copies at the most.
+# The pixels are the same as Pillow's (tests/unit/test_imaging_memory.py).
+
+_DECODER_ABI: Final = 0x0209  # WEBP_DECODER_ABI_VERSION of libwebp 0.5 and later
+
+
+class _WebPFeatures(ctypes.Structure):
+    # decode.h: WebPBitstreamFeatures
+    _fields_: ClassVar = [
+        ("width", ctypes.c_int),
+        ("height", ctypes.c_int),
+        ("has_alpha", ctypes.c_int),
+        ("has_animation", ctypes.c_int),
+        ("format", ctypes.c_int),
+        ("pad", ctypes.c_uint32 * 5),
+    ]
+
+
+@functools.cache
+def _webp_decoder() -> ctypes.CDLL | None:
+    lib = _libwebp()
+    if lib is None:
+        return None
+    try:
+        lib.WebPGetFeaturesInternal.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(_WebPFeatures),
+            ctypes.c_int,
+        ]
+        lib.WebPDecodeRGBAInto.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int,
+        ]
+        lib.WebPDecodeRGBAInto.restype = ctypes.c_void_p
+    except AttributeError:
+        return None
+    return lib
+
+
+def _decode_still_webp(data: bytes) -> Image.Image | None:
+    """A still WebP as RGB (RGBA with alpha); None leaves it to Pillow (an animation, or
+    no libwebp to call)."""
+    lib = _webp_decoder()
+    if lib is None:
+        return None
+    features = _WebPFeatures()
+    status = lib.WebPGetFeaturesInternal(data, len(data), ctypes.byref(features), _DECODER_ABI)
+    if status != 0 or features.has_animation or features.width < 1 or features.height < 1:
+        return None
+    size = (features.width, features.height)
+    buffer = bytearray(size[0] * size[1] * 4)
+    target = (ctypes.c_uint8 * len(buffer)).from_buffer(buffer)
+    decoded = lib.WebPDecodeRGBAInto(data, len(data), target, len(buffer), size[0] * 4)
+    del target  # the buffer's export: the image below takes its own reference
+    if not decoded:
+        return None
+    # Pillow maps any buffer; its stubs name only bytes.
+    shared = Image.frombuffer("RGBA", size, buffer, "raw", "RGBA", 0, 1)  # type: ignore[arg-type]
+    del buffer
+    # A new, writable image either way; the shared buffer goes with `shared`.
+    image = shared.copy() if features.has_alpha else shared.convert("RGB")
+    shared.close()
+    _return_free_memory()
+    return image
 
 
 def _rows_of(image: Image.Image, *, release: bool) -> Iterator[Image.Image]:
