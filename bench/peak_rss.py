@@ -493,14 +493,13 @@ Every change gives the same pixels or bytes as before
 is now `sanitize`'s rotation or the encode's RGB copy next to the image, whichever is
 larger (the steps above); a step starts above what is alive by what glibc's heap kept.
 
-Still over 512 MB: an edit worker storing a 40 MP result (a `local` style keeps the size),
-and not because of the watermark (it is composited on the mark's box only, in place):
-Pillow's WebP decoder peaks at 700 to 750 MiB for a 40 MP WebP (measured alone: it decodes
-through libwebp's animation decoder into RGBA and converts), so the decode of the
-provider's result is the peak. Decoding through libwebp directly, or asking providers for
-JPEG or PNG at that size, would remove it. And a 40 MP picture with transparency: libwebp
-codes the alpha plane losslessly, with working buffers of several bytes a pixel (Pillow's
-own encoder needs about 300 MiB more still, for its ARGB copy).
+An edit worker storing a 40 MP result (a `local` style keeps the size) fits as well: the
+watermark is composited on the mark's box only, in place, and a still WebP is decoded by
+libwebp into one buffer (Pillow's own WebP decoder goes through libwebp's animation
+decoder and holds three full-size copies, 700 to 750 MiB at 40 MP). Still over 512 MB: a
+40 MP picture with transparency, where libwebp codes the alpha plane losslessly, with
+working buffers of several bytes a pixel (Pillow's own encoder needs about 300 MiB more
+still, for its ARGB copy).
 
 Memory size: `GenerateApiFunction` and `JobsWorkerFunction` (the same provider code on
 the stored original), `EditSubmitWorkerFunction` and `EditPollWorkerFunction` (sanitise
