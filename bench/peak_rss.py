@@ -504,8 +504,9 @@ still, for its ARGB copy).
 Memory size: `GenerateApiFunction` and `JobsWorkerFunction` (the same provider code on
 the stored original), `EditSubmitWorkerFunction` and `EditPollWorkerFunction` (sanitise
 event photos, store watermarked results) are configured with 1769 MB, the size at which
-Lambda gives a function one full vCPU. Memory is not what needs it, except for the two
-cases above: the 40 MP generate and the 64 MP upscale fit 512 MB. CPU is:
+Lambda gives a function one full vCPU. Memory is not what needs it (the 40 MP generate,
+the 64 MP upscale and a stored 40 MP edit result fit 512 MB; only a 40 MP picture with
+transparency does not). CPU is:
 Lambda's CPU share scales with the memory size, about 0.29 vCPU at 512 MB, and this work
 is single-threaded Pillow and libwebp, so the handler times above (one vCPU) would take
 about 3.5 times as long, the 40 MP generate and the upscale near or past the generate's
