@@ -1,5 +1,5 @@
 """The operations CLI against the local stack (`python -m infra.local`): a separate process
-that finds the stack's tables and queues by `--local MOTO_URL`, as an operator would."""
+that finds the stack's tables and queues by `--local --moto-url URL`, as an operator would."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def ops(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
     return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "aiimage.ops", "--local", stack.moto, "--json", *args],
+        [sys.executable, "-m", "aiimage.ops", "--local", "--moto-url", stack.moto, "--json", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

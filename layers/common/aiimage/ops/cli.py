@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from aiimage.ops.target import LOCAL_ENDPOINT
+
 if TYPE_CHECKING:  # the commands import the layer only once the target is set
     from aiimage.ops.recover import Mode
     from aiimage.ops.report import Report
@@ -31,13 +33,14 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m aiimage.ops", description=__doc__.split("\n\n")[0]
     )
-    where = root.add_mutually_exclusive_group()
-    where.add_argument(
-        "--local",
-        nargs="?",
-        const="http://127.0.0.1:5100",
-        metavar="MOTO_URL",
-        help="work on the local stack of `make dev` (default http://127.0.0.1:5100)",
+    # A flag, not an option with an optional value: `--local recover-stuck` must not take
+    # the command for the URL.
+    root.add_argument("--local", action="store_true", help="work on the local stack of `make dev`")
+    root.add_argument(
+        "--moto-url",
+        default=LOCAL_ENDPOINT,
+        metavar="URL",
+        help=f"with --local: the stack's moto server (default {LOCAL_ENDPOINT})",
     )
     root.add_argument("--local-stack-name", default="aiimage-local", help=argparse.SUPPRESS)
     root.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -186,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.local:
         from aiimage.ops.target import use_local_stack
 
-        use_local_stack(args.local, args.local_stack_name)
+        use_local_stack(args.moto_url, args.local_stack_name)
     try:
         report = run(args)
     except Exception as exc:
