@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
 from aiimage.edits.models import EditRequest
-from aiimage.errors import AppError, NotFoundError
-from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.errors import NotFoundError
+from aiimage.observability import MetricName, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
 from aiimage.providers.outputs import OutputDownloadingProvider, fetch_output, output_client
@@ -95,19 +95,12 @@ def backfill_storage(
     if pretend:
         return report
     for request in progress(found, total=len(found), desc="backfill", enabled=show_progress):
-        try:
+        # The provider's copy may have expired: the request keeps its URL, the run says so.
+        with report.item(also=(OSError, ValueError), request_id=request.request_id):
             if _store(request, fetcher):
                 report.changed += 1
             else:
                 report.skipped += 1
-        except (AppError, ClientError, BotoCoreError, OSError, ValueError):
-            # The provider's copy may have expired: the request keeps its URL, the run says so.
-            report.failed += 1
-            logger.exception(
-                LogEvent.OPS_COMMAND_FAILED,
-                command="backfill-storage",
-                request_id=request.request_id,
-            )
     if report.changed:
         metrics.add_metric(
             name=MetricName.AI_OUTPUTS_BACKFILLED, unit="Count", value=report.changed

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from aiimage.edits import requests as edits
 from aiimage.edits.catalog import catalog
-from aiimage.errors import AppError, NotFoundError
-from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.errors import NotFoundError
+from aiimage.observability import MetricName, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
 
@@ -35,23 +33,18 @@ def dispatch_queued(
         report.details.append(f"{key.tenant_id}/{key.event_slug}/{key.request_id}")
         if pretend:
             continue
-        try:
-            if not index.claim(
-                key, status="queued", to_active_status="dispatched", now=datetime.now(UTC)
-            ):
-                report.skipped += 1  # taken meanwhile (another run, or the worker)
-                continue
-            edits.dispatch(edits.load_edit(key.tenant_id, key.event_slug, key.request_id))
-            report.changed += 1
-        except NotFoundError:
-            report.skipped += 1
-        except (AppError, ClientError, BotoCoreError):
-            # One request's failure is counted and logged; the run goes on with the rest
-            # (a claimed but unsent request is found again by recover-stuck).
-            report.failed += 1
-            logger.exception(
-                LogEvent.OPS_COMMAND_FAILED, command="dispatch", request_id=key.request_id
-            )
+        # A claimed but unsent request is found again by recover-stuck.
+        with report.item(request_id=key.request_id):
+            try:
+                if not index.claim(
+                    key, status="queued", to_active_status="dispatched", now=datetime.now(UTC)
+                ):
+                    report.skipped += 1  # taken meanwhile (another run, or the worker)
+                    continue
+                edits.dispatch(edits.load_edit(key.tenant_id, key.event_slug, key.request_id))
+                report.changed += 1
+            except NotFoundError:
+                report.skipped += 1  # gone meanwhile (pruned)
     if report.changed:
         metrics.add_metric(name=MetricName.AI_EDITS_DISPATCHED, unit="Count", value=report.changed)
     return report

@@ -14,11 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from aiimage import aws
-from aiimage.errors import AppError
-from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.observability import MetricName, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
 from aiimage.settings import get_settings
@@ -85,22 +82,16 @@ def prune(
     for item in progress(
         requests, total=len(requests), desc="prune requests", enabled=show_progress
     ):
-        try:
+        with report.item(key=item["sk"]["S"]):
             # The image first: a request is never gone while its image stays behind.
             if "result_key" in item:
                 object_store().delete(item["result_key"]["S"])
             _delete(item)
             report.changed += 1
-        except (AppError, ClientError, BotoCoreError):
-            report.failed += 1
-            logger.exception(LogEvent.OPS_COMMAND_FAILED, command="prune", key=item["sk"]["S"])
     for item in progress(ledger, total=len(ledger), desc="prune ledger", enabled=show_progress):
-        try:
+        with report.item(key=item["sk"]["S"]):
             _delete(item)
             report.changed += 1
-        except (ClientError, BotoCoreError):
-            report.failed += 1
-            logger.exception(LogEvent.OPS_COMMAND_FAILED, command="prune", key=item["sk"]["S"])
     if report.changed:
         metrics.add_metric(name=MetricName.AI_EDITS_PRUNED, unit="Count", value=report.changed)
     return report

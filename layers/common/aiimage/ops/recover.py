@@ -16,13 +16,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
 from aiimage.edits.models import EditRequest
-from aiimage.errors import AppError, ConfigurationError, NotFoundError
+from aiimage.errors import ConfigurationError, NotFoundError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
@@ -75,18 +73,12 @@ def recover_stuck(
         if mode == "list":
             report.changed += 1
             continue
-        try:
+        # A claimed but unsent request is found again by the next run.
+        with report.item(request_id=key.request_id):
             if _act(key, request, mode, now):
                 report.changed += 1
             else:
                 report.skipped += 1
-        except (AppError, ClientError, BotoCoreError):
-            # One request's failure is counted and logged; the run goes on with the rest
-            # (a claimed but unsent request is found again by recover-stuck).
-            report.failed += 1
-            logger.exception(
-                LogEvent.OPS_COMMAND_FAILED, command="recover-stuck", request_id=key.request_id
-            )
     if report.found:
         metrics.add_metric(name=MetricName.AI_STUCK_REQUESTS, unit="Count", value=report.found)
     return report

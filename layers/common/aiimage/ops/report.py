@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
+from aiimage.errors import AppError
+from aiimage.observability import LogEvent, logger
+
 T = TypeVar("T")
+# What one item's work may fail with while the run goes on: our errors and AWS's.
+ITEM_ERRORS: tuple[type[Exception], ...] = (AppError, ClientError, BotoCoreError)
 
 
 @dataclass(slots=True)
@@ -27,6 +34,18 @@ class Report:
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    @contextmanager
+    def item(self, also: tuple[type[Exception], ...] = (), **context: str) -> Iterator[None]:
+        """One item's work: a failure (`ITEM_ERRORS`, or `also`) is counted and logged with
+        `context`, and the run goes on with the next item (found again by the next run)."""
+        try:
+            yield
+        except (*ITEM_ERRORS, *also):
+            self.failed += 1
+            logger.exception(
+                LogEvent.OPS_COMMAND_FAILED, extra={"command": self.command, **context}
+            )
 
     def summary(self) -> str:
         parts = [f"found {self.found}", f"{self.verb} {self.changed}"]

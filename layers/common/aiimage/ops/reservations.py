@@ -34,14 +34,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from aiimage import aws
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.requests import load_edit
 from aiimage.enhancer import jobs
 from aiimage.enhancer.generate import originals_prefix
-from aiimage.errors import AppError, NotFoundError
+from aiimage.errors import NotFoundError
 from aiimage.limits import quota_store
 from aiimage.limits.quota import OpenReservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -75,8 +73,9 @@ def sweep_reservations(
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(minutes=minutes)
     report = Report("sweep-reservations", dry_run=pretend, verb="refunded")
-    released = _sweep_budgets(report, cutoff=cutoff, months=_months(now, cutoff), pretend=pretend)
-    stale = list(quota_store().stale_reservations(older_than=cutoff, months=_months(now, cutoff)))
+    months = _months(now, cutoff)
+    released = _sweep_budgets(report, cutoff=cutoff, months=months, pretend=pretend)
+    stale = list(quota_store().stale_reservations(older_than=cutoff, months=months))
     report.found += len(stale)
     deleted = 0
     for found in progress(
@@ -87,7 +86,7 @@ def sweep_reservations(
             f"{reservation.owner_key} r_{reservation.reservation_id} {reservation.day} "
             f"since {found.reserved_at.isoformat()}"
         )
-        try:
+        with report.item(reservation_id=reservation.reservation_id):
             holder = jobs.reservation_holder(reservation.owner_key, reservation.reservation_id)
             if holder is not None:
                 report.skipped += 1
@@ -113,14 +112,6 @@ def sweep_reservations(
                 reserved_at=found.reserved_at.isoformat(),
                 originals=len(originals),
             )
-        except (AppError, ClientError, BotoCoreError):
-            # Counted and logged; the run goes on (the reservation is found again next run).
-            report.failed += 1
-            logger.exception(
-                LogEvent.OPS_COMMAND_FAILED,
-                command="sweep-reservations",
-                reservation_id=reservation.reservation_id,
-            )
     report.note = (
         f"{released} of them Magic Edits budget reservations, {deleted} orphan original(s) "
         f"deleted, older than {minutes} min"
@@ -143,7 +134,7 @@ def _sweep_budgets(report: Report, *, cutoff: datetime, months: list[str], prete
             f"budget {reservation.tenant_id} r_{reservation.request_id} "
             f"since {reservation.reserved_at.isoformat()}"
         )
-        try:
+        with report.item(request_id=reservation.request_id):
             if found.event_slug is None:
                 report.skipped += 1
                 report.details.append(f"{where}: names no event (taken before they did)")
@@ -169,13 +160,6 @@ def _sweep_budgets(report: Report, *, cutoff: datetime, months: list[str], prete
                 request_id=reservation.request_id,
                 cost_micros=reservation.cost_micros,
                 request_status=status,
-            )
-        except (AppError, ClientError, BotoCoreError):
-            report.failed += 1
-            logger.exception(
-                LogEvent.OPS_COMMAND_FAILED,
-                command="sweep-reservations",
-                request_id=reservation.request_id,
             )
     return released
 
