@@ -24,10 +24,14 @@ from aiimage.errors import NotFoundError
 from aiimage.observability import MetricName, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
-from aiimage.providers.outputs import OutputDownloadingProvider, fetch_output, output_client
+from aiimage.providers.outputs import (
+    MAX_OUTPUT_BYTES,
+    OutputDownloadingProvider,
+    fetch_output,
+    output_client,
+)
 from aiimage.settings import get_settings
 
-MAX_OUTPUT_BYTES = 50 * 1024 * 1024
 # Fetches the provider's output: (url, provider) → bytes. Tests replace it.
 Fetcher = Callable[[str, str], bytes]
 
