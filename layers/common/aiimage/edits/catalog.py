@@ -191,6 +191,26 @@ class EditInputs:
     addons: list[Addon]
 
 
+class UnknownTenantError(NotFoundError):
+    default_code = "unknown_tenant"
+    default_message = "Unknown tenant"
+
+
+class UnknownEventError(NotFoundError):
+    default_code = "unknown_event"
+    default_message = "Unknown event"
+
+
+class UnknownPhotoError(NotFoundError):
+    default_code = "unknown_photo"
+    default_message = "Unknown photo"
+
+
+class UnknownStyleError(NotFoundError):
+    default_code = "unknown_style"
+    default_message = "Unknown style"
+
+
 # --- the settings cache -----------------------------------------------------------------------
 
 
@@ -375,13 +395,13 @@ class Catalog:
     def get_tenant(self, tenant_id: str) -> Tenant:
         item = self._get(f"tenant#{tenant_id}", "tenant") if _is_id(tenant_id) else None
         if item is None:
-            raise NotFoundError("Unknown tenant", code="unknown_tenant")
+            raise UnknownTenantError()
         return _model(Tenant, item)
 
     def update_budget(self, tenant_id: str, budget: Budget) -> Tenant:
         """Replace the tenant's budget; never creates a tenant."""
         if not _is_id(tenant_id):
-            raise NotFoundError("Unknown tenant", code="unknown_tenant")
+            raise UnknownTenantError()
         try:
             response = self._db().update_item(
                 TableName=self.table,
@@ -393,7 +413,7 @@ class Catalog:
             )
         except ClientError as exc:
             if _failed_condition(exc):
-                raise NotFoundError("Unknown tenant", code="unknown_tenant") from None
+                raise UnknownTenantError() from None
             raise
         return _model(Tenant, response["Attributes"])
 
@@ -443,7 +463,7 @@ class Catalog:
         if _is_id(tenant_id) and _is_id(slug):
             item = self._get(f"tenant#{tenant_id}", f"event#{slug}")
         if item is None:
-            raise NotFoundError("Unknown event", code="unknown_event")
+            raise UnknownEventError()
         return _model(Event, item)
 
     def event_by_token(self, join_token: str) -> Event:
@@ -451,7 +471,7 @@ class Catalog:
         hint which tokens are well-formed, no key built from arbitrary input)."""
         alias = self._get(f"token#{join_token}", "event") if _TOKEN.fullmatch(join_token) else None
         if alias is None:
-            raise NotFoundError("Unknown event", code="unknown_event")
+            raise UnknownEventError()
         if "event_id" in alias:
             return _model(Event, alias)
         return self.get_event(alias["tenant_id"]["S"], alias["slug"]["S"])
@@ -476,7 +496,7 @@ class Catalog:
             if _is_id(tenant_id) and _is_id(slug):
                 item = self._get(f"tenant#{tenant_id}", f"event#{slug}", consistent=True)
             if item is None:
-                raise NotFoundError("Unknown event", code="unknown_event")
+                raise UnknownEventError()
             revision = int(item["revision"]["N"]) if "revision" in item else 0
             event = _model(Event, item).model_copy(update=changes)
             condition, values = "attribute_exists(pk) AND attribute_not_exists(revision)", None
@@ -547,7 +567,7 @@ class Catalog:
         if _is_id(tenant_id) and _is_id(slug) and _is_id(photo_id):
             item = self._get(f"tenant#{tenant_id}", f"event#{slug}#photo#{photo_id}")
         if item is None:
-            raise NotFoundError("Unknown photo", code="unknown_photo")
+            raise UnknownPhotoError()
         return _model(Photo, item)
 
     def photos(self, tenant_id: str, slug: str, *, limit: int) -> list[Photo]:
@@ -576,7 +596,7 @@ class Catalog:
     def get_style(self, key: str) -> Style:
         item = self._get("style", key) if _is_id(key) else None
         if item is None:
-            raise NotFoundError("Unknown style", code="unknown_style")
+            raise UnknownStyleError()
         return _model(Style, item)
 
     def styles(self, *, active_only: bool = True) -> list[Style]:

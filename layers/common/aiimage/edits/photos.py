@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog import UnknownPhotoError, catalog
 from aiimage.edits.models import Event, Photo
 from aiimage.edits.requests import Actor
 from aiimage.edits.watermarking import watermark_for_event
@@ -67,7 +67,7 @@ def complete_photo_upload(actor: Actor, event: Event, photo_id: str) -> Photo:
     """Finish the uploader's own photo (idempotent: a ready photo is returned as it is)."""
     photo = catalog().get_photo(event.tenant_id, event.slug, photo_id)
     if photo.uploaded_by != actor.requested_by:
-        raise NotFoundError("Unknown photo", code="unknown_photo")
+        raise UnknownPhotoError()
     if photo.status == "ready":
         return photo
     return prepare_photo(event, photo)
@@ -125,5 +125,5 @@ def display_image(event: Event, photo_id: str, *, if_none_match: str | None = No
     """The watermarked display copy of a ready photo (404 for any other)."""
     photo = catalog().get_photo(event.tenant_id, event.slug, photo_id)
     if photo.status != "ready" or photo.display_key is None:
-        raise NotFoundError("Unknown photo", code="unknown_photo")
+        raise UnknownPhotoError()
     return object_store().get(photo.display_key, if_none_match=if_none_match)

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiimage import aws
 from aiimage.edits import abuse, safety, stats
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog import UnknownPhotoError, UnknownStyleError, UnknownTenantError, catalog
 from aiimage.edits.entitlements import resolve_entitlement, style_allowed_by_entitlement
 from aiimage.edits.models import (
     Addon,
@@ -150,11 +150,11 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
     inputs = store.edit_inputs(event, photo_id, body.style_key)
     # Input first: unknown photos and styles are 404s, not links of the chain.
     if inputs.photo is None:
-        raise NotFoundError("Unknown photo", code="unknown_photo")
+        raise UnknownPhotoError()
     if inputs.photo.status != "ready":
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
     if inputs.style is None:
-        raise NotFoundError("Unknown style", code="unknown_style")
+        raise UnknownStyleError()
     style, package, addons = inputs.style, inputs.package, inputs.addons
     abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
     settings = store.cached_settings()
@@ -175,7 +175,7 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
             details={"field": "prompt"},
         )
     if inputs.tenant is None:
-        raise NotFoundError("Unknown tenant", code="unknown_tenant")
+        raise UnknownTenantError()
     request_id = new_request_id()
     reservation = budget_store().reserve(
         event.tenant_id,
