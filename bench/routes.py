@@ -100,7 +100,7 @@ def baseline_event() -> dict[str, Any]:
 
 def prepare_routes() -> list[Route]:
     """Seed what the routes need (on the moto the clients reach) and describe them."""
-    from aiimage.edits.catalog import catalog
+    from aiimage.edits.catalog_store import catalog
     from aiimage.edits.models import Budget
     from aiimage.settings import get_settings
     from infra.seed_edits import seed_demo

@@ -87,7 +87,7 @@ def _apply_environment() -> None:
 _apply_environment()
 
 from aiimage import aws  # noqa: E402 -- after the environment
-from aiimage.edits.catalog import catalog  # noqa: E402
+from aiimage.edits.catalog_store import catalog  # noqa: E402
 from aiimage.enhancer.dispatch import get_provider  # noqa: E402
 from aiimage.settings import get_settings  # noqa: E402
 

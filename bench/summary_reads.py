@@ -226,7 +226,7 @@ def measure(large: int = LARGE, repeat: int = 20) -> dict[tuple[str, int], Cost]
 
     from aiimage import aws
     from aiimage.edits import stats
-    from aiimage.edits.catalog import catalog
+    from aiimage.edits.catalog_store import catalog
     from aiimage.settings import get_settings
     from infra.emulation import serialize_dynamodb
     from infra.resources import create_resources

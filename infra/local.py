@@ -40,7 +40,7 @@ import uvicorn
 from moto.server import ThreadedMotoServer
 
 from aiimage import aws
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.settings import get_settings
 from infra.emulation import serialize_dynamodb
 from infra.emulators.server import serve_in_thread

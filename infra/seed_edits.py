@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from aiimage import aws
 from aiimage.edits import photos
-from aiimage.edits.catalog import Catalog, catalog
+from aiimage.edits.catalog_store import Catalog, catalog
 from aiimage.edits.models import (
     UNLOCK_ADDON,
     Addon,

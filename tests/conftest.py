@@ -54,7 +54,7 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from aiimage import aws  # noqa: E402
-from aiimage.edits.catalog import catalog  # noqa: E402
+from aiimage.edits.catalog_store import catalog  # noqa: E402
 from aiimage.enhancer.dispatch import get_provider  # noqa: E402
 from aiimage.settings import get_settings  # noqa: E402
 from infra.emulation import serialize_dynamodb  # noqa: E402

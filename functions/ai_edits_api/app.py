@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from aiimage.edits import photos, runner
 from aiimage.edits import requests as edits
 from aiimage.edits.access import guest_event, require_superadmin, tenant_event
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.idempotency import idempotent_create, register_lambda_context
 from aiimage.edits.models import (
     Addon,

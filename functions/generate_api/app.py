@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
-from aiimage.enhancer.catalog import GenerateParams
 from aiimage.enhancer.forms import GenerateForm, read_inline
 from aiimage.enhancer.generate import Generated, ImageSource, generate
+from aiimage.enhancer.model_catalog import GenerateParams
 from aiimage.enhancer.views import GenerateView, JobAccepted, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope

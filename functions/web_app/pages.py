@@ -19,7 +19,7 @@ from string import Template
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiimage.enhancer.catalog import CATALOG, DEFAULT_MODEL, ModelSpec, NumberRange
+from aiimage.enhancer.model_catalog import CATALOG, DEFAULT_MODEL, ModelSpec, NumberRange
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.settings import Settings
 from aiimage.storage.keys import EXTENSIONS

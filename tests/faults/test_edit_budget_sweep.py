@@ -11,7 +11,7 @@ import pytest
 
 from aiimage.edits import requests as edits
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.ops.reservations import sweep_reservations
 from infra.seed_edits import DemoCatalog, seed_demo
 from tests.conftest import TEST_ENV

@@ -21,7 +21,7 @@ from ops_scheduled.app import handler as scheduled_handler
 
 from aiimage.enhancer import generate as generate_module
 from aiimage.enhancer import jobs
-from aiimage.enhancer.catalog import GenerateParams
+from aiimage.enhancer.model_catalog import GenerateParams
 from aiimage.errors import ServiceUnavailableError
 from aiimage.identity import Identity
 from aiimage.limits import quota_store

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ai_edits_api.app import app
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import (
     Budget,
     Event,

@@ -16,7 +16,7 @@ from ai_edits_api.app import app
 from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import (
     Addon,
     Budget,

@@ -18,7 +18,7 @@ from ai_edits_api.app import app as edits_app
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest, Style
 from edit_poll_worker.app import handler as poll_worker
 from edit_submit_worker.app import handler as submit_worker

@@ -18,7 +18,7 @@ from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import runner
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import FAILURE_THRESHOLD, circuit_breaker
 from aiimage.edits.models import EditRequest, Style
 from aiimage.edits.requests import Actor, EditCreate

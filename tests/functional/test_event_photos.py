@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from ai_edits_api.app import app
 from aiimage import aws
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EventAiEditing, Watermark
 from aiimage.errors import NotFoundError
 from aiimage.imaging.watermark import margin_for, mark_box, prepare_mark

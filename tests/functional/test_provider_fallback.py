@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aiimage.enhancer.catalog import GenerateParams, resolve
 from aiimage.enhancer.dispatch import dispatch
+from aiimage.enhancer.model_catalog import GenerateParams, resolve
 from aiimage.errors import ConfigurationError
 from aiimage.limits.plans import PAID_PLANS
 from aiimage.providers.base import ImageInput, ProviderRejectedError

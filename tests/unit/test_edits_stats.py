@@ -19,7 +19,7 @@ from aiimage import aws
 from aiimage.edits import abuse, runner, stats
 from aiimage.edits import requests as edits
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
 from aiimage.edits.requests import Actor, EditCreate, PromptBlockedError
 from aiimage.observability import logger

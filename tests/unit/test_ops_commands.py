@@ -16,7 +16,7 @@ from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import runner, stats
 from aiimage.edits.budget import BudgetStore, budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
 from aiimage.edits.requests import Actor, EditCreate
 from aiimage.errors import ForbiddenError

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from aiimage.enhancer.catalog import CATALOG
+from aiimage.enhancer.model_catalog import CATALOG
 from aiimage.settings import Settings, get_settings
 from infra.template import load_template
 from tests.conftest import ORIGIN, assert_security_headers

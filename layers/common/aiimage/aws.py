@@ -65,11 +65,11 @@ def sqs() -> SQSClient:
 def s3() -> S3Client:
     """The object store's client: AWS S3 with the function's role, or R2 (or moto) at
     `STORAGE_ENDPOINT_URL` with its own key. Path-style addressing works on all three."""
-    from aiimage import secrets  # secrets reads SSM through this module
+    from aiimage import credentials  # credentials reads SSM through this module
 
     settings = get_settings()
     endpoint = settings.storage_endpoint_url or settings.aws_endpoint_url
-    secret_key = secrets.storage_secret_access_key()
+    secret_key = credentials.storage_secret_access_key()
     own_key = settings.storage_access_key_id is not None and secret_key is not None
     client: S3Client = boto3.session.Session().client(
         "s3",

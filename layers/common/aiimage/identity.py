@@ -13,14 +13,14 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets as pysecrets
+import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import jwt
 from pydantic import BaseModel, ConfigDict
 
-from aiimage import secrets
+from aiimage import credentials
 from aiimage.errors import AuthError, ConfigurationError
 from aiimage.settings import get_settings
 
@@ -58,13 +58,13 @@ class Identity(BaseModel):
 
 
 def _signature(guest_id: str) -> str:
-    key = secrets.guest_cookie_secret().get_secret_value().encode()
+    key = credentials.guest_cookie_secret().get_secret_value().encode()
     digest = hmac.new(key, f"guest_id:{guest_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def new_guest_id() -> str:
-    return pysecrets.token_hex(16)
+    return secrets.token_hex(16)
 
 
 def sign_guest_id(guest_id: str) -> str:
@@ -119,7 +119,7 @@ def _roles(value: object) -> frozenset[str]:
 def user_from_bearer(token: str) -> Identity:
     """Verify a bearer token with the configured key and return its user."""
     settings = get_settings()
-    secret = secrets.jwt_secret()
+    secret = credentials.jwt_secret()
     if settings.jwt_public_key is not None:
         key: str = settings.jwt_public_key.get_secret_value()
         algorithms = ["RS256", "ES256"]

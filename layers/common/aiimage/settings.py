@@ -2,7 +2,7 @@
 
 Every environment variable the template sets is a field here; a contract test keeps the
 two in step. Secrets are `SecretStr` so they never print; in AWS they arrive as SSM
-parameter names (`*_PARAM`) and are resolved lazily by `aiimage.secrets`.
+parameter names (`*_PARAM`) and are resolved lazily by `aiimage.credentials`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from aiimage import aws, secrets
+from aiimage import aws, credentials
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
 
@@ -37,7 +37,7 @@ def _utcnow() -> datetime:
 def scope_hash(*parts: str) -> str:
     """A stable, keyed pseudonym for a scope (HMAC-SHA256 with the guest cookie secret, hex,
     32 characters). The parts are JSON-encoded, so ("a", "bc") and ("ab", "c") differ."""
-    key = secrets.guest_cookie_secret().get_secret_value().encode()
+    key = credentials.guest_cookie_secret().get_secret_value().encode()
     message = b"ai-abuse-scope:v1:" + json.dumps(list(parts)).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:_SCOPE_HASH_LENGTH]
 

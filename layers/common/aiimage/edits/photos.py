@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from aiimage.edits.catalog import UnknownPhotoError, catalog
+from aiimage.edits.catalog_store import UnknownPhotoError, catalog
 from aiimage.edits.models import Event, Photo
 from aiimage.edits.requests import Actor
 from aiimage.edits.watermarking import watermark_for_event

@@ -31,7 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiimage import aws
 from aiimage.edits import abuse, safety, stats
 from aiimage.edits.budget import budget_store
-from aiimage.edits.catalog import UnknownPhotoError, UnknownStyleError, UnknownTenantError, catalog
+from aiimage.edits.catalog_store import (
+    UnknownPhotoError,
+    UnknownStyleError,
+    UnknownTenantError,
+    catalog,
+)
 from aiimage.edits.entitlements import resolve_entitlement, style_allowed_by_entitlement
 from aiimage.edits.models import (
     Addon,

@@ -20,11 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from aiimage import aws, secrets
+from aiimage import aws, credentials
 from aiimage.edits import requests as edits
 from aiimage.edits import stats
 from aiimage.edits.budget import BudgetReservation, budget_store
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import circuit_breaker
 from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName
 from aiimage.edits.watermarking import watermark_for_event
@@ -183,7 +183,7 @@ def webhook_url(provider: ProviderName) -> str | None:
         return None
     if provider == "replicate":
         return f"{base.rstrip('/')}/api/v1/webhooks/replicate"
-    token = secrets.runware_webhook_token()
+    token = credentials.runware_webhook_token()
     if provider != "runware" or token is None:
         return None
     return f"{base.rstrip('/')}/api/v1/webhooks/runware?token={token.get_secret_value()}"
@@ -194,7 +194,7 @@ def runware_webhook(token: str, body: bytes) -> int:
     the number of requests it finished."""
     from aiimage.providers.runware import RunwareProvider
 
-    expected = secrets.runware_webhook_token()
+    expected = credentials.runware_webhook_token()
     if expected is None or not hmac.compare_digest(
         token.encode(), expected.get_secret_value().encode()
     ):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
-from aiimage.enhancer.catalog import ProviderName, ProviderRoute, ResolvedParams
+from aiimage.enhancer.model_catalog import ProviderName, ProviderRoute, ResolvedParams
 from aiimage.errors import ConfigurationError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiimage.enhancer.catalog import DEFAULT_MODEL
+from aiimage.enhancer.model_catalog import DEFAULT_MODEL
 from aiimage.errors import PayloadTooLargeError
 from aiimage.settings import get_settings
 

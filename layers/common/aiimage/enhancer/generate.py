@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.dispatch import dispatch, routes_for
+from aiimage.enhancer.model_catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.usage import UsageView, get_usage
 from aiimage.errors import (
     PayloadTooLargeError,

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from aiimage import aws
-from aiimage.enhancer.catalog import CATALOG, ProviderName, ResolvedParams
+from aiimage.enhancer.model_catalog import CATALOG, ProviderName, ResolvedParams
 from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
 from aiimage.identity import Identity
 from aiimage.limits import quota_store

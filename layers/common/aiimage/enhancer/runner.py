@@ -12,9 +12,9 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.catalog import ProviderName
 from aiimage.enhancer.dispatch import dispatch, get_provider
 from aiimage.enhancer.generate import store_result
+from aiimage.enhancer.model_catalog import ProviderName
 from aiimage.errors import AppError, NotFoundError, ValidationError
 from aiimage.limits import quota_store
 from aiimage.observability import LogEvent, MetricName, logger, metrics

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiimage.edits import requests as edits
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.errors import NotFoundError
 from aiimage.observability import MetricName, metrics
 from aiimage.ops import index

@@ -5,7 +5,7 @@ version, as the superadmin API does; the function's settings cache expires withi
 
 from __future__ import annotations
 
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.ops.report import Report
 
 

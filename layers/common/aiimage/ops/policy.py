@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.ops.report import Report
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiimage import aws
 from aiimage.edits import requests as edits
 from aiimage.edits import stats
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
 from aiimage.ops.report import Report
 from aiimage.settings import get_settings

@@ -4,7 +4,7 @@ same numbers as `GET /api/v1/tenant/events/{eventSlug}/ai-edits/summary`)."""
 from __future__ import annotations
 
 from aiimage.edits import stats
-from aiimage.edits.catalog import catalog
+from aiimage.edits.catalog_store import catalog
 from aiimage.ops.report import Report
 
 

@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from aiimage.credentials import replicate_api_token
 from aiimage.errors import AuthError, ConfigurationError
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
@@ -38,7 +39,6 @@ from aiimage.providers.base import (
 )
 from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
-from aiimage.secrets import replicate_api_token
 from aiimage.settings import Settings, get_settings
 
 DELIVERY_HOST = "replicate.delivery"

@@ -36,6 +36,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from aiimage.credentials import runware_api_key
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
     GenerationRequest,
@@ -49,7 +50,6 @@ from aiimage.providers.base import (
 )
 from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
-from aiimage.secrets import runware_api_key
 from aiimage.settings import Settings, get_settings
 
 OUTPUT_DOMAIN = "runware.ai"  # im.runware.ai serves results; any subdomain is admitted

@@ -25,6 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
+from aiimage.credentials import cloudflare_api_token
 from aiimage.errors import ConfigurationError
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
@@ -37,7 +38,6 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.providers.transport import TIMEOUT_CODE, ProviderTransport, retry_after_seconds
-from aiimage.secrets import cloudflare_api_token
 from aiimage.settings import Settings, get_settings
 
 SD15_IMG2IMG = "@cf/runwayml/stable-diffusion-v1-5-img2img"

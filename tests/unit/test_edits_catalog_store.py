@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from aiimage import aws
-from aiimage.edits import catalog as catalog_module
-from aiimage.edits.catalog import Catalog, catalog
+from aiimage.edits import catalog_store as catalog_module
+from aiimage.edits.catalog_store import Catalog, catalog
 from aiimage.edits.entitlements import entitlement_for_event
 from aiimage.edits.models import (
     Addon,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiimage.enhancer.catalog import CATALOG, GenerateParams, resolve
+from aiimage.enhancer.model_catalog import CATALOG, GenerateParams, resolve
 from aiimage.errors import AppError, FeatureLockedError, ValidationError
 from aiimage.limits.plans import PAID_PLANS, Entitlements
 
