@@ -8,13 +8,13 @@ them at moto), once per process, with explicit timeouts and the SDK's standard r
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from aiimage.settings import get_settings
+from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -35,7 +35,7 @@ _CONFIG = Config(
 _BATCH_GET_LIMIT = 100
 
 
-@cache
+@singleton
 def _client(service: str) -> Any:
     settings = get_settings()
     return boto3.session.Session().client(
@@ -61,7 +61,7 @@ def sqs() -> SQSClient:
     return client
 
 
-@cache
+@singleton
 def s3() -> S3Client:
     """The object store's client: AWS S3 with the function's role, or R2 (or moto) at
     `STORAGE_ENDPOINT_URL` with its own key. Path-style addressing works on all three."""
@@ -82,7 +82,7 @@ def s3() -> S3Client:
     return client
 
 
-@cache
+@singleton
 def ssm_parameters() -> SSMProvider:
     """Powertools' SSM provider on our client; it holds the parameter value cache."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider  # first use only

@@ -7,11 +7,12 @@ parameter names (`*_PARAM`) and are resolved lazily by `aiimage.credentials`.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from aiimage.singletons import singleton
 
 Stage = Literal["local", "test", "dev", "prod"]
 
@@ -175,7 +176,7 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
 
-@cache
+@singleton
 def get_settings() -> Settings:
     """The process-wide settings, read once (Lambda reuses them across warm invocations)."""
     return Settings()

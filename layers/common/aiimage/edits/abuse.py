@@ -17,11 +17,11 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from aiimage import aws, credentials
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
+from aiimage.singletons import singleton
 
 ABUSE_ESCALATION_MESSAGE = LogEvent.AI_ABUSE_ESCALATION
 METRIC_ABUSE_ESCALATION = MetricName.AI_ABUSE_ESCALATION
@@ -82,7 +82,7 @@ class AbuseCounter:
         return hits
 
 
-@cache
+@singleton
 def abuse_counter() -> AbuseCounter:
     settings = get_settings()
     return AbuseCounter(

@@ -41,7 +41,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -51,6 +50,7 @@ from aiimage.edits.models import Budget
 from aiimage.errors import ForbiddenError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
+from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
@@ -505,6 +505,6 @@ def _stale_in(item: dict[str, Any], month: str, cutoff: int) -> Iterator[StaleBu
         )
 
 
-@cache
+@singleton
 def budget_store() -> BudgetStore:
     return BudgetStore(get_settings().edits_table)

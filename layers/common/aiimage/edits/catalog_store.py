@@ -41,7 +41,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,6 +63,7 @@ from aiimage.edits.models import (
 )
 from aiimage.errors import ConflictError, NotFoundError, ValidationError
 from aiimage.settings import get_settings
+from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -639,8 +639,8 @@ class Catalog:
         return {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
 
 
-@cache
+@singleton
 def catalog() -> Catalog:
     """The process-wide Catalog: its settings cache is shared by every request of a warm
-    Lambda. Tests that change `EDITS_TABLE` call `catalog.cache_clear()`."""
+    Lambda. Tests that change `EDITS_TABLE` call `reset_singletons()`."""
     return Catalog(get_settings().edits_table)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache
 
 from aiimage import aws
 from aiimage.observability import LogEvent, logger
 from aiimage.settings import get_settings
+from aiimage.singletons import singleton
 
 FAILURE_THRESHOLD = 5
 OPEN_SECONDS = 60
@@ -60,6 +60,6 @@ class CircuitBreaker:
         )
 
 
-@cache
+@singleton
 def circuit_breaker() -> CircuitBreaker:
     return CircuitBreaker(get_settings().limits_table)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
 
 from aiimage.enhancer.model_catalog import ProviderName, ProviderRoute, ResolvedParams
 from aiimage.errors import ConfigurationError
@@ -26,6 +25,7 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.settings import Settings, get_settings
+from aiimage.singletons import singleton
 
 _HANDS_OVER = (ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError)
 
@@ -54,7 +54,7 @@ def is_available(provider: ProviderName, settings: Settings) -> bool:
     return settings.local_provider_enabled
 
 
-@cache
+@singleton
 def get_provider(provider: ProviderName) -> AiImageProvider:
     """One client per provider and process (each holds a pooled HTTP connection)."""
     if provider == "workers_ai":
@@ -81,16 +81,7 @@ def build_request(
     params: ResolvedParams, route: ProviderRoute, image: ImageInput, wait_seconds: float
 ) -> GenerationRequest:
     return GenerationRequest(
-        model=route.model,
-        image=image,
-        scale=params.scale,
-        face_enhance=params.face_enhance,
-        prompt=params.prompt,
-        negative_prompt=params.negative_prompt,
-        strength=params.strength,
-        guidance=params.guidance,
-        steps=params.steps,
-        wait_seconds=wait_seconds,
+        model=route.model, image=image, **params.params.model_dump(), wait_seconds=wait_seconds
     )
 
 

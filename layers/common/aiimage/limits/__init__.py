@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from aiimage.limits.quota import QuotaStore
 from aiimage.limits.rate_limiter import RateLimiter
 from aiimage.settings import get_settings
+from aiimage.singletons import singleton
 
 
-@cache
+@singleton
 def quota_store() -> QuotaStore:
     return QuotaStore(get_settings().limits_table)
 
 
-@cache
+@singleton
 def rate_limiter() -> RateLimiter:
     return RateLimiter(get_settings().limits_table)
