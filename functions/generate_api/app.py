@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
-from aiimage.enhancer.forms import GenerateForm, read_inline
+from aiimage.enhancer.forms import GenerateForm
 from aiimage.enhancer.generate import Generated, ImageSource, generate
-from aiimage.enhancer.model_catalog import GenerateParams
 from aiimage.enhancer.views import GenerateView, JobAccepted, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
+from aiimage.http.multipart import read_inline
 
 router = APIRouter()
 
@@ -34,7 +34,7 @@ async def generate_image(
     form: Annotated[GenerateForm, Form()],
     image: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4.5 MB")] = None,
 ) -> Envelope[GenerateView] | JSONResponse:
-    params = GenerateParams(**form.model_dump(exclude={"upload_key"}))
+    params = form.requested()
     source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
     # The use case is blocking I/O (boto3, httpx): keep it off the event loop.
     outcome = await run_in_threadpool(generate, identity, params, source)

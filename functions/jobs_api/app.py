@@ -10,12 +10,12 @@ from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.forms import GenerateForm, read_inline
+from aiimage.enhancer.forms import GenerateForm
 from aiimage.enhancer.generate import ImageSource, submit_job
-from aiimage.enhancer.model_catalog import GenerateParams
 from aiimage.enhancer.views import JobAccepted, JobList, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
+from aiimage.http.multipart import read_inline
 
 router = APIRouter(prefix="/api/ai-image/jobs")
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{29}$", description="The job's id")]
@@ -34,7 +34,7 @@ async def create_job(
     form: Annotated[GenerateForm, Form()],
     image: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4.5 MB")] = None,
 ) -> JSONResponse:
-    params = GenerateParams(**form.model_dump(exclude={"upload_key"}))
+    params = form.requested()
     source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
     job = await run_in_threadpool(submit_job, identity, params, source)
     accepted: Envelope[JobAccepted] = Envelope(

@@ -18,11 +18,11 @@ ESRGAN = "nightmareai/real-esrgan"
 
 def test_defaults_are_filled_in() -> None:
     resolved = resolve(GenerateParams(model=SD15), GUEST)
-    assert resolved.steps == 20
-    assert resolved.strength is not None
-    assert resolved.strength < 1
-    assert resolved.prompt
-    assert resolved.scale is None
+    assert resolved.params.steps == 20
+    assert resolved.params.strength is not None
+    assert resolved.params.strength < 1
+    assert resolved.params.prompt
+    assert resolved.params.scale is None
 
 
 def test_every_model_has_a_local_fallback_last() -> None:
@@ -69,6 +69,6 @@ def test_bad_parameters_are_refused_with_a_clear_code(
 
 
 def test_plans_unlock_what_they_include() -> None:
-    assert resolve(GenerateParams(model=ESRGAN, scale=4, face_enhance=True), PRO).scale == 4
-    assert resolve(GenerateParams(model=ESRGAN, scale=4), FREE).scale == 4
-    assert resolve(GenerateParams(model="sczhou/codeformer", strength=0.2), PRO).strength == 0.2
+    assert resolve(GenerateParams(model=ESRGAN, scale=4, face_enhance=True), PRO).params.scale == 4
+    assert resolve(GenerateParams(model=ESRGAN, scale=4), FREE).params.scale == 4
+    assert resolve(GenerateParams(model="sczhou/codeformer", strength=0.2), PRO).params.strength == 0.2

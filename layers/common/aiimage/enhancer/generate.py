@@ -223,11 +223,12 @@ def _discard_upload(identity: Identity, source: ImageSource) -> None:
         object_store().delete(parse_key(source.upload_key))
 
 
-def check_output_size(clean: CleanImage, params: ResolvedParams, settings: Settings) -> None:
-    factor = (params.scale or 1) ** 2
+def check_output_size(clean: CleanImage, resolved: ResolvedParams, settings: Settings) -> None:
+    scale = resolved.params.scale
+    factor = (scale or 1) ** 2
     if clean.width * clean.height * factor > settings.max_output_pixels:
         raise ValidationError(
-            f"The image is too large to upscale {params.scale}x",
+            f"The image is too large to upscale {scale}x",
             code="output_too_large",
             details={"maxOutputPixels": settings.max_output_pixels},
         )

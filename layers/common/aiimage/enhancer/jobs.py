@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from aiimage import aws
-from aiimage.enhancer.model_catalog import CATALOG, ProviderName, ResolvedParams
+from aiimage.enhancer.model_catalog import GenerateParams, ProviderName, ResolvedParams
 from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
 from aiimage.identity import Identity
 from aiimage.limits import quota_store
@@ -53,37 +53,6 @@ class ProviderJob:
     job_id: str
 
 
-class JobParams(BaseModel):
-    """The resolved parameters a worker needs to run (or re-run) the generation."""
-
-    model_config = ConfigDict(frozen=True)
-
-    model: str
-    scale: int | None = None
-    face_enhance: bool = False
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    strength: float | None = None
-    guidance: float | None = None
-    steps: int | None = None
-
-    @classmethod
-    def of(cls, params: ResolvedParams) -> JobParams:
-        return cls(
-            model=params.spec.slug,
-            scale=params.scale,
-            face_enhance=params.face_enhance,
-            prompt=params.prompt,
-            negative_prompt=params.negative_prompt,
-            strength=params.strength,
-            guidance=params.guidance,
-            steps=params.steps,
-        )
-
-    def resolved(self) -> ResolvedParams:
-        return ResolvedParams(spec=CATALOG[self.model], **self.model_dump(exclude={"model"}))
-
-
 class Job(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -91,7 +60,7 @@ class Job(BaseModel):
     owner_type: Literal["guest", "user"]
     owner_id: str
     status: JobStatus
-    params: JobParams
+    params: GenerateParams  # flat: the model and its settings, resolved at creation
     original_key: str
     reservation_id: str
     reservation_month: str
@@ -208,7 +177,7 @@ def create(
         owner_type=identity.owner_type,
         owner_id=identity.owner_id,
         status="processing" if provider_job else "queued",
-        params=JobParams.of(params),
+        params=params.as_requested(),
         original_key=str(original_key),
         reservation_id=reservation.reservation_id,
         reservation_month=reservation.month,

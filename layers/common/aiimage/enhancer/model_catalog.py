@@ -13,6 +13,7 @@ from typing import Literal
 
 from aiimage.errors import FeatureLockedError, ValidationError
 from aiimage.limits.plans import Entitlements
+from aiimage.providers.params import GenerationParams
 
 ProviderName = Literal["workers_ai", "replicate", "local"]
 Kind = Literal["img2img", "upscale", "restore"]
@@ -59,30 +60,26 @@ class ModelSpec:
     steps: NumberRange | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GenerateParams:
-    """What the caller sent, already typed (the HTTP layer parses the form)."""
+class GenerateParams(GenerationParams):
+    """What the caller asks for: a model and its settings, as the form sends them and as a
+    job stores them (flat, the seed system's field names)."""
 
     model: str
-    scale: int | None = None
-    face_enhance: bool = False
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    strength: float | None = None
-    guidance: float | None = None
-    steps: int | None = None
+
+    def settings(self) -> GenerationParams:
+        return GenerationParams(**self.model_dump(exclude={"model"}))
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedParams:
+    """A model and settings checked against the plan, with the model's defaults filled in."""
+
     spec: ModelSpec
-    scale: int | None
-    face_enhance: bool
-    prompt: str | None
-    negative_prompt: str | None
-    strength: float | None
-    guidance: float | None
-    steps: int | None
+    params: GenerationParams
+
+    def as_requested(self) -> GenerateParams:
+        """The flat form a job stores; `stored` turns it back into this resolution."""
+        return GenerateParams(model=self.spec.slug, **self.params.model_dump())
 
 
 _SD_STRENGTH = NumberRange(0.05, 0.95, 0.5)  # img2img needs < 1, or the input is ignored
@@ -180,18 +177,24 @@ def resolve(params: GenerateParams, entitlements: Entitlements) -> ResolvedParam
             "Face enhancement is not included in your plan",
             details={"feature": "faceEnhance"},
         )
-    prompt = _text("prompt", params.prompt, spec)
-    negative_prompt = _text("negative_prompt", params.negative_prompt, spec)
-    return ResolvedParams(
-        spec=spec,
-        scale=scale,
-        face_enhance=params.face_enhance,
-        prompt=prompt or spec.default_prompt,
-        negative_prompt=negative_prompt,
-        strength=_number("strength", spec.strength, params.strength),
-        guidance=_number("guidance", spec.guidance, params.guidance),
-        steps=_steps(spec, params.steps),
+    settings = params.settings()
+    # Only what the catalog checks is replaced: every other setting passes through as sent.
+    checked = settings.model_copy(
+        update={
+            "scale": scale,
+            "prompt": _text("prompt", settings.prompt, spec) or spec.default_prompt,
+            "negative_prompt": _text("negative_prompt", settings.negative_prompt, spec),
+            "strength": _number("strength", spec.strength, settings.strength),
+            "guidance": _number("guidance", spec.guidance, settings.guidance),
+            "steps": _steps(spec, settings.steps),
+        }
     )
+    return ResolvedParams(spec=spec, params=checked)
+
+
+def stored(params: GenerateParams) -> ResolvedParams:
+    """The resolution a job's stored parameters already passed at its creation."""
+    return ResolvedParams(spec=CATALOG[params.model], params=params.settings())
 
 
 def _scale(spec: ModelSpec, scale: int | None, entitlements: Entitlements) -> int | None:

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from aiimage.enhancer import jobs
 from aiimage.enhancer.dispatch import dispatch, get_provider
 from aiimage.enhancer.generate import store_result
-from aiimage.enhancer.model_catalog import ProviderName
+from aiimage.enhancer.model_catalog import ProviderName, stored
 from aiimage.errors import AppError, NotFoundError, ValidationError
 from aiimage.limits import quota_store
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -73,7 +73,7 @@ def _advance(job: jobs.Job) -> tuple[ProviderName, Outcome]:
         content_type=key.content_type,
         url=object_store().presign_get(key),
     )
-    dispatched = dispatch(job.params.resolved(), image, budget_seconds=WORKER_BUDGET_SECONDS)
+    dispatched = dispatch(stored(job.params), image, budget_seconds=WORKER_BUDGET_SECONDS)
     return dispatched.route.provider, dispatched.outcome
 
 
