@@ -81,16 +81,7 @@ def build_request(
     params: ResolvedParams, route: ProviderRoute, image: ImageInput, wait_seconds: float
 ) -> GenerationRequest:
     return GenerationRequest(
-        model=route.model,
-        image=image,
-        scale=params.scale,
-        face_enhance=params.face_enhance,
-        prompt=params.prompt,
-        negative_prompt=params.negative_prompt,
-        strength=params.strength,
-        guidance=params.guidance,
-        steps=params.steps,
-        wait_seconds=wait_seconds,
+        model=route.model, image=image, **params.params.model_dump(), wait_seconds=wait_seconds
     )
 
 
