@@ -7,7 +7,7 @@ reported as the median and as a ratio to the baseline:
     re-encoding sanitiser can cost;
 (b) `sanitize`: sniffing, the header pixel check, the decode, EXIF orientation and the
     metadata-free re-encode, as every upload gets it;
-(c) the result path: (b), then `enhance.decode` and a WebP quality-90 encode, which is what
+(c) the result path: (b), then `webp.decode` and a WebP quality-90 encode, which is what
     the enhancer does around the provider call (the local provider's own work excluded).
 
 The input is generated per run (no fixture files): gradients, soft shapes and sensor-like
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import PIL
 from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageFilter
 
-from aiimage.imaging import enhance
+from aiimage.imaging import webp
 from aiimage.imaging.validation import sanitize
 from aiimage.settings import Settings
 
@@ -123,7 +123,7 @@ def sanitize_only(data: bytes) -> bytes:
 
 def result_path(data: bytes) -> bytes:
     clean = sanitize(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
-    return enhance.encode(enhance.decode(clean.data), "WEBP", quality=RESULT_QUALITY)
+    return webp.encode(webp.decode(clean.data), "WEBP", quality=RESULT_QUALITY)
 
 
 STAGES = (
@@ -243,7 +243,7 @@ STAGE_DESCRIPTIONS = (
     ),
     (
         "(c) result path",
-        "(b), then `enhance.decode` and a WebP quality-90 encode: what the enhancer does "
+        "(b), then `webp.decode` and a WebP quality-90 encode: what the enhancer does "
         "around the provider call, with the provider's own work left out.",
     ),
 )
@@ -262,7 +262,7 @@ SECTION_NOTES = """### Interpretation
   upright upload (orientation 1) is not copied at all: the same photo re-saved with
   orientation 1 measured {upright:.0f} ms for `sanitize` against {upright_base:.0f} ms for
   the baseline.
-- The result path is dominated by the WebP encode. `enhance.encode` uses `method=2`:
+- The result path is dominated by the WebP encode. `webp.encode` uses `method=2`:
   before it was lowered from Pillow's default 4, stage (c) measured 1758 ms (13.61x) with a
   2761 KiB result on the same input (2 vCPUs, when that change was made); `method=2` about
   halves the encode and, on this photo, even gives a smaller file. For RGB it goes through

@@ -87,9 +87,9 @@ def _reset_peak() -> bool:
 STEPS = (
     ("aiimage.enhancer.generate", "_read_upload", "read the upload from the bucket"),
     ("aiimage.enhancer.generate", "sanitize", "`sanitize` (decode, EXIF rotation, JPEG q95)"),
-    ("aiimage.imaging.enhance", "decode", "provider: decode the sanitised original"),
+    ("aiimage.imaging.webp", "decode", "provider: decode the sanitised original"),
     ("aiimage.imaging.enhance", "stylize", "provider: style `enhance`, in place, in bands"),
-    ("aiimage.imaging.enhance", "encode", "provider: WebP q90 encode"),
+    ("aiimage.imaging.webp", "encode", "provider: WebP q90 encode"),
     ("aiimage.enhancer.generate", "store_result", "store the result"),
 )
 
@@ -164,22 +164,22 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         # the WebP encode, whose lossless coder for the alpha plane needs the most.
         from PIL import Image
 
-        from aiimage.imaging import enhance
+        from aiimage.imaging import webp
         from aiimage.storage.objects import object_store
 
         data = object_store().read(upload_key)
         after_import = _maxrss_mb()
         started = time.perf_counter()
-        image = enhance.decode(data)
+        image = webp.decode(data)
         image.putalpha(Image.linear_gradient("L").resize(image.size))
-        enhance.encode(image, "WEBP", quality=90, release=True)
+        webp.encode(image, "WEBP", quality=90, release=True)
         _report(after_import, started)
         return
     if case == "watermark-40mp":
         # What an edit worker does with a provider's result (`edits.runner.store_result`):
         # decode, the event's watermark, WebP encode; here a 40 MP result, a `local` style's.
         from aiimage.edits.models import Watermark
-        from aiimage.imaging import enhance
+        from aiimage.imaging import webp
         from aiimage.imaging.watermark import apply_watermark
         from aiimage.storage.objects import object_store
 
@@ -187,9 +187,9 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         after_import = _maxrss_mb()
         started = time.perf_counter()
         marked = apply_watermark(
-            enhance.decode(data), Watermark(text="Summer party 2026"), in_place=True
+            webp.decode(data), Watermark(text="Summer party 2026"), in_place=True
         )
-        enhance.encode(marked, "WEBP", quality=90, release=True)
+        webp.encode(marked, "WEBP", quality=90, release=True)
         _report(after_import, started)
         return
     handler: Handler
@@ -259,9 +259,9 @@ def big_photo(width: int = WIDTH, height: int = HEIGHT) -> bytes:
 
 def _webp(photo: bytes) -> bytes:
     """`photo` as a provider's 40 MP WebP result (made here, outside the measured child)."""
-    from aiimage.imaging import enhance
+    from aiimage.imaging import webp
 
-    return enhance.encode(enhance.decode(photo), "WEBP", quality=90, release=True)
+    return webp.encode(webp.decode(photo), "WEBP", quality=90, release=True)
 
 
 def _run_child(

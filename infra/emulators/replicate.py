@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.middleware.base import RequestResponseEndpoint
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, webp
 from infra.emulators.faults import Fault, FaultAnswers, answer, emulator_app
 from infra.emulators.server import emulator_main
 
@@ -271,7 +271,7 @@ def _scaled(image: Image.Image, factor: float) -> Image.Image:
 def run_model(model_input: ModelInput, data: bytes) -> bytes:
     """The model's work, done for real with Pillow; raises ValueError on a bad image."""
     try:
-        image = enhance.decode(data)
+        image = webp.decode(data)
     except (OSError, Image.DecompressionBombError) as exc:
         raise ValueError("cannot identify image file") from exc
     factor = model_input.factor
@@ -287,7 +287,7 @@ def run_model(model_input: ModelInput, data: bytes) -> bytes:
         # Fidelity 1 keeps the input, 0 takes the restoration fully.
         restored = Image.blend(enhance.restore(image), image, model_input.codeformer_fidelity)
         result = _scaled(restored, factor)
-    return enhance.encode(result, "PNG")
+    return webp.encode(result, "PNG")
 
 
 # --- the app -----------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, webp
 from infra.emulators.faults import Fault, FaultAnswers, answer, emulator_app
 from infra.emulators.server import emulator_main
 
@@ -57,7 +57,7 @@ FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 COST_PER_IMAGE = 0.0065
 NSFW_MARKER = "nsfw-test"
 DEFAULT_FAILURE = "Inference failed: the model raised an error"
-FORMATS: dict[str, tuple[enhance.OutputFormat, str]] = {
+FORMATS: dict[str, tuple[webp.OutputFormat, str]] = {
     "JPG": ("JPEG", "jpg"),
     "JPEG": ("JPEG", "jpg"),
     "PNG": ("PNG", "png"),
@@ -209,7 +209,7 @@ def style_for(prompt: str) -> str:
 def run_inference(task: ImageInferenceTask, data: bytes) -> tuple[bytes, str, str]:
     """The model's work, done for real with Pillow: (bytes, content type, extension)."""
     try:
-        image = enhance.decode(data)
+        image = webp.decode(data)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise TaskRejectedError("invalidSeedImage", "The seed image could not be read") from exc
     if image.width * image.height > MAX_INPUT_PIXELS:
@@ -217,7 +217,7 @@ def run_inference(task: ImageInferenceTask, data: bytes) -> tuple[bytes, str, st
     fmt, extension = FORMATS[task.output_format.upper()]
     styled = enhance.stylize(image, style_for(task.positive_prompt), task.strength)
     return (
-        enhance.encode(styled, fmt, quality=task.output_quality),
+        webp.encode(styled, fmt, quality=task.output_quality),
         EXTENSIONS[extension],
         extension,
     )
@@ -351,7 +351,7 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
             data = await read_image(upload.image)
             image_uuid = str(uuid.uuid4())
             try:
-                content_type = Image.MIME.get(enhance.decode(data).format or "", "image/png")
+                content_type = Image.MIME.get(webp.decode(data).format or "", "image/png")
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
                 raise TaskRejectedError("invalidImage", "The image could not be read") from exc
             images[image_uuid] = Stored(data, content_type)

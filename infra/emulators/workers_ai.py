@@ -47,7 +47,7 @@ from PIL import Image, ImageDraw, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, webp
 from infra.emulators.faults import Fault, FaultAnswers, emulator_app, immediate_answer
 from infra.emulators.server import emulator_main
 
@@ -176,14 +176,14 @@ def img2img(run: RunInput, data: bytes) -> bytes:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.width * probe.height > MAX_INPUT_PIXELS:
                 raise ValueError("the input image is too large")
-        image = enhance.decode(data)
+        image = webp.decode(data)
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError("the input is not a decodable image") from exc
     result = enhance.stylize(image, style_for(run.prompt), run.strength)
     if run.width or run.height:
         size = (run.width or image.width, run.height or image.height)
         result = result.resize(size, Image.Resampling.LANCZOS)
-    return enhance.encode(result, "PNG")
+    return webp.encode(result, "PNG")
 
 
 def _rgb(digest: bytes, at: int) -> tuple[int, int, int]:
@@ -203,7 +203,7 @@ def text_to_image(run: RunInput) -> bytes:
         box = (x0, y0, x0 + (c + 32) * width // 512, y0 + (d + 32) * height // 512)
         shape = draw.ellipse if i % 2 else draw.rectangle
         shape(box, fill=_rgb(digest, 12 + 5 * i))
-    return enhance.encode(image, "PNG")
+    return webp.encode(image, "PNG")
 
 
 def input_image(run: RunInput) -> bytes | None:

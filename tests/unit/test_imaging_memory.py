@@ -1,11 +1,12 @@
 """Memory-saving image code gives the same pixels as the whole-image Pillow calls it replaced.
 
-`aiimage.imaging.enhance` works in horizontal bands so that a 40 MP picture is held once
-(see its docstring and docs/benchmarks.md). The reference here is the earlier whole-image
-implementation, kept verbatim: every style, restore (with fidelity) and upscale must match
-it exactly, on RGB and RGBA, with bands small enough that every margin and every band edge
-is exercised. The WebP encode must give Pillow's bytes, and `sanitize`'s channel-wise EXIF
-rotation the bytes of `ImageOps.exif_transpose`.
+`aiimage.imaging.enhance` works in horizontal bands (`aiimage.imaging.bands`) so that a
+40 MP picture is held once (see their docstrings and docs/benchmarks.md). The reference
+here is the earlier whole-image implementation, kept verbatim: every style, restore (with
+fidelity) and upscale must match it exactly, on RGB and RGBA, with bands small enough that
+every margin and every band edge is exercised. The WebP encode and decode of
+`aiimage.imaging.webp` must give Pillow's bytes and pixels, and `sanitize`'s channel-wise
+EXIF rotation the bytes of `ImageOps.exif_transpose`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from aiimage.imaging import enhance, validation
+from aiimage.imaging import bands, enhance, validation, webp
 from aiimage.providers.base import GenerationRequest, ImageInput
 from aiimage.providers.local import LocalProvider
 
@@ -100,7 +101,7 @@ def photo(width: int = 230, height: int = 157, mode: str = "RGB", seed: int = 3)
 @pytest.fixture(params=[1500, 100_000_000], ids=["many-bands", "one-band"])
 def band_pixels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """Tiny bands (a few rows, so margins span band edges) and one band for everything."""
-    monkeypatch.setattr(enhance, "BAND_PIXELS", request.param)
+    monkeypatch.setattr(bands, "BAND_PIXELS", request.param)
     return int(request.param)
 
 
@@ -183,21 +184,21 @@ def test_autocontrast_lut_is_pillows(kind: str, cutoff: float) -> None:
         ),
         "grey": ImageOps.grayscale(photo()),
     }[kind]
-    lut = enhance.autocontrast_lut(image.histogram(), cutoff)
+    lut = bands.autocontrast_lut(image.histogram(), cutoff)
     assert_same(image.point(lut), ImageOps.autocontrast(image, cutoff=cutoff))
 
 
 def test_histogram_pass_equals_the_whole_image_histogram(band_pixels: int) -> None:
     source = photo()
     edges = source.filter(ImageFilter.FIND_EDGES)
-    assert enhance.histogram(source, lambda band: band.filter(ImageFilter.FIND_EDGES), 1) == (
+    assert bands.histogram(source, lambda band: band.filter(ImageFilter.FIND_EDGES), 1) == (
         edges.histogram()
     )
 
 
 def test_bands_cover_every_row_once_with_clamped_windows() -> None:
-    bands = list(enhance._bands(10, 4, 3))
-    assert bands == [(0, 4, 0, 7), (4, 8, 1, 10), (8, 10, 5, 10)]
+    windows = list(bands.band_windows(10, 4, 3))
+    assert windows == [(0, 4, 0, 7), (4, 8, 1, 10), (8, 10, 5, 10)]
 
 
 # --- the provider end to end --------------------------------------------------------------
@@ -249,23 +250,23 @@ def test_provider_result_is_the_whole_image_result_encoded(
 def test_encode_bands_is_the_encode_of_the_whole_image(band_pixels: int) -> None:
     source = photo(97, 61)
     bands = enhance.upscale_bands(source, 2)
-    encoded = enhance.encode_bands((194, 122), "RGB", bands, quality=80)
+    encoded = webp.encode_bands((194, 122), "RGB", bands, quality=80)
     assert encoded == pillow_webp(reference_upscale(source, 2), 80)
 
 
 def test_encode_bands_refuses_bands_that_do_not_cover_the_image() -> None:
     band = photo(50, 10)
     with pytest.raises(ValueError, match="cover"):
-        enhance.encode_bands((50, 30), "RGB", [band, band])
+        webp.encode_bands((50, 30), "RGB", [band, band])
     with pytest.raises(ValueError, match="wide"):
-        enhance.encode_bands((60, 10), "RGB", [band])
+        webp.encode_bands((60, 10), "RGB", [band])
     with pytest.raises(ValueError, match="RGBA"):
-        enhance.encode_bands((50, 10), "RGBA", [band])
+        webp.encode_bands((50, 10), "RGBA", [band])
 
 
 def test_decode_hands_over_the_pixels_without_a_copy() -> None:
     source = photo()
-    decoded = enhance.decode(_png(source))
+    decoded = webp.decode(_png(source))
     assert decoded.mode == "RGB"
     assert_same(decoded, source)
     decoded.putpixel((0, 0), (1, 2, 3))  # a plain, writable image, not a closed file
@@ -277,32 +278,32 @@ def test_decode_hands_over_the_pixels_without_a_copy() -> None:
 
 def pillow_webp(image: Image.Image, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="WEBP", quality=quality, method=enhance.WEBP_METHOD)
+    image.save(buffer, format="WEBP", quality=quality, method=webp.WEBP_METHOD)
     return buffer.getvalue()
 
 
 def test_the_libwebp_pillow_uses_is_found() -> None:
-    assert enhance._libwebp() is not None
+    assert webp._libwebp() is not None
 
 
 @pytest.mark.parametrize("size", [(1, 1), (17, 3), (230, 157), (1001, 777)])
 @pytest.mark.parametrize("quality", [60, 90])
 def test_rgb_webp_bytes_are_pillows(size: tuple[int, int], quality: int, band_pixels: int) -> None:
     image = photo(*size) if min(size) > 5 else Image.new("RGB", size, (10, 200, 30))
-    assert enhance.encode(image, "WEBP", quality=quality) == pillow_webp(image, quality)
+    assert webp.encode(image, "WEBP", quality=quality) == pillow_webp(image, quality)
 
 
 def test_release_frees_the_image_and_keeps_the_bytes() -> None:
     image = photo()
     expected = pillow_webp(image)
-    assert enhance.encode(image, "WEBP", quality=90, release=True) == expected
+    assert webp.encode(image, "WEBP", quality=90, release=True) == expected
     with pytest.raises(ValueError, match="closed"):
         image.load()
 
 
 def test_without_release_the_image_stays_usable() -> None:
     image = photo()
-    enhance.encode(image, "WEBP")
+    webp.encode(image, "WEBP")
     assert_same(image, photo())
 
 
@@ -324,22 +325,22 @@ def rgba(kind: str) -> Image.Image:
 def test_rgba_webp_bytes_are_pillows(kind: str, band_pixels: int) -> None:
     image = rgba(kind)
     expected = pillow_webp(image)
-    assert enhance.encode(image, "WEBP", release=True) == expected
+    assert webp.encode(image, "WEBP", release=True) == expected
     decoded = Image.open(io.BytesIO(expected))
     assert decoded.mode == ("RGB" if kind == "opaque" else "RGBA")
 
 
 def test_other_modes_are_encoded_by_pillow() -> None:
     image = ImageOps.grayscale(photo())
-    encoded = enhance.encode(image, "WEBP", release=True)
+    encoded = webp.encode(image, "WEBP", release=True)
     assert encoded == pillow_webp(image)
     assert Image.open(io.BytesIO(encoded)).size == image.size
 
 
 def test_without_the_library_pillow_encodes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(enhance, "_libwebp", lambda: None)
+    monkeypatch.setattr(webp, "_libwebp", lambda: None)
     image = photo()
-    assert enhance.encode(image, "WEBP", release=True) == pillow_webp(image)
+    assert webp.encode(image, "WEBP", release=True) == pillow_webp(image)
 
 
 # --- sanitize: the EXIF rotation -----------------------------------------------------------
@@ -398,7 +399,7 @@ def test_sanitize_rotates_to_the_same_bytes(
 
 
 def pillow_decode(data: bytes) -> Image.Image:
-    """What `enhance.decode` did for every WebP before: Pillow's own decoder."""
+    """What `webp.decode` did for every WebP before: Pillow's own decoder."""
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
         has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
@@ -416,8 +417,8 @@ def _webp(image: Image.Image, **options: Any) -> bytes:
 def test_a_still_webp_decodes_to_pillows_pixels(alpha: bool, options: dict[str, Any]) -> None:
     image = photo(mode="RGBA" if alpha else "RGB")
     data = _webp(image, **options)
-    assert enhance._decode_still_webp(data) is not None  # the libwebp path ran
-    decoded, expected = enhance.decode(data), pillow_decode(data)
+    assert webp._decode_still_webp(data) is not None  # the libwebp path ran
+    decoded, expected = webp.decode(data), pillow_decode(data)
     assert decoded.mode == expected.mode == ("RGBA" if alpha else "RGB")
     assert ImageChops.difference(decoded, expected).getbbox() is None
     decoded.paste((1, 2, 3), (0, 0, 4, 4))  # a normal, writable image
@@ -428,11 +429,11 @@ def test_animated_and_broken_webp_are_left_to_pillow() -> None:
     buffer = io.BytesIO()
     frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=100)
     animated = buffer.getvalue()
-    assert enhance._decode_still_webp(animated) is None
-    first_frame = enhance.decode(animated)
+    assert webp._decode_still_webp(animated) is None
+    first_frame = webp.decode(animated)
     assert ImageChops.difference(first_frame, pillow_decode(animated)).getbbox() is None
     whole = _webp(photo(), quality=80)
     truncated = whole[: len(whole) // 2]
-    assert enhance._decode_still_webp(truncated) is None
+    assert webp._decode_still_webp(truncated) is None
     with pytest.raises(OSError, match="decoder"):  # Pillow's error, as before
-        enhance.decode(truncated)
+        webp.decode(truncated)

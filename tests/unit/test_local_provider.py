@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, webp
 from aiimage.providers.base import (
     AiImageProvider,
     GenerationRequest,
@@ -64,7 +64,7 @@ def mean_difference(first: Image.Image, second: Image.Image) -> float:
 
 def as_delivered(image: Image.Image) -> Image.Image:
     """`image` after the provider's own WebP encoding: the floor for "unchanged"."""
-    return Image.open(io.BytesIO(enhance.encode(image, "WEBP", quality=90)))
+    return Image.open(io.BytesIO(webp.encode(image, "WEBP", quality=90)))
 
 
 def test_it_is_a_provider_named_local() -> None:

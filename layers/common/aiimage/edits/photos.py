@@ -19,7 +19,7 @@ from aiimage.edits.models import Event, Photo
 from aiimage.edits.requests import Actor
 from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import ConflictError, NotFoundError, UnsupportedMediaTypeError, ValidationError
-from aiimage.imaging import enhance
+from aiimage.imaging import webp
 from aiimage.imaging.validation import sanitize
 from aiimage.limits import rate_limiter
 from aiimage.settings import get_settings
@@ -107,10 +107,10 @@ def prepare_photo(event: Event, photo: Photo) -> Photo:
 
 def display_copy(event: Event, clean: bytes) -> bytes:
     """The gallery's WebP of sanitised bytes: bounded in size, with the event's watermark."""
-    image = enhance.decode(clean)
+    image = webp.decode(clean)
     image.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE))
     marked = watermark_for_event(event, image, in_place=True)
-    return enhance.encode(marked, "WEBP", quality=DISPLAY_QUALITY, release=True)
+    return webp.encode(marked, "WEBP", quality=DISPLAY_QUALITY, release=True)
 
 
 def display_key_for(slug: str, photo_id: str) -> str:

@@ -29,7 +29,7 @@ from aiimage.edits.circuit import circuit_breaker
 from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName
 from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import AppError, AuthError, ConfigurationError, NotFoundError
-from aiimage.imaging import enhance
+from aiimage.imaging import webp
 from aiimage.imaging.validation import sanitize
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
@@ -320,9 +320,9 @@ def _reservation(request: EditRequest) -> BudgetReservation:
 def store_result(request: EditRequest, image: bytes) -> str:
     """The provider's image with the event's watermark, stored as WebP; its object key."""
     event = catalog().get_event(request.tenant_id, request.event_slug)
-    marked = watermark_for_event(event, enhance.decode(image), in_place=True)
+    marked = watermark_for_event(event, webp.decode(image), in_place=True)
     key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
-    object_store().put(key, enhance.encode(marked, "WEBP", quality=90, release=True), "image/webp")
+    object_store().put(key, webp.encode(marked, "WEBP", quality=90, release=True), "image/webp")
     return key
 
 

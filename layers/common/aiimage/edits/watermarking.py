@@ -7,7 +7,7 @@ from PIL import Image
 
 from aiimage.edits.models import Event, Watermark
 from aiimage.errors import NotFoundError
-from aiimage.imaging import enhance
+from aiimage.imaging import webp
 from aiimage.imaging.watermark import apply_watermark, resolve_watermark
 from aiimage.observability import LogEvent, logger
 from aiimage.storage.objects import object_store
@@ -26,7 +26,7 @@ def _mark_image(config: Watermark) -> Image.Image | None:
     if not (config.enabled and config.image_key):
         return None
     try:
-        return enhance.decode(object_store().read(config.image_key))
+        return webp.decode(object_store().read(config.image_key))
     except (NotFoundError, OSError, ValueError):
         logger.warning(LogEvent.WATERMARK_UNAVAILABLE, key=config.image_key)
         return None

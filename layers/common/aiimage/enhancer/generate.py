@@ -36,7 +36,7 @@ from aiimage.errors import (
     ValidationError,
 )
 from aiimage.identity import Identity
-from aiimage.imaging import enhance
+from aiimage.imaging import webp
 from aiimage.imaging.validation import CleanImage, sanitize
 from aiimage.limits import quota_store, rate_limiter
 from aiimage.limits.plans import resolve_plan
@@ -264,7 +264,7 @@ def store_result(undo: ExitStack, owner: Owner, outcome: Outcome) -> ObjectKey:
         )
     data = outcome.image
     if outcome.content_type != RESULT_CONTENT_TYPE:
-        data = enhance.encode(enhance.decode(data), "WEBP", quality=RESULT_QUALITY)
+        data = webp.encode(webp.decode(data), "WEBP", quality=RESULT_QUALITY)
     key = store(undo, new_key("results", owner, RESULT_CONTENT_TYPE), data)
     logger.info(LogEvent.R2_PUT_RESULT, key=str(key), bytes=len(data))
     return key

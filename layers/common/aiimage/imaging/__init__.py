@@ -1,1 +1,3 @@
-"""Image handling: validation and sanitising of uploads, and the local Pillow enhancer."""
+"""Image handling: validation and sanitising of uploads (`validation`), decoding and encoding
+(`webp`), the watermark (`watermark`), and the local Pillow enhancer (`enhance`) with its
+banded processing (`bands`)."""

@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 from PIL import Image, ImageDraw
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, webp
 from aiimage.providers.base import GenerationRequest, Outcome, ProviderRejectedError
 
 JOB_PREFIX = "fake-"
@@ -55,15 +55,15 @@ class FakeProvider:
         job_id = job_id_for(request.idempotency_key)
         strength = DEFAULT_STRENGTH if request.strength is None else request.strength
         try:
-            source = enhance.decode(request.image.data)
+            source = webp.decode(request.image.data)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ProviderRejectedError(
                 "The fake provider could not decode the image", code="image_undecodable"
             ) from exc
         styled = enhance.stylize(source, "enhance", min(max(strength, 0.0), 1.0))
         result = (
-            enhance.encode(styled, request.output_format),
-            enhance.CONTENT_TYPES[request.output_format],
+            webp.encode(styled, request.output_format),
+            webp.CONTENT_TYPES[request.output_format],
         )
         with self._lock:
             self._results[job_id] = result
@@ -78,7 +78,7 @@ class FakeProvider:
         with self._lock:
             result = self._results.get(job_id)
         if result is None:
-            result = (enhance.encode(labelled_image(job_id), "WEBP"), "image/webp")
+            result = (webp.encode(labelled_image(job_id), "WEBP"), "image/webp")
         data, content_type = result
         return Outcome(
             "succeeded",

@@ -22,7 +22,7 @@ from typing import Final
 
 from PIL import Image
 
-from aiimage.imaging import enhance
+from aiimage.imaging import enhance, webp
 from aiimage.providers.base import GenerationRequest, Outcome, ProviderRejectedError
 
 UPSCALE: Final = "upscale"
@@ -51,7 +51,7 @@ class LocalProvider:
     def submit(self, request: GenerationRequest) -> Outcome:
         operation = self._plan(request)
         try:
-            image = enhance.decode(request.image.data)
+            image = webp.decode(request.image.data)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ProviderRejectedError(
                 "The local provider could not decode the image", code="image_undecodable"
@@ -67,7 +67,7 @@ class LocalProvider:
         # encoder has its pixels (docs/benchmarks.md, peak memory).
         handover = [image]
         del image
-        return Outcome.succeeded(operation.encode(handover), enhance.CONTENT_TYPES["WEBP"])
+        return Outcome.succeeded(operation.encode(handover), webp.CONTENT_TYPES["WEBP"])
 
     def poll(self, job_id: str) -> Outcome:
         """Never needed (`submit` is synchronous); a stray poll fails the job cleanly."""
@@ -124,17 +124,17 @@ class _Operation:
             style = self.kind.removeprefix(STYLE_PREFIX)
             styled = enhance.stylize(image, style, self.strength, in_place=True)
             del image
-            return enhance.encode(styled, "WEBP", quality=OUTPUT_QUALITY, release=True)
+            return webp.encode(styled, "WEBP", quality=OUTPUT_QUALITY, release=True)
         if self.kind == RESTORE or self.restore_first:
             fidelity = self.strength if self.kind == RESTORE else 0.0
             enhance.restore(image, fidelity=fidelity, in_place=True)
         if self.scale == 1:  # restore alone
-            return enhance.encode(image, "WEBP", quality=OUTPUT_QUALITY, release=True)
+            return webp.encode(image, "WEBP", quality=OUTPUT_QUALITY, release=True)
         size = (image.width * self.scale, image.height * self.scale)
         mode = image.mode
         bands = enhance.upscale_bands(image, self.scale)
         del image  # the generator's is the last reference: freed when it is done
-        return enhance.encode_bands(size, mode, bands, quality=OUTPUT_QUALITY)
+        return webp.encode_bands(size, mode, bands, quality=OUTPUT_QUALITY)
 
 
 def _reject_if(condition: bool, message: str) -> None:
