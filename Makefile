@@ -1,17 +1,32 @@
 # `make dev` runs the whole system locally; `make test` runs everything CI runs.
-PYTHON ?= python3
+
+# Python 3.12, as on Lambda: on the PATH, else pyenv's newest 3.12, else python3 (which
+# `make install` refuses when it is older). `make PYTHON=...` chooses another.
+ifndef PYTHON
+PYTHON := $(shell python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| PYENV_VERSION="$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | sort -V | tail -n 1)" \
+	pyenv which python3.12 2>/dev/null || command -v python3)
+endif
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())')
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# The venv is rebuilt when the interpreter changes, reinstalled when pyproject.toml does.
+STAMP  := $(VENV)/.installed-$(PYTHON_VERSION)-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 # Imports resolve as on Lambda: the layer (/opt/python) and the function code on the path.
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions:$(CURDIR)
 
-.PHONY: install dev test lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
+.PHONY: install dev test unit lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { \
+	  echo "$(PYTHON) is Python $(PYTHON_VERSION); the project needs 3.12 (as on Lambda):" \
+	    "install it (pyenv install 3.12) or run make PYTHON=/path/to/python3.12"; exit 1; }
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import platform; print(platform.python_version())')" != "$(PYTHON_VERSION)" ]; then \
+	  echo "$(VENV) was built with another Python: rebuilding it with $(PYTHON) ($(PYTHON_VERSION))"; \
+	  rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -22,16 +37,21 @@ dev: install
 
 test: install lint typecheck cfn-lint pytest
 
+# The fast suite: unit tests only (no server, no subprocess).
+unit: install
+	$(BIN)/pytest tests/unit
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 typecheck: install
-	$(BIN)/mypy layers/common/aiimage functions infra tests
+	$(BIN)/mypy layers/common/aiimage functions infra tests bench
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
@@ -52,8 +72,9 @@ browser:
 	      || echo "chromium could not be installed: the browser tests will skip"; \
 	  else echo "chromium is missing and this is not root: the browser tests will skip"; fi; }
 
+# The whole suite with a coverage report (no gate); the total goes in the README.
 pytest: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 # Every benchmark, against baselines of the same run; regenerates docs/benchmarks.md.
 bench: install
@@ -64,4 +85,4 @@ load: install
 	$(BIN)/python -m bench.load --write
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam .coverage
