@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
 from aiimage.edits.models import EventAiEditing, Watermark
+from aiimage.edits.watermarking import resolve_watermark
 from aiimage.imaging.watermark import (
     Box,
     Position,
@@ -17,7 +18,6 @@ from aiimage.imaging.watermark import (
     margin_for,
     mark_box,
     prepare_mark,
-    resolve_watermark,
 )
 
 POSITIONS: tuple[Position, ...] = get_args(Position)

@@ -35,6 +35,7 @@ from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
     AiImageProvider,
     GenerationRequest,
+    ImageInput,
     Outcome,
     ProviderRejectedError,
     is_retryable,
@@ -163,7 +164,9 @@ def _generation_request(request: EditRequest, provider: ProviderName) -> Generat
         model = _fallback_model(provider, request)
     return GenerationRequest(
         model=model,
-        image=clean.as_input(url=object_store().presign_get(photo.object_key)),
+        image=ImageInput(
+            clean.data, clean.content_type, url=object_store().presign_get(photo.object_key)
+        ),
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         strength=EDIT_STRENGTH,

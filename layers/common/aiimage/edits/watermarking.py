@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from PIL import Image
 
-from aiimage.edits.models import Event, Watermark
+from aiimage.edits.models import Event, EventAiEditing, Watermark
 from aiimage.errors import NotFoundError
 from aiimage.imaging import webp
-from aiimage.imaging.watermark import apply_watermark, resolve_watermark
+from aiimage.imaging.watermark import apply_watermark
 from aiimage.observability import LogEvent, logger
 from aiimage.storage.objects import object_store
+
+
+def resolve_watermark(event_policy: EventAiEditing) -> Watermark:
+    """The watermark to apply to an event's images: photo uploads and edit results both ask
+    here. Today it is the event's configured watermark; this is the single place to extend
+    the resolution (a tenant's default mark, a mark forced by the plan, ...)."""
+    return event_policy.watermark
 
 
 def watermark_for_event(event: Event, image: Image.Image, *, in_place: bool = False) -> Image.Image:

@@ -42,7 +42,7 @@ from aiimage.limits import quota_store, rate_limiter
 from aiimage.limits.plans import resolve_plan
 from aiimage.limits.quota import Reservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
-from aiimage.providers.base import Outcome, ProviderUnavailableError
+from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
 from aiimage.providers.transport import TIMEOUT_CODE
 from aiimage.settings import Settings, get_settings
 from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_key
@@ -109,7 +109,8 @@ def generate(
         logger.info(LogEvent.R2_PUT_ORIGINAL, key=str(original_key), bytes=len(clean.data))
         started = time.monotonic()
         try:
-            dispatched = dispatch(resolved, clean.as_input(url=_input_url(original_key, resolved)))
+            image = ImageInput(clean.data, clean.content_type, _input_url(original_key, resolved))
+            dispatched = dispatch(resolved, image)
         except ProviderUnavailableError as exc:
             if exc.code != TIMEOUT_CODE:
                 raise

@@ -25,7 +25,6 @@ from aiimage.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from aiimage.providers.base import ImageInput
 
 ImageFormat = Literal["JPEG", "PNG", "WEBP"]
 
@@ -80,9 +79,6 @@ class CleanImage:
     @property
     def content_type(self) -> str:
         return CONTENT_TYPES[self.format]
-
-    def as_input(self, url: str | None = None) -> ImageInput:
-        return ImageInput(data=self.data, content_type=self.content_type, url=url)
 
 
 def sniff(data: bytes) -> ImageFormat:

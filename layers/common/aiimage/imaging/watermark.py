@@ -1,9 +1,10 @@
-"""The watermark of Magic Edits results (and, through the same resolver, of photo uploads).
+"""The watermark of Magic Edits results and of the display copies of photo uploads.
 
 Pure Pillow, no I/O: the caller decodes the watermark image (the `image_key` object in the
 images bucket) and passes it as `mark`; otherwise the configured text is rendered with
-Pillow's built-in font. Like `enhance`, every function returns a new image and never mutates
-its input.
+Pillow's built-in font. What to draw is a `WatermarkConfig`, the fields this module reads
+(the event's `aiimage.edits.models.Watermark` has them). Every function returns a new
+image and leaves its input alone, unless the caller hands it over (`in_place=True`).
 
 Geometry: the mark is `scale` x the image's width wide (an image mark keeps its aspect
 ratio), shrunk further only when it would not fit inside the margins, and placed at
@@ -13,11 +14,9 @@ inside that box can change.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from PIL import Image, ImageDraw, ImageFont
-
-from aiimage.edits.models import EventAiEditing, Watermark
 
 Position = Literal["bottom-right", "bottom-left", "top-right", "top-left", "center"]
 Box = tuple[int, int, int, int]
@@ -33,11 +32,24 @@ _PROBE_SIZE = 64  # the font size the text is first measured at
 _ROUND_TRIP_MODES = frozenset({"RGB", "RGBA", "L", "LA"})
 
 
-def resolve_watermark(event_policy: EventAiEditing) -> Watermark:
-    """The watermark to apply to an event's images: photo uploads and edit results both ask
-    here. Today it is the event's configured watermark; this is the single place to extend
-    the resolution (a tenant's default mark, a mark forced by the plan, ...)."""
-    return event_policy.watermark
+class WatermarkConfig(Protocol):
+    """The watermark to draw, as far as the pixels are concerned (where it comes from and
+    where its image is stored are the caller's business)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def position(self) -> Position: ...
+
+    @property
+    def opacity(self) -> float: ...  # 0..1
+
+    @property
+    def scale(self) -> float: ...  # of the image's width, 0..1
 
 
 def margin_for(image_size: tuple[int, int]) -> int:
@@ -66,7 +78,7 @@ def mark_box(
 
 
 def prepare_mark(
-    image_size: tuple[int, int], config: Watermark, *, mark: Image.Image | None = None
+    image_size: tuple[int, int], config: WatermarkConfig, *, mark: Image.Image | None = None
 ) -> Image.Image | None:
     """The RGBA mark exactly as it is composited onto an image of `image_size` (sized, fitted
     and with the opacity applied), or None when there is nothing to draw."""
@@ -89,14 +101,14 @@ def prepare_mark(
 
 def apply_watermark(
     image: Image.Image,
-    config: Watermark,
+    config: WatermarkConfig,
     *,
     mark: Image.Image | None = None,
     in_place: bool = False,
 ) -> Image.Image:
     """`image` with the watermark composited on it (unchanged when disabled or with neither
-    a text nor a mark). `mark` is the decoded watermark image, passed by the caller when
-    `config.image_key` is set; it wins over the text. The result has the size of `image`
+    a text nor a mark). `mark` is the decoded watermark image, passed by the caller when the
+    watermark has an image; it wins over the text. The result has the size of `image`
     and its mode (RGB, RGBA, L, LA; others come back as RGB or RGBA). An RGBA image keeps
     its alpha outside the mark; under it the mark is composited "over".
 
