@@ -125,16 +125,15 @@ def _request(event: Any, number: int, now: datetime) -> Any:
 
 def _fill(event: Any, target: int, existing: int) -> None:
     """Requests through the real store path; every 10th also runs to a terminal status."""
-    from aiimage.edits import requests as edits
-    from aiimage.edits import runner, stats
+    from aiimage.edits import request_store, runner, stats
 
     now = datetime.now(UTC)
     for number in range(existing, target):
         request = _request(event, number, now)
-        edits._put(request)
+        request_store.insert(request)
         if number % 10:
             continue
-        taken = edits.transition(request, from_status=("queued",), to_status="processing")
+        taken = request_store.transition(request, from_status=("queued",), to_status="processing")
         assert taken is not None
         stats.record_latency(taken, "fake", 800 + number % 5_000)
         outcome = number // 10 % 4
@@ -143,7 +142,7 @@ def _fill(event: Any, target: int, existing: int) -> None:
         elif outcome == 1:
             runner.block(taken)
         else:
-            edits.transition(
+            request_store.transition(
                 taken, from_status=("processing",), to_status="succeeded", result_key="x"
             )
 
@@ -151,8 +150,7 @@ def _fill(event: Any, target: int, existing: int) -> None:
 def _batch_fill(event: Any, target: int, existing: int) -> None:
     """Requests in their final status by BatchWriteItem; counters by the same increments."""
     from aiimage import aws
-    from aiimage.edits import requests as edits
-    from aiimage.edits import stats
+    from aiimage.edits import request_store, stats
     from aiimage.settings import get_settings
 
     table = get_settings().edits_table
@@ -164,7 +162,9 @@ def _batch_fill(event: Any, target: int, existing: int) -> None:
         for number in range(start, min(start + 25, target)):
             status = statuses[number % len(statuses)]
             request = _request(event, number, now).model_copy(update={"status": status})
-            item = edits._to_item(request) | edits._index_attributes(request, dispatched=False)
+            item = request_store._to_item(request) | request_store._index_attributes(
+                request, dispatched=False
+            )
             items.append({"PutRequest": {"Item": item}})
             steps: tuple[tuple[EditStatus | None, EditStatus], ...] = (
                 (None, "queued"),
@@ -185,7 +185,7 @@ def _batch_fill(event: Any, target: int, existing: int) -> None:
 
 def _paging_summary(event: Any) -> dict[str, int]:
     """The previous summary: page through every request of the event."""
-    from aiimage.edits.requests import list_edits
+    from aiimage.edits.request_store import list_edits
 
     counts: dict[str, int] = {}
     cursor = None

@@ -11,8 +11,7 @@ from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from aiimage.edits import photos, runner
-from aiimage.edits import requests as edits
+from aiimage.edits import admission, photos, request_store, runner, stats
 from aiimage.edits.access import guest_event, require_superadmin, tenant_event
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.idempotency import idempotent_create, register_lambda_context
@@ -99,7 +98,7 @@ class Summary(BaseModel):
 def styles_for(event: Event) -> list[StyleView]:
     return [
         StyleView(key=s.key, name=s.name, is_premium=s.is_premium)
-        for s in edits.available_styles(event)
+        for s in admission.available_styles(event)
     ]
 
 
@@ -144,7 +143,7 @@ def guest_create(
     identity: CurrentIdentity,
     token: Token,
     photo: Id,
-    body: edits.EditCreate,
+    body: admission.EditCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Envelope[GuestEdit]:
     event, actor = guest_event(identity, token)
@@ -154,7 +153,7 @@ def guest_create(
         idempotency_key,
         scope=f"{actor.requested_by}:{event.event_id}",
         payload={"photo": photo, **body.model_dump()},
-        create=lambda: edits.create_edit(actor, event, photo, body),
+        create=lambda: admission.create_edit(actor, event, photo, body),
     )
     return Envelope(data=GuestEdit.of(created, token))
 
@@ -240,7 +239,7 @@ def guest_photo_image(
 @guest.get("/ai-edits/{request_id}", response_model=Envelope[GuestEdit])
 def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelope[GuestEdit]:
     event, actor = guest_event(identity, token)
-    request = edits.get_edit(event, request_id)
+    request = request_store.get_edit(event, request_id)
     if request.requested_by != actor.requested_by:
         raise NotFoundError("No such AI edit", code="unknown_request")
     return Envelope(data=GuestEdit.of(request, token))
@@ -254,7 +253,7 @@ RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 @guest.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
 def guest_result(identity: CurrentIdentity, token: Token, request_id: Id) -> Response:
     event, actor = guest_event(identity, token)
-    request = edits.get_edit(event, request_id)
+    request = request_store.get_edit(event, request_id)
     if request.requested_by != actor.requested_by:
         raise NotFoundError("No such AI edit", code="unknown_request")
     return result_response(request)
@@ -289,7 +288,7 @@ def tenant_list(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Envelope[EditPage]:
     event, _ = tenant_event(identity, event_slug)
-    page = edits.list_edits(event, status=status, limit=limit, cursor=cursor)
+    page = request_store.list_edits(event, status=status, limit=limit, cursor=cursor)
     return Envelope(data=EditPage(requests=page.requests, next_cursor=page.next_cursor))
 
 
@@ -297,7 +296,7 @@ def tenant_list(
 def tenant_create(
     identity: CurrentIdentity,
     event_slug: Slug,
-    body: edits.EditCreate,
+    body: admission.EditCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Envelope[EditRequest]:
     event, actor = tenant_event(identity, event_slug)
@@ -308,7 +307,7 @@ def tenant_create(
         idempotency_key,
         scope=f"{actor.requested_by}:{event.event_id}",
         payload=body.model_dump(),
-        create=lambda: edits.create_edit(actor, event, photo_id, body),
+        create=lambda: admission.create_edit(actor, event, photo_id, body),
     )
     return Envelope(data=created)
 
@@ -316,7 +315,7 @@ def tenant_create(
 @tenant.get("/ai-edits/summary", response_model=Envelope[Summary])
 def tenant_summary(identity: CurrentIdentity, event_slug: Slug) -> Envelope[Summary]:
     event, _ = tenant_event(identity, event_slug)
-    summary = edits.summarize(event)
+    summary = stats.summarize(event)
     settings = get_settings()
     assert summary.spend is not None
     return Envelope(
@@ -358,13 +357,13 @@ def tenant_get(
     identity: CurrentIdentity, event_slug: Slug, request_id: Id
 ) -> Envelope[EditRequest]:
     event, _ = tenant_event(identity, event_slug)
-    return Envelope(data=edits.get_edit(event, request_id))
+    return Envelope(data=request_store.get_edit(event, request_id))
 
 
 @tenant.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
 def tenant_result(identity: CurrentIdentity, event_slug: Slug, request_id: Id) -> Response:
     event, _ = tenant_event(identity, event_slug)
-    return result_response(edits.get_edit(event, request_id))
+    return result_response(request_store.get_edit(event, request_id))
 
 
 @tenant.get("/ai-styles", response_model=Envelope[list[StyleView]])

@@ -8,7 +8,7 @@ import json
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from aiimage.edits import runner
-from aiimage.edits.requests import EditMessage
+from aiimage.edits.request_store import EditMessage
 from aiimage.observability import LogEvent, logger
 from aiimage.workers import is_last_receive, sqs_batch_handler
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aiimage.edits import requests as edits
+from aiimage.edits import request_store
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.ops.reservations import sweep_reservations
@@ -38,7 +38,7 @@ def later() -> datetime:
 
 def killed_create(demo: DemoCatalog) -> str:
     """What a create killed between its reservation and the request's write leaves."""
-    request_id = edits.new_request_id()
+    request_id = request_store.new_request_id()
     tenant = catalog().get_tenant(demo.tenant_id)
     budget_store().reserve(
         demo.tenant_id, tenant.budget, request_id, ESTIMATE, event_slug=demo.event_slug
@@ -71,7 +71,7 @@ def test_a_failure_whose_release_was_killed_is_released_by_the_sweep(
 ) -> None:
     request_id = create(demo)
     # The worker's transition ran; the process died before `budget_store().release`.
-    failed = edits.transition(
+    failed = request_store.transition(
         load(demo, request_id),
         from_status=("queued",),
         to_status="failed",
@@ -99,7 +99,7 @@ def test_requests_in_flight_are_left_to_recover_stuck(demo: DemoCatalog) -> None
 
 def test_a_reservation_that_names_no_event_is_reported_not_released(demo: DemoCatalog) -> None:
     tenant = catalog().get_tenant(demo.tenant_id)
-    budget_store().reserve(demo.tenant_id, tenant.budget, edits.new_request_id(), ESTIMATE)
+    budget_store().reserve(demo.tenant_id, tenant.budget, request_store.new_request_id(), ESTIMATE)
     report = sweep_reservations(now=later())
     assert (report.found, report.changed, report.skipped) == (1, 0, 1)
     assert "names no event" in report.details[0]

@@ -18,12 +18,11 @@ from fastapi.testclient import TestClient
 
 from ai_edits_api.app import app as edits_app
 from aiimage import aws
-from aiimage.edits import requests as edits
-from aiimage.edits import runner, stats
+from aiimage.edits import admission, request_store, runner, stats
+from aiimage.edits.admission import Actor, EditCreate
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
-from aiimage.edits.requests import Actor, EditCreate
 from aiimage.ops.dispatch import dispatch_queued
 from aiimage.ops.recover import recover_stuck
 from aiimage.providers.base import Outcome
@@ -70,12 +69,12 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Scripted:
 
 def create(demo: DemoCatalog) -> str:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
-    request = edits.create_edit(ACTOR, event, demo.photo_id, EditCreate(style_key="watercolor"))
+    request = admission.create_edit(ACTOR, event, demo.photo_id, EditCreate(style_key="watercolor"))
     return request.request_id
 
 
 def load(demo: DemoCatalog, request_id: str) -> EditRequest:
-    return edits.load_edit(demo.tenant_id, demo.event_slug, request_id)
+    return request_store.load_edit(demo.tenant_id, demo.event_slug, request_id)
 
 
 def budget(demo: DemoCatalog) -> tuple[int, int]:
@@ -357,7 +356,9 @@ def test_a_worker_killed_between_the_settle_and_the_final_transition(
     demo: DemoCatalog, provider: Scripted, monkeypatch: pytest.MonkeyPatch, healed_by: str
 ) -> None:
     request_id = submitted(demo)
-    kill_once(monkeypatch, edits, "transition", lambda *a, **k: k["to_status"] == "succeeded")
+    kill_once(
+        monkeypatch, request_store, "transition", lambda *a, **k: k["to_status"] == "succeeded"
+    )
     assert len(deliver(POLL, poll_worker)["batchItemFailures"]) == 1
     assert load(demo, request_id).status == "processing"
     assert budget(demo) == (COST, 0)  # settled once, before the transition

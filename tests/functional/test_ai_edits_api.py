@@ -14,7 +14,7 @@ from PIL import Image
 
 from ai_edits_api.app import app
 from aiimage import aws
-from aiimage.edits import requests as edits
+from aiimage.edits import request_store
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import (
@@ -65,7 +65,7 @@ def test_a_guest_creates_a_queued_request(guest: TestClient) -> None:
     assert data["result_url"] is None
     # Guests see their request, not the tenant's internals (prompt template, costs, ids).
     assert not {"prompt", "tenant_id", "requested_by", "cost_estimate_micros"} & data.keys()
-    stored = edits.load_edit("tenant-a", "party", data["request_id"])
+    stored = request_store.load_edit("tenant-a", "party", data["request_id"])
     assert stored.prompt == "a sunset watercolor painting"
     assert budget_store().month_usage("tenant-a").reserved_micros == COST
     again = guest.get(f"/api/v1/events/{TOKEN_A}/ai-edits/{data['request_id']}")

@@ -15,8 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from ai_edits_api.app import app as edits_app
-from aiimage.edits import requests as edits
-from aiimage.edits import runner
+from aiimage.edits import admission, runner
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest, Style
@@ -82,8 +81,8 @@ def demo(
 
 def create(demo: DemoCatalog) -> str:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
-    body = edits.EditCreate(style_key="replicate-upscale")
-    return edits.create_edit(ACTOR, event, demo.photo_id, body).request_id
+    body = admission.EditCreate(style_key="replicate-upscale")
+    return admission.create_edit(ACTOR, event, demo.photo_id, body).request_id
 
 
 def finished(demo: DemoCatalog, request_id: str) -> EditRequest:

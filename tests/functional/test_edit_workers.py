@@ -15,13 +15,12 @@ from PIL import Image, ImageChops, ImageStat
 
 from ai_edits_api.app import app
 from aiimage import aws
-from aiimage.edits import requests as edits
-from aiimage.edits import runner
+from aiimage.edits import admission, request_store, runner
+from aiimage.edits.admission import Actor, EditCreate
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import FAILURE_THRESHOLD, circuit_breaker
 from aiimage.edits.models import EditRequest, Style
-from aiimage.edits.requests import Actor, EditCreate
 from aiimage.imaging.watermark import margin_for, mark_box, prepare_mark
 from aiimage.providers.base import GenerationRequest, Outcome, ProviderRejectedError
 from edit_poll_worker.app import handler as poll_worker
@@ -71,14 +70,14 @@ def drain() -> None:
 
 def create(demo: DemoCatalog, style: str = "watercolor", prompt: str | None = None) -> str:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
-    request = edits.create_edit(
+    request = admission.create_edit(
         ACTOR, event, demo.photo_id, EditCreate(style_key=style, prompt=prompt)
     )
     return request.request_id
 
 
 def load(demo: DemoCatalog, request_id: str) -> EditRequest:
-    return edits.load_edit(demo.tenant_id, demo.event_slug, request_id)
+    return request_store.load_edit(demo.tenant_id, demo.event_slug, request_id)
 
 
 def whitest(region: Image.Image) -> int:
@@ -192,7 +191,7 @@ def test_a_crash_between_submit_and_status_write_submits_once(
         monkeypatch, Scripted(0, Outcome.succeeded(jpeg(), "image/jpeg", cost=0.01))
     )
     request_id = create(demo)
-    real_transition = edits.transition
+    real_transition = request_store.transition
     crashed: list[bool] = []
 
     def crash_once(request: Any, **kwargs: Any) -> Any:
@@ -201,7 +200,7 @@ def test_a_crash_between_submit_and_status_write_submits_once(
             raise RuntimeError("worker died")
         return real_transition(request, **kwargs)
 
-    monkeypatch.setattr(edits, "transition", crash_once)
+    monkeypatch.setattr(request_store, "transition", crash_once)
     run("EDITS_QUEUE_URL", submit_worker)  # crashes after the provider accepted the task
     assert load(demo, request_id).status == "processing"
     drain()  # the submit message was reported failed and is delivered again

@@ -13,8 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ai_edits_api.app import app
-from aiimage.edits import requests as edits
-from aiimage.edits import runner
+from aiimage.edits import admission, request_store, runner
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import Style
@@ -61,8 +60,8 @@ def demo(
 
 def create(demo: DemoCatalog, prompt: str | None = None) -> str:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
-    body = edits.EditCreate(style_key="runware-art", prompt=prompt)
-    return edits.create_edit(ACTOR, event, demo.photo_id, body).request_id
+    body = admission.EditCreate(style_key="runware-art", prompt=prompt)
+    return admission.create_edit(ACTOR, event, demo.photo_id, body).request_id
 
 
 def test_success_after_three_polls_settles_the_reported_cost(
@@ -98,7 +97,7 @@ def test_a_crash_after_submitting_leaves_one_task_and_one_charge(
 ) -> None:
     before = len(emulator.state.jobs)
     request_id = create(demo)
-    real = edits.transition
+    real = request_store.transition
     crashed: list[bool] = []
 
     def crash_once(request: Any, **kwargs: Any) -> Any:
@@ -107,7 +106,7 @@ def test_a_crash_after_submitting_leaves_one_task_and_one_charge(
             raise RuntimeError("worker died after the provider accepted the task")
         return real(request, **kwargs)
 
-    monkeypatch.setattr(edits, "transition", crash_once)
+    monkeypatch.setattr(request_store, "transition", crash_once)
     drain()
     assert crashed
     assert load(demo, request_id).status == "succeeded"

@@ -16,12 +16,11 @@ from fastapi.testclient import TestClient
 
 from ai_edits_api.app import app
 from aiimage import aws
-from aiimage.edits import abuse, runner, stats
-from aiimage.edits import requests as edits
+from aiimage.edits import abuse, admission, request_store, runner, stats
+from aiimage.edits.admission import Actor, EditCreate, PromptBlockedError
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
-from aiimage.edits.requests import Actor, EditCreate, PromptBlockedError
 from aiimage.observability import logger
 from aiimage.providers.base import Outcome
 from infra.seed_edits import DemoCatalog, seed_demo
@@ -41,11 +40,11 @@ def demo() -> DemoCatalog:
 def create(demo: DemoCatalog, prompt: str | None = None) -> EditRequest:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
     body = EditCreate(style_key="watercolor", prompt=prompt)
-    return edits.create_edit(ACTOR, event, demo.photo_id, body)
+    return admission.create_edit(ACTOR, event, demo.photo_id, body)
 
 
 def take(request: EditRequest) -> EditRequest:
-    taken = edits.transition(request, from_status=("queued",), to_status="processing")
+    taken = request_store.transition(request, from_status=("queued",), to_status="processing")
     assert taken is not None
     return taken
 
@@ -169,7 +168,9 @@ def test_racing_duplicate_transitions_move_the_counters_once(demo: DemoCatalog) 
 
     def race(request: EditRequest) -> None:
         barrier.wait()
-        results.append(edits.transition(request, from_status=("queued",), to_status="processing"))
+        results.append(
+            request_store.transition(request, from_status=("queued",), to_status="processing")
+        )
 
     def race_fail(request: EditRequest) -> None:
         barrier.wait()

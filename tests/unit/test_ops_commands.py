@@ -13,12 +13,11 @@ from botocore.exceptions import ClientError
 from ops_scheduled.app import handler as scheduled_handler
 
 from aiimage import aws
-from aiimage.edits import requests as edits
-from aiimage.edits import runner, stats
+from aiimage.edits import admission, request_store, runner, stats
+from aiimage.edits.admission import Actor, EditCreate
 from aiimage.edits.budget import BudgetStore, budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
-from aiimage.edits.requests import Actor, EditCreate
 from aiimage.errors import ForbiddenError
 from aiimage.ops import backfill, cli, dispatch, index, prune, recover
 from aiimage.ops.kill_switch import kill_switch
@@ -44,11 +43,11 @@ def set_settings(**changes: Any) -> None:
 
 def create(demo: DemoCatalog) -> EditRequest:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
-    return edits.create_edit(ACTOR, event, demo.photo_id, EditCreate(style_key="watercolor"))
+    return admission.create_edit(ACTOR, event, demo.photo_id, EditCreate(style_key="watercolor"))
 
 
 def load(request: EditRequest) -> EditRequest:
-    return edits.load_edit(request.tenant_id, request.event_slug, request.request_id)
+    return request_store.load_edit(request.tenant_id, request.event_slug, request.request_id)
 
 
 def table_snapshot() -> list[dict[str, Any]]:
@@ -90,7 +89,7 @@ def later(minutes: int) -> datetime:
 
 def test_recover_stuck_lists_only_old_requests_and_changes_nothing(demo: DemoCatalog) -> None:
     created = [create(demo) for _ in range(3)]
-    taken = edits.transition(created[0], from_status=("queued",), to_status="processing")
+    taken = request_store.transition(created[0], from_status=("queued",), to_status="processing")
     assert taken is not None
     before, messages = table_snapshot(), drain("EDITS_QUEUE_URL")
     assert len(messages) == 3  # the seed auto-dispatches
@@ -111,10 +110,10 @@ def test_recover_stuck_requeues_each_request_where_it_belongs(
     demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queued, fresh_processing, polling = (create(demo) for _ in range(3))
-    edits.transition(fresh_processing, from_status=("queued",), to_status="processing")
-    taken = edits.transition(polling, from_status=("queued",), to_status="processing")
+    request_store.transition(fresh_processing, from_status=("queued",), to_status="processing")
+    taken = request_store.transition(polling, from_status=("queued",), to_status="processing")
     assert taken is not None
-    edits.transition(
+    request_store.transition(
         taken,
         from_status=("processing",),
         to_status="processing",
@@ -129,7 +128,7 @@ def test_recover_stuck_requeues_each_request_where_it_belongs(
     submits = sorted(drain("EDITS_QUEUE_URL"))
     assert (
         sorted(
-            edits.EditMessage(demo.tenant_id, demo.event_slug, r.request_id).to_json()
+            request_store.EditMessage(demo.tenant_id, demo.event_slug, r.request_id).to_json()
             for r in (queued, fresh_processing)
         )
         == submits
@@ -145,7 +144,7 @@ def test_recover_stuck_requeues_each_request_where_it_belongs(
 
 def test_recover_stuck_fail_releases_the_budget(demo: DemoCatalog) -> None:
     stuck = create(demo)
-    edits.transition(stuck, from_status=("queued",), to_status="processing")
+    request_store.transition(stuck, from_status=("queued",), to_status="processing")
     assert budget_store().month_usage(demo.tenant_id).reserved_micros == 20_000
 
     report = recover.recover_stuck(minutes=30, mode="fail", now=later(31))
@@ -176,7 +175,8 @@ def test_dispatch_sends_queued_requests_once(demo: DemoCatalog) -> None:
     assert (report.found, report.changed, report.failed) == (4, 4, 0)
     sent = sorted(drain("EDITS_QUEUE_URL"))
     assert sent == sorted(
-        edits.EditMessage(demo.tenant_id, demo.event_slug, r.request_id).to_json() for r in created
+        request_store.EditMessage(demo.tenant_id, demo.event_slug, r.request_id).to_json()
+        for r in created
     )
     assert dispatch.dispatch_queued().found == 0  # claimed as dispatched
     assert all(load(r).status == "queued" for r in created)  # the worker takes them
@@ -235,7 +235,7 @@ def old_request(demo: DemoCatalog, days: int, *, stored: bool) -> EditRequest:
         result_key=f"events/{demo.event_slug}/ai-edits/{request_id}.webp" if stored else None,
         provider_url=None if stored else "https://im.runware.ai/image/x.webp",
     )
-    edits._put(request)
+    request_store.insert(request)
     if request.result_key:
         aws.s3().put_object(Bucket=BUCKET, Key=request.result_key, Body=b"webp")
     return request
@@ -445,7 +445,7 @@ def test_the_scheduled_dispatch_really_dispatches(demo: DemoCatalog) -> None:
     result = scheduled_handler({"command": "dispatch"}, LambdaContext("OpsScheduledFunction"))
     assert result["dispatched"] == 1
     assert drain("EDITS_QUEUE_URL") == [
-        edits.EditMessage(demo.tenant_id, demo.event_slug, request.request_id).to_json()
+        request_store.EditMessage(demo.tenant_id, demo.event_slug, request.request_id).to_json()
     ]
 
 
@@ -475,7 +475,7 @@ def test_event_policy_and_blocked_terms_from_the_cli(
     assert policy.allowed_style_keys == ("watercolor",)
     event = catalog().get_event(demo.tenant_id, slug)
     with pytest.raises(ForbiddenError) as refused:
-        edits.create_edit(
+        admission.create_edit(
             ACTOR, event, demo.photo_id, EditCreate(style_key="watercolor", prompt="x")
         )
     assert refused.value.code == "event_policy"
@@ -492,7 +492,7 @@ def test_a_failed_send_is_counted_and_the_run_goes_on(
 ) -> None:
     set_settings(queue_auto_dispatch=False)
     created = [create(demo) for _ in range(3)]
-    real_dispatch = edits.dispatch
+    real_dispatch = request_store.dispatch
     sent: list[str] = []
 
     def flaky(request: EditRequest) -> None:
@@ -501,7 +501,7 @@ def test_a_failed_send_is_counted_and_the_run_goes_on(
         sent.append(request.request_id)
         real_dispatch(request)
 
-    monkeypatch.setattr(edits, "dispatch", flaky)
+    monkeypatch.setattr(request_store, "dispatch", flaky)
     report = dispatch.dispatch_queued()
     assert (report.found, report.changed, report.failed) == (3, 2, 1)
     assert not report.ok
@@ -514,7 +514,8 @@ def test_a_failed_send_is_counted_and_the_run_goes_on(
 def test_rebuild_stats_recomputes_the_counters_of_legacy_data(demo: DemoCatalog) -> None:
     created = [create(demo) for _ in range(4)]
     running = [
-        edits.transition(r, from_status=("queued",), to_status="processing") for r in created[:3]
+        request_store.transition(r, from_status=("queued",), to_status="processing")
+        for r in created[:3]
     ]
     assert all(running)
     runner.fail(running[0], "provider_failed", "down")  # type: ignore[arg-type]

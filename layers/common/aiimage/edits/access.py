@@ -4,9 +4,9 @@ for events of the tenant in its token, a superadmin for the settings and the cat
 from __future__ import annotations
 
 from aiimage.edits.abuse import scope_hash
+from aiimage.edits.admission import Actor
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import Event
-from aiimage.edits.requests import Actor
 from aiimage.errors import AuthError, ForbiddenError, NotFoundError
 from aiimage.identity import Identity
 

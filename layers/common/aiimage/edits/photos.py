@@ -14,9 +14,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from aiimage.edits.admission import Actor
 from aiimage.edits.catalog_store import UnknownPhotoError, catalog
 from aiimage.edits.models import Event, Photo
-from aiimage.edits.requests import Actor
 from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import ConflictError, NotFoundError, UnsupportedMediaTypeError, ValidationError
 from aiimage.imaging import webp

@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from aiimage import aws, credentials
-from aiimage.edits import requests as edits
-from aiimage.edits import stats
+from aiimage.edits import request_store, stats
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import circuit_breaker
@@ -104,14 +103,14 @@ def choose_provider(request: EditRequest, settings: AiEditingSettings) -> Provid
 # --- submit -------------------------------------------------------------------------------
 
 
-def submit(message: edits.EditMessage, *, last_attempt: bool = False) -> None:
+def submit(message: request_store.EditMessage, *, last_attempt: bool = False) -> None:
     try:
-        request = edits.load_edit(message.tenant_id, message.event_slug, message.request_id)
+        request = request_store.load_edit(message.tenant_id, message.event_slug, message.request_id)
     except NotFoundError:
         logger.warning(LogEvent.AI_EDIT_MISSING, request_id=message.request_id)
         return
     if request.status == "queued":
-        taken = edits.transition(request, from_status=("queued",), to_status="processing")
+        taken = request_store.transition(request, from_status=("queued",), to_status="processing")
         if taken is None:
             return
         request = taken
@@ -222,7 +221,7 @@ def replicate_webhook(headers: Mapping[str, str], body: bytes) -> int:
 def complete_from_webhook(provider: ProviderName, task_id: str, outcome: Outcome) -> bool:
     """Finish the request of a provider task through the same path as a poll. False when
     there is nothing to do (unknown task, already finished, or not finished yet)."""
-    request = edits.edit_for_task(provider, task_id)
+    request = request_store.edit_for_task(provider, task_id)
     if request is None or request.status != "processing" or outcome.status == "pending":
         return False
     advance(request, provider, outcome, polled=False)
@@ -241,7 +240,7 @@ def _fallback_model(provider: ProviderName, request: EditRequest) -> str:
 
 def poll(message: PollMessage, *, last_attempt: bool = False) -> None:
     try:
-        request = edits.load_edit(message.tenant_id, message.event_slug, message.request_id)
+        request = request_store.load_edit(message.tenant_id, message.event_slug, message.request_id)
     except NotFoundError:
         return
     if request.status != "processing":
@@ -288,7 +287,7 @@ def _keep_polling(
     if polls >= settings.queue_max_polls:
         fail(request, "poll_timeout", "The provider did not finish in time")
         return
-    updated = edits.transition(
+    updated = request_store.transition(
         request,
         from_status=("processing",),
         to_status="processing",
@@ -300,7 +299,7 @@ def _keep_polling(
     if updated is None:
         return  # a duplicate delivery already moved it on
     if not polled and outcome.job_id is not None:
-        edits.record_task(updated, provider, outcome.job_id)
+        request_store.record_task(updated, provider, outcome.job_id)
     queue_url = get_settings().edits_poll_queue_url
     if queue_url is None:
         raise ConfigurationError("EDITS_POLL_QUEUE_URL is not configured")
@@ -339,7 +338,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
     budget_store().settle(
         _reservation(request), cost_micros, event_id=request.event_id, provider=provider
     )
-    done = edits.transition(
+    done = request_store.transition(
         request,
         from_status=("processing",),
         to_status="succeeded",
@@ -355,7 +354,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
     # applied and only its answer lost) points at this very key and keeps it; a request
     # failed meanwhile (recover-stuck --fail, a poll timeout) must not keep an orphan image.
     try:
-        current = edits.load_edit(request.tenant_id, request.event_slug, request.request_id)
+        current = request_store.load_edit(request.tenant_id, request.event_slug, request.request_id)
     except NotFoundError:
         current = None
     if current is None or current.status != "succeeded":
@@ -372,7 +371,7 @@ def settle_finished(request: EditRequest) -> None:
 
 
 def fail(request: EditRequest, code: str, message: str) -> None:
-    done = edits.transition(
+    done = request_store.transition(
         request,
         from_status=("queued", "processing"),
         to_status="failed",
@@ -385,7 +384,7 @@ def fail(request: EditRequest, code: str, message: str) -> None:
 
 
 def block(request: EditRequest) -> None:
-    done = edits.transition(
+    done = request_store.transition(
         request,
         from_status=("processing",),
         to_status="blocked",

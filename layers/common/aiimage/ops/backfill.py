@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from aiimage import aws
-from aiimage.edits import requests as edits
-from aiimage.edits import runner
+from aiimage.edits import request_store, runner
 from aiimage.edits.models import EditRequest
 from aiimage.errors import NotFoundError
 from aiimage.observability import MetricName, metrics
@@ -73,7 +72,7 @@ def _candidates(request_id: str | None) -> Iterator[EditRequest]:
             if address is None or "result_key" in item:
                 continue
             try:
-                request = edits.load_edit(*address)
+                request = request_store.load_edit(*address)
             except NotFoundError:
                 continue
             if request.status == "succeeded" and request.provider_url and not request.result_key:
@@ -118,7 +117,9 @@ def _store(request: EditRequest, fetcher: Fetcher) -> bool:
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().edits_table,
-            Key=edits.request_key(request.tenant_id, request.event_slug, request.request_id),
+            Key=request_store.request_key(
+                request.tenant_id, request.event_slug, request.request_id
+            ),
             UpdateExpression="SET result_key = :key, updated_at = :now",
             ConditionExpression="#status = :succeeded AND attribute_not_exists(result_key)",
             ExpressionAttributeNames={"#status": "status"},

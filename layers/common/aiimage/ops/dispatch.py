@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiimage.edits import requests as edits
+from aiimage.edits import request_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.errors import NotFoundError
 from aiimage.observability import MetricName, metrics
@@ -41,7 +41,9 @@ def dispatch_queued(
                 ):
                     report.skipped += 1  # taken meanwhile (another run, or the worker)
                     continue
-                edits.dispatch(edits.load_edit(key.tenant_id, key.event_slug, key.request_id))
+                request_store.dispatch(
+                    request_store.load_edit(key.tenant_id, key.event_slug, key.request_id)
+                )
                 report.changed += 1
             except NotFoundError:
                 report.skipped += 1  # gone meanwhile (pruned)

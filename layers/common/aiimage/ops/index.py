@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from aiimage import aws
-from aiimage.edits.requests import request_key, stamp
+from aiimage.edits.request_store import request_key, stamp
 from aiimage.settings import get_settings
 
 if TYPE_CHECKING:

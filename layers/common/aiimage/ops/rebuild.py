@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiimage import aws
-from aiimage.edits import requests as edits
-from aiimage.edits import stats
+from aiimage.edits import request_store, stats
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
 from aiimage.ops.report import Report
@@ -27,7 +26,7 @@ def rebuild_stats(tenant_id: str, event_slug: str, *, pretend: bool = False) -> 
     unindexed: list[EditRequest] = []
     cursor: str | None = None
     while True:
-        page = edits.list_edits(event, limit=100, cursor=cursor)
+        page = request_store.list_edits(event, limit=100, cursor=cursor)
         for request in page.requests:
             counters[f"n_{request.status}"] += 1
             ran = request.provider_job_id is not None or request.result_key is not None
@@ -71,13 +70,13 @@ def _index(table: str, tenant_id: str, event_slug: str, request: EditRequest) ->
     try:
         aws.dynamodb().update_item(
             TableName=table,
-            Key=edits.request_key(tenant_id, event_slug, request.request_id),
+            Key=request_store.request_key(tenant_id, event_slug, request.request_id),
             UpdateExpression="SET active_status = :s, active_at = :at",
             ConditionExpression="#status = :s AND attribute_not_exists(active_status)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":s": {"S": request.status},
-                ":at": {"S": edits.stamp(request.updated_at)},
+                ":at": {"S": request_store.stamp(request.updated_at)},
             },
         )
     except aws.dynamodb().exceptions.ConditionalCheckFailedException:

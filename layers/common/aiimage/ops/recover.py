@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from aiimage import aws
-from aiimage.edits import requests as edits
-from aiimage.edits import runner
+from aiimage.edits import request_store, runner
 from aiimage.edits.models import EditRequest
 from aiimage.errors import ConfigurationError, NotFoundError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -51,7 +50,7 @@ def recover_stuck(
     report.found = len(keys)
     for key in progress(keys, total=len(keys), desc="recover-stuck", enabled=show_progress):
         try:
-            request = edits.load_edit(key.tenant_id, key.event_slug, key.request_id)
+            request = request_store.load_edit(key.tenant_id, key.event_slug, key.request_id)
         except NotFoundError:
             report.skipped += 1
             continue
@@ -88,14 +87,16 @@ def _act(key: index.ActiveKey, request: EditRequest, mode: Mode, now: datetime) 
     if mode == "fail":
         runner.fail(request, STUCK_CODE, "No progress within the recovery window")
         return (
-            edits.load_edit(request.tenant_id, request.event_slug, request.request_id).status
+            request_store.load_edit(
+                request.tenant_id, request.event_slug, request.request_id
+            ).status
             == "failed"
         )
     to_active = "dispatched" if request.status == "queued" else "processing"
     if not index.claim(key, status=request.status, to_active_status=to_active, now=now):
         return False
     if request.status == "queued" or request.provider_job_id is None:
-        edits.dispatch(request)  # the submit worker takes queued, or resubmits processing
+        request_store.dispatch(request)  # the submit worker takes queued, or resubmits processing
         return True
     queue_url = get_settings().edits_poll_queue_url
     if queue_url is None:

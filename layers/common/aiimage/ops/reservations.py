@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiimage import aws
 from aiimage.edits.budget import BudgetReservation, budget_store
-from aiimage.edits.requests import load_edit
+from aiimage.edits.request_store import load_edit
 from aiimage.enhancer import jobs
 from aiimage.enhancer.generate import originals_prefix
 from aiimage.errors import NotFoundError
