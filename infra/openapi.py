@@ -18,7 +18,7 @@ import yaml
 from fastapi import FastAPI
 
 from infra.gateway import load_app
-from infra.template import load_template
+from infra.template import TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = ROOT / "docs" / "api" / "openapi.yaml"
@@ -43,7 +43,8 @@ def build() -> dict[str, Any]:
         if not function.routes:
             continue
         app = load_app(function.handler)
-        assert isinstance(app, FastAPI)
+        if not isinstance(app, FastAPI):
+            raise TemplateError(f"{function.logical_id}: {function.handler} is not a FastAPI app")
         document = app.openapi()
         for path, operations in document.get("paths", {}).items():
             for operation in operations.values():

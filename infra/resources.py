@@ -106,9 +106,12 @@ def create_resources(
         stack_name=stack_name,
         region=region,
     )
-    data = [
-        r for r in template.resources.values() if _creator(r) and resolver.is_active(r.logical_id)
-    ]
+    creators = {
+        r.logical_id: create
+        for r in template.resources.values()
+        if (create := _creator(r)) and resolver.is_active(r.logical_id)
+    }
+    data = [template.resources[logical_id] for logical_id in creators]
     session = boto3.session.Session(region_name=region)
     clients = _Clients(
         dynamodb=session.client("dynamodb"),
@@ -118,8 +121,7 @@ def create_resources(
     )
     created = []
     for resource in _dependency_order(data):
-        create = _creator(resource)
-        assert create is not None
+        create = creators[resource.logical_id]
         where = f"Resources.{resource.logical_id}.Properties"
         properties = resolver.resolve(resource.properties, where)
         name = resolver.physical_name(resource.logical_id)

@@ -88,9 +88,12 @@ def _construct_short_form(loader: CfnLoader, suffix: str, node: yaml.Node) -> di
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:  # YAML has no fourth kind of node
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unexpected node for !{suffix}", node.start_mark
+        )
     if suffix == "GetAtt" and isinstance(value, str):
         # `!GetAtt Res.Attr.Nested` names the attribute "Attr.Nested" of "Res".
         value = value.split(".", 1)
