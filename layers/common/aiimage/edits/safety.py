@@ -240,17 +240,14 @@ class _Matcher:
             _Token(_squeeze(token.text, self.longest_run), token.glued_to_next)
             for token in _tokens(_canonical(prompt))
         ]
-        # Glued candidates: every run of whole tokens joined by glue (single tokens too).
-        groups: list[str] = []
-        current: list[str] = []
-        for index, token in enumerate(tokens):
-            current.append(token.text)
-            if not token.glued_to_next:
-                groups.append("".join(current))
-                current = []
+        found = self._glued_match(tokens)
+        return found if found is not None else self._phrase_match(tokens)
+
+    def _glued_match(self, tokens: Sequence[_Token]) -> str | None:
+        """Glued candidates: every run of whole tokens joined by glue (single tokens too)."""
+        for index in range(len(tokens)):
             candidate = ""
-            end = index
-            while end < len(tokens):
+            for end in range(index, len(tokens)):
                 candidate += tokens[end].text
                 if len(candidate) > self.max_candidate:
                     break
@@ -258,9 +255,11 @@ class _Matcher:
                     return self._which(candidate, phrase=False)
                 if not tokens[end].glued_to_next:
                     break
-                end += 1
-        # Phrase candidates: consecutive tokens, and consecutive glued groups.
-        words_by_kind = ([token.text for token in tokens], groups)
+        return None
+
+    def _phrase_match(self, tokens: Sequence[_Token]) -> str | None:
+        """Phrase candidates: consecutive tokens, and consecutive glued groups."""
+        words_by_kind = ([token.text for token in tokens], _glued_groups(tokens))
         for count, pattern in self.phrase_any.items():
             for words in words_by_kind:
                 for start in range(len(words) - count + 1):
@@ -277,6 +276,18 @@ class _Matcher:
             if pattern is not None and pattern.fullmatch(candidate):
                 return term.original
         return self.terms[0].original  # unreachable: the alternation matched one of them
+
+
+def _glued_groups(tokens: Sequence[_Token]) -> list[str]:
+    """The words that glue makes of consecutive tokens ("e-mail" -> "email")."""
+    groups: list[str] = []
+    current: list[str] = []
+    for token in tokens:
+        current.append(token.text)
+        if not token.glued_to_next:
+            groups.append("".join(current))
+            current = []
+    return groups
 
 
 def _alternation(patterns: Sequence[re.Pattern[str] | None]) -> re.Pattern[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiimage.errors import ForbiddenError
+from aiimage.errors import AppError, ForbiddenError
 from aiimage.identity import Identity
 from aiimage.settings import get_settings
 from aiimage.storage.keys import parse_key
@@ -40,5 +40,6 @@ def deliver(identity: Identity, raw_key: str, *, if_none_match: str | None) -> D
     if if_none_match and head.etag in (tag.strip() for tag in if_none_match.split(",")):
         return Delivery(304, headers)
     stored = store.get(key)
-    assert stored.body is not None
+    if stored.body is None:  # only a matching If-None-Match leaves it out, and none was sent
+        raise AppError(code="storage_no_body")
     return Delivery(200, {**headers, "ETag": stored.etag}, stored.body)

@@ -120,7 +120,8 @@ def generate(
             return _deferred(job)
         outcome = dispatched.outcome
         if outcome.status == "pending":
-            assert outcome.job_id is not None
+            if outcome.job_id is None:  # nothing to poll: a malformed answer
+                raise ProviderUnavailableError(code="pending_without_job_id")
             job = jobs.create(
                 identity,
                 resolved,
@@ -183,19 +184,24 @@ def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) 
 
 def _check_source(source: ImageSource) -> None:
     if (source.data is None) == (source.upload_key is None):
-        raise ValidationError(
-            "Send exactly one of: an image file, or the uploadKey of a direct upload",
-            code="image_missing",
-            details={"field": "image"},
-        )
+        raise _image_missing()
+
+
+def _image_missing() -> ValidationError:
+    return ValidationError(
+        "Send exactly one of: an image file, or the uploadKey of a direct upload",
+        code="image_missing",
+        details={"field": "image"},
+    )
 
 
 def read_image(identity: Identity, source: ImageSource, settings: Settings) -> CleanImage:
     if source.data is not None:
         data = source.data
-    else:
-        assert source.upload_key is not None
+    elif source.upload_key is not None:
         data = _read_upload(identity, source.upload_key, settings)
+    else:
+        raise _image_missing()
     return sanitize(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
 
 

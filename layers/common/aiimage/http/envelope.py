@@ -8,7 +8,8 @@ envelope and no internal detail reaches a caller.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,8 @@ from aiimage.errors import (
     ValidationError,
 )
 from aiimage.observability import LogEvent, logger
+
+E = TypeVar("E", bound=Exception)
 
 
 def ok(data: Any) -> dict[str, Any]:
@@ -123,18 +126,23 @@ def from_dependency_error(exc: Exception) -> AppError | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AppError)
-        return error_response(exc)
+    app.add_exception_handler(AppError, _handler(AppError, lambda exc: exc))
+    app.add_exception_handler(
+        StarletteHTTPException, _handler(StarletteHTTPException, from_http_exception)
+    )
+    app.add_exception_handler(
+        RequestValidationError, _handler(RequestValidationError, from_validation_error)
+    )
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        return error_response(from_http_exception(exc))
 
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return error_response(from_validation_error(exc))
+def _handler(
+    kind: type[E], to_error: Callable[[E], AppError]
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A Starlette exception handler for `kind`: the enveloped response of its AppError."""
 
-    app.add_exception_handler(AppError, on_app_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, kind):  # Starlette hands it only `kind`: anything else is not ours
+            raise exc
+        return error_response(to_error(exc))
+
+    return handle

@@ -112,7 +112,8 @@ def backfill_storage(
 
 
 def _store(request: EditRequest, fetcher: Fetcher) -> bool:
-    assert request.provider_url is not None
+    if request.provider_url is None:  # _candidates yields none without one
+        return False
     key = runner.store_result(request, fetcher(request.provider_url, request.provider))
     try:
         aws.dynamodb().update_item(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from aiimage import aws
-from aiimage.errors import NotFoundError
+from aiimage.errors import AppError, NotFoundError
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey
 
@@ -97,7 +97,8 @@ class ObjectStore:
 
     def read(self, key: ObjectKey | str) -> bytes:
         body = self.get(key).body
-        assert body is not None  # no If-None-Match was sent
+        if body is None:  # only a matching If-None-Match leaves it out, and none was sent
+            raise AppError(code="storage_no_body")
         return body
 
     def delete(self, key: ObjectKey | str) -> None:
