@@ -206,6 +206,23 @@ def test_a_guest_token_cannot_touch_another_events_photos(guest: TestClient) -> 
     assert guest.get(f"/api/v1/events/{TOKEN_A}/ai-edits/{request_id}").status_code == 404
 
 
+def test_a_request_is_its_guests_and_its_tenants_not_another_guests(guest: TestClient) -> None:
+    request_id = create(guest, {"style_key": "watercolor"}).json()["data"]["request_id"]
+    edit = f"/api/v1/events/{TOKEN_A}/ai-edits/{request_id}"
+    assert guest.get(edit).status_code == 200
+    mine = guest.get(f"{edit}/result")
+    assert (mine.status_code, code(mine)) == (404, "no_result")  # its own, not finished yet
+    with TestClient(app, base_url=ORIGIN) as other:  # another guest of the same event
+        for path in (edit, f"{edit}/result"):
+            response = other.get(path)
+            assert (response.status_code, code(response)) == (404, "unknown_request"), path
+    with tenant_client("tenant-a") as a:
+        edit = f"/api/v1/tenant/events/party/ai-edits/{request_id}"
+        assert a.get(edit).json()["data"]["request_id"] == request_id
+        result = a.get(f"{edit}/result")
+        assert (result.status_code, code(result)) == (404, "no_result")
+
+
 def test_tenant_lists_filters_and_summarises(world: None) -> None:
     with tenant_client("tenant-a") as a:
         for _ in range(3):

@@ -54,7 +54,7 @@ def succeed(request: EditRequest) -> None:
     runner.persist(request, "fake", outcome)
 
 
-def summary(demo: DemoCatalog) -> stats.EditSummary:
+def summary(demo: DemoCatalog) -> stats.Summary:
     return stats.summarize(catalog().get_event(demo.tenant_id, demo.event_slug))
 
 
@@ -83,16 +83,15 @@ def test_summary_numbers_match_a_hand_computed_scenario(demo: DemoCatalog) -> No
     # queued 0, processing 1 (running[9]), succeeded 5, failed 1 + 3, blocked 2 + 1
     assert s.counts == {"queued": 0, "processing": 1, "succeeded": 5, "failed": 4, "blocked": 3}
     assert s.total == 13
-    assert s.finished == 12
+    assert s.samples.finished == 12
     assert s.failure_rate == round(4 / 12, 4)
     assert s.moderation_hit_rate == round(3 / 12, 4)
-    assert s.provider_runs == 9  # 5 succeeded + 3 failed + 1 blocked, all from processing
+    assert s.samples.provider_runs == 9  # 5 succeeded + 3 failed + 1 blocked, all from processing
     assert s.provider_failure_rate == round(3 / 9, 4)
-    assert s.latency_samples == 4
+    assert s.samples.latency == 4
     assert s.average_provider_latency_ms == 9_000.0  # (1 + 2 + 3 + 30) s / 4
-    assert s.alerts.failure_rate_threshold_reached is False  # 0.333 < 0.35
-    assert s.alerts.latency_threshold_reached is False  # 9 s < 15 s
-    assert s.spend is not None
+    assert s.observability.alerts.failure_rate_threshold_reached is False  # 0.333 < 0.35
+    assert s.observability.alerts.latency_threshold_reached is False  # 9 s < 15 s
     assert s.spend.event_spent_micros == 5 * COST
     assert s.spend.tenant_spent_micros == 5 * COST  # the budget ledger's month
     assert s.spend.tenant_reserved_micros == COST  # running[9] still holds its reservation
@@ -101,23 +100,26 @@ def test_summary_numbers_match_a_hand_computed_scenario(demo: DemoCatalog) -> No
     s = summary(demo)
     assert s.counts["failed"] == 5
     assert s.counts["processing"] == 0
-    assert s.alerts.failure_rate_threshold_reached is True
-    assert s.spend is not None
+    assert s.observability.alerts.failure_rate_threshold_reached is True
     assert s.spend.tenant_reserved_micros == 0
 
 
-def counters(**values: int) -> stats.EditSummary:
-    return stats._summary_from(values, spend=None)
+NO_SPEND = stats.SummarySpend(
+    month="2025-01", event_spent_micros=0, tenant_spent_micros=0, tenant_reserved_micros=0
+)
+
+
+def alerts(**values: int) -> stats.SummaryAlerts:
+    """The alerts of a summary of these counters (the spend plays no part in them)."""
+    return stats._summary_from(values, spend=NO_SPEND).observability.alerts
 
 
 def test_failure_rate_alert_needs_the_minimum_samples() -> None:
     # 9 finished, all failed: below the 10 samples the alert needs.
-    assert not counters(n_failed=9).alerts.failure_rate_threshold_reached
-    assert counters(n_failed=10).alerts.failure_rate_threshold_reached
+    assert not alerts(n_failed=9).failure_rate_threshold_reached
+    assert alerts(n_failed=10).failure_rate_threshold_reached
     # Requests still in flight are no samples.
-    assert not counters(
-        n_failed=9, n_queued=50, n_processing=50
-    ).alerts.failure_rate_threshold_reached
+    assert not alerts(n_failed=9, n_queued=50, n_processing=50).failure_rate_threshold_reached
 
 
 @pytest.mark.parametrize(
@@ -134,8 +136,7 @@ def test_failure_rate_alert_needs_the_minimum_samples() -> None:
 def test_failure_rate_alert_flips_exactly_at_the_threshold(
     failed: int, succeeded: int, reached: bool
 ) -> None:
-    summary = counters(n_failed=failed, n_succeeded=succeeded)
-    assert summary.alerts.failure_rate_threshold_reached is reached
+    assert alerts(n_failed=failed, n_succeeded=succeeded).failure_rate_threshold_reached is reached
 
 
 @pytest.mark.parametrize(
@@ -145,8 +146,10 @@ def test_failure_rate_alert_flips_exactly_at_the_threshold(
 def test_latency_alert_flips_exactly_at_the_threshold(
     total_ms: int, samples: int, reached: bool
 ) -> None:
-    summary = counters(latency_ms_sum=total_ms, latency_samples=samples)
-    assert summary.alerts.latency_threshold_reached is reached
+    assert (
+        alerts(latency_ms_sum=total_ms, latency_samples=samples).latency_threshold_reached
+        is reached
+    )
 
 
 def test_thresholds_are_settings(settings_env: Callable[..., None]) -> None:
@@ -155,10 +158,10 @@ def test_thresholds_are_settings(settings_env: Callable[..., None]) -> None:
         AI_FAILURE_RATE_MIN_SAMPLES="4",
         AI_LATENCY_WARNING_MS="1000",
     )
-    assert counters(n_failed=2, n_succeeded=2).alerts.failure_rate_threshold_reached
-    assert not counters(n_failed=2, n_succeeded=3).alerts.failure_rate_threshold_reached
-    assert not counters(n_failed=3).alerts.failure_rate_threshold_reached  # 3 samples < 4
-    assert counters(latency_ms_sum=1000, latency_samples=1).alerts.latency_threshold_reached
+    assert alerts(n_failed=2, n_succeeded=2).failure_rate_threshold_reached
+    assert not alerts(n_failed=2, n_succeeded=3).failure_rate_threshold_reached
+    assert not alerts(n_failed=3).failure_rate_threshold_reached  # 3 samples < 4
+    assert alerts(latency_ms_sum=1000, latency_samples=1).latency_threshold_reached
 
 
 def test_racing_duplicate_transitions_move_the_counters_once(demo: DemoCatalog) -> None:
@@ -198,7 +201,7 @@ def test_a_stale_copy_still_fails_from_the_stored_status(demo: DemoCatalog) -> N
     assert s.counts["failed"] == 1
     assert s.counts["processing"] == 0
     assert s.counts["queued"] == 0
-    assert s.provider_runs == 1
+    assert s.samples.provider_runs == 1
     assert s.provider_failure_rate == 1.0
 
 

@@ -1,12 +1,14 @@
-"""Who may touch which event: a guest through the event's join token, a tenant admin only
-for events of the tenant in its token, a superadmin for the settings and the catalog."""
+"""Who may touch which event and request: a guest through the event's join token, and only
+its own requests; a tenant admin only events of the tenant in its token, and every request of
+them; a superadmin the settings and the catalog."""
 
 from __future__ import annotations
 
 from aiimage.edits.abuse import scope_hash
 from aiimage.edits.admission import Actor
 from aiimage.edits.catalog_store import catalog
-from aiimage.edits.models import Event
+from aiimage.edits.models import EditRequest, Event
+from aiimage.edits.request_store import get_edit
 from aiimage.errors import AuthError, ForbiddenError, NotFoundError
 from aiimage.identity import Identity
 
@@ -34,6 +36,16 @@ def tenant_event(identity: Identity, slug: str) -> tuple[Event, Actor]:
         user_id=identity.owner_id,
     )
     return event, actor
+
+
+def visible_edit(event: Event, actor: Actor, request_id: str) -> EditRequest:
+    """The request of `event` that `actor` asks for, if the actor may see it: a tenant admin
+    (already held to its own events) sees every request of the event, a guest only the ones
+    it made. Another guest's request is indistinguishable from a missing one."""
+    request = get_edit(event, request_id)
+    if actor.kind == "guest" and request.requested_by != actor.requested_by:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    return request
 
 
 def require_superadmin(identity: Identity) -> None:

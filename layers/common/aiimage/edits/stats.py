@@ -25,11 +25,12 @@ requests the event has.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
 from aiimage import aws
 from aiimage.edits.budget import budget_store
@@ -132,9 +133,8 @@ def check_failure_rate(request: EditRequest, *, now: datetime | None = None) -> 
     """Log `AI failure-rate alert threshold reached` once per cooldown window when the
     event's failure rate is at or above the threshold (from the minimum sample count)."""
     now = now or datetime.now(UTC)
-    counters = _read(request.tenant_id, request.event_slug)
-    summary = _summary_from(counters, spend=None)
-    if not summary.alerts.failure_rate_threshold_reached:
+    failures = FailureRate.of(_counts(_read(request.tenant_id, request.event_slug)))
+    if not failures.alerting:
         return False
     try:
         aws.dynamodb().update_item(
@@ -158,8 +158,8 @@ def check_failure_rate(request: EditRequest, *, now: datetime | None = None) -> 
         tenant_id=request.tenant_id,
         event_id=request.event_id,
         scope_hash=scope_of(request),
-        failure_rate=summary.failure_rate,
-        samples=summary.finished,
+        failure_rate=failures.rate,
+        samples=failures.finished,
         threshold=get_settings().ai_failure_rate_alert_threshold,
     )
     metrics.add_metric(name=MetricName.AI_FAILURE_RATE_ALERT, unit="Count", value=1)
@@ -195,36 +195,78 @@ def record_latency(request: EditRequest, provider: str, latency_ms: int) -> None
 
 
 # --- the summary --------------------------------------------------------------------------
+# The summary's value types are also the response of `GET …/ai-edits/summary`: the route
+# wraps `summarize(event)` in the envelope and has nothing to map. (No docstrings on them:
+# pydantic would publish a docstring as the schema's description in the OpenAPI document.)
 
 
-@dataclass(frozen=True, slots=True)
-class Alerts:
-    failure_rate_threshold_reached: bool
-    latency_threshold_reached: bool
+class SummarySamples(BaseModel):
+    finished: int  # succeeded + failed + blocked: the base of failure and moderation rates
+    provider_runs: int  # requests the provider finished or gave up on
+    latency: int  # provider calls timed
 
 
-@dataclass(frozen=True, slots=True)
-class Spend:
+class SummarySpend(BaseModel):
     month: str
     event_spent_micros: int  # this event's settled cost in the month
     tenant_spent_micros: int  # the tenant's settled cost in the month (the budget ledger)
     tenant_reserved_micros: int  # the tenant's requests in flight
 
 
-@dataclass(frozen=True, slots=True)
-class EditSummary:
+class SummaryAlerts(BaseModel):
+    failure_rate_threshold_reached: bool
+    latency_threshold_reached: bool
+
+
+class SummaryThresholds(BaseModel):
+    failure_rate: float
+    failure_rate_min_samples: int
+    latency_warning_ms: int
+
+
+class SummaryObservability(BaseModel):
+    alerts: SummaryAlerts
+    thresholds: SummaryThresholds
+
+
+class Summary(BaseModel):
     counts: dict[str, int]
     total: int
-    finished: int  # succeeded + failed + blocked: the samples of the rates
     failure_rate: float | None
     moderation_hit_rate: float | None
-    provider_runs: int
     provider_failure_rate: float | None
-    latency_samples: int
     average_provider_latency_ms: float | None
-    alerts: Alerts
-    spend: Spend | None = None
-    counters: dict[str, int] = field(default_factory=dict)
+    samples: SummarySamples
+    spend: SummarySpend
+    observability: SummaryObservability
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRate:
+    """failed / finished, the figure behind the failure-rate alert (of the summary, and of
+    `check_failure_rate` after each failure, which reads only the counters)."""
+
+    failed: int
+    finished: int  # succeeded + failed + blocked
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> FailureRate:
+        return cls(failed=counts["failed"], finished=sum(counts[s] for s in TERMINAL))
+
+    @property
+    def rate(self) -> float | None:
+        return _rate(self.failed, self.finished)
+
+    @property
+    def alerting(self) -> bool:
+        """At or above the threshold, from the minimum sample count on (on the unrounded
+        share, so 0.34996 does not alert at 0.35)."""
+        settings = get_settings()
+        share = self.failed / self.finished if self.finished else 0.0
+        return (
+            self.finished >= settings.ai_failure_rate_min_samples
+            and share >= settings.ai_failure_rate_alert_threshold
+        )
 
 
 def _read(tenant_id: str, slug: str) -> dict[str, int]:
@@ -244,41 +286,47 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _summary_from(counters: Mapping[str, int], *, spend: Spend | None) -> EditSummary:
+def _counts(counters: Mapping[str, int]) -> dict[str, int]:
+    return {s: max(0, counters.get(f"n_{s}", 0)) for s in STATUSES}
+
+
+def _summary_from(counters: Mapping[str, int], *, spend: SummarySpend) -> Summary:
     settings = get_settings()
-    counts: dict[str, int] = {s: max(0, counters.get(f"n_{s}", 0)) for s in STATUSES}
-    finished = counts["succeeded"] + counts["failed"] + counts["blocked"]
-    failure_rate = _rate(counts["failed"], finished)
+    counts = _counts(counters)
+    failures = FailureRate.of(counts)
     runs = counters.get("provider_runs", 0)
     samples = counters.get("latency_samples", 0)
-    average = round(counters.get("latency_ms_sum", 0) / samples, 1) if samples else None
-    failed_share = counts["failed"] / finished if finished else 0.0  # unrounded for the flag
-    return EditSummary(
+    latency_sum = counters.get("latency_ms_sum", 0)
+    average = round(latency_sum / samples, 1) if samples else None
+    return Summary(
         counts=counts,
         total=sum(counts.values()),
-        finished=finished,
-        failure_rate=failure_rate,
-        moderation_hit_rate=_rate(counters.get("moderation_hits", 0), finished),
-        provider_runs=runs,
+        failure_rate=failures.rate,
+        moderation_hit_rate=_rate(counters.get("moderation_hits", 0), failures.finished),
         provider_failure_rate=_rate(counters.get("provider_failures", 0), runs),
-        latency_samples=samples,
         average_provider_latency_ms=average,
-        alerts=Alerts(
-            failure_rate_threshold_reached=finished >= settings.ai_failure_rate_min_samples
-            and failed_share >= settings.ai_failure_rate_alert_threshold,
-            latency_threshold_reached=average is not None
-            and counters.get("latency_ms_sum", 0) >= settings.ai_latency_warning_ms * samples,
-        ),
+        samples=SummarySamples(finished=failures.finished, provider_runs=runs, latency=samples),
         spend=spend,
-        counters=dict(counters),
+        observability=SummaryObservability(
+            alerts=SummaryAlerts(
+                failure_rate_threshold_reached=failures.alerting,
+                latency_threshold_reached=average is not None
+                and latency_sum >= settings.ai_latency_warning_ms * samples,
+            ),
+            thresholds=SummaryThresholds(
+                failure_rate=settings.ai_failure_rate_alert_threshold,
+                failure_rate_min_samples=settings.ai_failure_rate_min_samples,
+                latency_warning_ms=settings.ai_latency_warning_ms,
+            ),
+        ),
     )
 
 
-def summarize(event: Event) -> EditSummary:
+def summarize(event: Event) -> Summary:
     """The event's summary: its counters item and the tenant's budget month (2 reads)."""
     counters = _read(event.tenant_id, event.slug)
     usage = budget_store().month_usage(event.tenant_id)
-    spend = Spend(
+    spend = SummarySpend(
         month=usage.month,
         event_spent_micros=counters.get(f"spent_{usage.month}", 0),
         tenant_spent_micros=usage.spent_micros,

@@ -10,24 +10,22 @@ from aiimage.ops.report import Report
 
 def event_summary(tenant_id: str, event_slug: str) -> Report:
     summary = stats.summarize(catalog().get_event(tenant_id, event_slug))
+    samples, spend = summary.samples, summary.spend
     report = Report("summary", verb="events")
     report.found = report.changed = 1
     report.details = [
         f"counts {summary.counts} total {summary.total}",
-        f"failure_rate {summary.failure_rate} (of {summary.finished} finished)",
+        f"failure_rate {summary.failure_rate} (of {samples.finished} finished)",
         f"moderation_hit_rate {summary.moderation_hit_rate}",
-        f"provider_failure_rate {summary.provider_failure_rate} (of {summary.provider_runs} runs)",
+        f"provider_failure_rate {summary.provider_failure_rate} (of {samples.provider_runs} runs)",
         f"average_provider_latency_ms {summary.average_provider_latency_ms} "
-        f"(of {summary.latency_samples} calls)",
+        f"(of {samples.latency} calls)",
+        f"spend {spend.month}: event {spend.event_spent_micros} micros, "
+        f"tenant {spend.tenant_spent_micros} micros (+{spend.tenant_reserved_micros} reserved)",
     ]
-    if summary.spend is not None:
-        report.details.append(
-            f"spend {summary.spend.month}: event {summary.spend.event_spent_micros} micros, "
-            f"tenant {summary.spend.tenant_spent_micros} micros "
-            f"(+{summary.spend.tenant_reserved_micros} reserved)"
-        )
+    alerts = summary.observability.alerts
     report.note = (
-        f"alerts: failure_rate={summary.alerts.failure_rate_threshold_reached} "
-        f"latency={summary.alerts.latency_threshold_reached}"
+        f"alerts: failure_rate={alerts.failure_rate_threshold_reached} "
+        f"latency={alerts.latency_threshold_reached}"
     )
     return report

@@ -1,0 +1,106 @@
+"""The guest routes: a guest of an event, through its join token and the `guest_id` cookie,
+uploads photos, asks for edits of them and fetches its own results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from ai_edits_api.views import (
+    PHOTO_RESPONSES,
+    RESULT_RESPONSES,
+    GuestEdit,
+    Id,
+    IdempotencyKey,
+    PhotoUploadRequest,
+    PhotoUploadView,
+    PhotoView,
+    StyleView,
+    Token,
+    result_response,
+)
+from aiimage.edits import admission, photos
+from aiimage.edits.access import guest_event, visible_edit
+from aiimage.edits.idempotency import idempotent_create
+from aiimage.errors import ValidationError
+from aiimage.http.app import CurrentIdentity
+from aiimage.http.models import Envelope
+
+router = APIRouter(prefix="/api/v1/events/{token}", tags=["guest"])
+
+
+@router.post("/photos/{photo}/ai-edits", status_code=201, response_model=Envelope[GuestEdit])
+def guest_create(
+    identity: CurrentIdentity,
+    token: Token,
+    photo: Id,
+    body: admission.EditCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Envelope[GuestEdit]:
+    event, actor = guest_event(identity, token)
+    if body.photo_id is not None:
+        raise ValidationError("photo_id belongs in the path", code="param_not_supported")
+    created = idempotent_create(
+        idempotency_key,
+        scope=f"{actor.requested_by}:{event.event_id}",
+        payload={"photo": photo, **body.model_dump()},
+        create=lambda: admission.create_edit(actor, event, photo, body),
+    )
+    return Envelope(data=GuestEdit.of(created, token))
+
+
+@router.post("/photos", status_code=201, response_model=Envelope[PhotoUploadView])
+def guest_upload_photo(
+    identity: CurrentIdentity, token: Token, body: PhotoUploadRequest
+) -> Envelope[PhotoUploadView]:
+    event, actor = guest_event(identity, token)
+    upload = photos.create_photo_upload(
+        actor, event, content_type=body.content_type, size=body.size
+    )
+    return Envelope(data=PhotoUploadView.of(upload))
+
+
+@router.post("/photos/{photo}/complete", response_model=Envelope[PhotoView])
+def guest_complete_photo(identity: CurrentIdentity, token: Token, photo: Id) -> Envelope[PhotoView]:
+    event, actor = guest_event(identity, token)
+    return Envelope(data=PhotoView.of(photos.complete_photo_upload(actor, event, photo), token))
+
+
+@router.get("/photos", response_model=Envelope[list[PhotoView]])
+def guest_photos(identity: CurrentIdentity, token: Token) -> Envelope[list[PhotoView]]:
+    event, _ = guest_event(identity, token)
+    return Envelope(data=[PhotoView.of(photo, token) for photo in photos.gallery(event)])
+
+
+@router.get("/photos/{photo}/image", response_class=Response, responses=PHOTO_RESPONSES)
+def guest_photo_image(
+    identity: CurrentIdentity,
+    token: Token,
+    photo: Id,
+    if_none_match: Annotated[str | None, Header(max_length=256)] = None,
+) -> Response:
+    event, _ = guest_event(identity, token)
+    stored = photos.display_image(event, photo, if_none_match=if_none_match)
+    headers = {"ETag": stored.etag, "Cache-Control": "private, max-age=3600"}
+    if stored.body is None:
+        return Response(status_code=304, headers=headers)
+    return Response(stored.body, media_type=stored.content_type, headers=headers)
+
+
+@router.get("/ai-edits/{request_id}", response_model=Envelope[GuestEdit])
+def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelope[GuestEdit]:
+    event, actor = guest_event(identity, token)
+    return Envelope(data=GuestEdit.of(visible_edit(event, actor, request_id), token))
+
+
+@router.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
+def guest_result(identity: CurrentIdentity, token: Token, request_id: Id) -> Response:
+    event, actor = guest_event(identity, token)
+    return result_response(visible_edit(event, actor, request_id))
+
+
+@router.get("/ai-styles", response_model=Envelope[list[StyleView]])
+def guest_styles(identity: CurrentIdentity, token: Token) -> Envelope[list[StyleView]]:
+    event, _ = guest_event(identity, token)
+    return Envelope(data=[StyleView.of(style) for style in admission.available_styles(event)])

@@ -1,0 +1,148 @@
+"""What the Magic Edits routes take and answer: the path and header parameters, the request
+bodies, and the views of the layer's values (only what the caller may see of them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Header, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiimage.edits.models import EditRequest, EditStatus, Photo, Style
+from aiimage.edits.photos import PhotoUpload
+from aiimage.errors import NotFoundError
+from aiimage.storage.objects import object_store
+
+# --- parameters ---------------------------------------------------------------------------
+
+Token = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Slug = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+IdempotencyKey = Annotated[str | None, Header(max_length=128, alias="Idempotency-Key")]
+
+# --- bodies -------------------------------------------------------------------------------
+
+
+class PhotoUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: str = Field(max_length=100)
+    size: int
+
+
+class SettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=0)
+    changes: dict[str, Any]
+
+
+# --- views --------------------------------------------------------------------------------
+# No docstrings on the models that had none: pydantic publishes a docstring as the schema's
+# description, and the OpenAPI document must not change with the move.
+
+
+class StyleView(BaseModel):
+    key: str
+    name: str
+    is_premium: bool
+
+    @classmethod
+    def of(cls, style: Style) -> StyleView:
+        return cls(key=style.key, name=style.name, is_premium=style.is_premium)
+
+
+class EditPage(BaseModel):
+    requests: list[EditRequest]
+    next_cursor: str | None
+
+
+class GuestEdit(BaseModel):
+    """What a guest sees of their request: no tenant, event or provider internals, no costs."""
+
+    request_id: str
+    photo_id: str
+    style_key: str
+    status: EditStatus
+    created_at: datetime
+    updated_at: datetime
+    block_reason: str | None
+    error_code: str | None
+    error_message: str | None
+    result_url: str | None  # once it has succeeded
+
+    @classmethod
+    def of(cls, request: EditRequest, token: str) -> GuestEdit:
+        result_url = None
+        if request.status == "succeeded":
+            result_url = f"/api/v1/events/{token}/ai-edits/{request.request_id}/result"
+        return cls(
+            request_id=request.request_id,
+            photo_id=request.photo_id,
+            style_key=request.style_key,
+            status=request.status,
+            created_at=request.created_at,
+            updated_at=request.updated_at,
+            block_reason=request.block_reason,
+            error_code=request.error_code,
+            error_message=request.error_message,
+            result_url=result_url,
+        )
+
+
+class PhotoUploadView(BaseModel):
+    photo_id: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, upload: PhotoUpload) -> PhotoUploadView:
+        return cls(
+            photo_id=upload.photo.photo_id,
+            url=upload.presigned.url,
+            method="PUT",
+            headers=upload.presigned.headers,
+            expires_at=upload.presigned.expires_at,
+        )
+
+
+class PhotoView(BaseModel):
+    photo_id: str
+    url: str  # the watermarked display copy
+
+    @classmethod
+    def of(cls, photo: Photo, token: str) -> PhotoView:
+        return cls(
+            photo_id=photo.photo_id,
+            url=f"/api/v1/events/{token}/photos/{photo.photo_id}/image",
+        )
+
+
+class WebhookResult(BaseModel):
+    completed: int
+
+
+# --- images -------------------------------------------------------------------------------
+
+PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/webp": {}}, "description": "The watermarked display copy"},
+    304: {"description": "Not modified"},
+}
+RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/webp": {}}, "description": "The watermarked result"}
+}
+
+
+def result_response(request: EditRequest) -> Response:
+    """The watermarked result of a request the caller may see (guest and tenant alike)."""
+    if request.status != "succeeded" or request.result_key is None:
+        raise NotFoundError("The edit has no result yet", code="no_result")
+    stored = object_store().get(request.result_key)
+    return Response(
+        stored.body,
+        media_type=stored.content_type,
+        headers={"ETag": stored.etag, "Cache-Control": "private, max-age=3600"},
+    )
