@@ -10,6 +10,7 @@ from aiimage.workers import is_last_receive, sqs_batch_handler
 
 # The queue's redrive policy moves a message to the DLQ after this many receives; the
 # last one fails its job (and refunds it) instead of leaving it half done.
+# tests/unit/test_worker_receives.py checks it against template.yaml's maxReceiveCount.
 MAX_RECEIVES = 5
 
 
