@@ -12,12 +12,13 @@ from fastapi.testclient import TestClient
 
 from aiimage import aws
 from aiimage.enhancer import dispatch
+from aiimage.enhancer.model_catalog import CATALOG
 from aiimage.providers.base import GenerationRequest, Outcome, ProviderUnavailableError
 from generate_api.app import app as generate_app
 from infra.sqs_poller import LambdaContext, sqs_event
 from jobs_api.app import app as jobs_app
 from jobs_worker.app import handler as worker
-from tests.conftest import TEST_ENV, assert_security_headers
+from tests.conftest import TEST_ENV, assert_security_headers, make_token
 from tests.functional.enhancer_support import browser, bucket_keys, jpeg
 from uploads_api.app import app as uploads_app
 
@@ -77,6 +78,23 @@ def test_a_job_runs_on_the_worker_and_succeeds(guest: TestClient) -> None:
     assert done["status"] == "succeeded"
     assert done["imageUrl"].startswith("https://app.test/r2-ai/ai-enhancer/results/guest/")
     assert len(bucket_keys()) == 2  # original and result
+
+
+@pytest.mark.parametrize("model", sorted(CATALOG))
+def test_every_model_of_the_catalog_runs_as_a_job(model: str) -> None:
+    """Each model with its defaults (img2img's float strength and guidance included), as a
+    plan that may use every model asks for it, through the HTTP handler and the worker."""
+    with TestClient(jobs_app, base_url="https://app.test") as client:
+        client.headers["Authorization"] = f"Bearer {make_token('every-model', plan='pro')}"
+        response = client.post(
+            JOBS, data={"model": model}, files={"image": ("a.jpg", jpeg(64, 48), "image/jpeg")}
+        )
+        assert response.status_code == 202, response.text
+        job = response.json()["data"]["job"]
+        assert run_worker()["batchItemFailures"] == []
+        done = client.get(f"{JOBS}/{job['id']}").json()["data"]
+        assert done["status"] == "succeeded", done
+        assert done["model"] == model
 
 
 def test_a_redelivered_message_does_nothing_twice(guest: TestClient) -> None:

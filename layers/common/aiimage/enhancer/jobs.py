@@ -21,11 +21,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.enhancer.model_catalog import GenerateParams, ProviderName, ResolvedParams
 from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
 from aiimage.identity import Identity
@@ -43,8 +42,6 @@ JobStatus = Literal["queued", "processing", "succeeded", "failed", "canceled"]
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 ACTIVE: tuple[JobStatus, ...] = ("queued", "processing")
 _RETENTION_SECONDS = 30 * 24 * 3600
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,27 +132,14 @@ def _table() -> str:
 
 
 def _to_item(job: Job) -> dict[str, Any]:
-    item = {
-        name: _SERIALIZER.serialize(value)
-        for name, value in job.model_dump(mode="json").items()
-        if value is not None
-    }
+    item = dynamo.to_item(job.model_dump(mode="json"))
     item.update(_key(job.owner_type, job.owner_id, job.id))
     item["expires_at"] = {"N": str(job.created_at // 1000 + _RETENTION_SECONDS)}
     return item
 
 
 def _from_item(item: Mapping[str, Any]) -> Job:
-    plain = {
-        k: _DESERIALIZER.deserialize(v)
-        for k, v in item.items()
-        if k not in ("pk", "sk", "expires_at")
-    }
-    return Job.model_validate(plain)
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    return Job.model_validate(dynamo.from_item(item, without=("pk", "sk", "expires_at")))
 
 
 # --- creation -----------------------------------------------------------------------------
@@ -196,7 +180,7 @@ def create(
     except ClientError as exc:
         # The id is new and random: an existing item is this very put, applied by an
         # attempt whose answer was lost before the SDK retried it.
-        if not _condition_failed(exc):
+        if not dynamo.condition_failed(exc):
             raise
     try:
         enqueue(JobMessage(job.id, job.owner_type, job.owner_id))
@@ -309,30 +293,16 @@ def transition(
 ) -> Job | None:
     """Move `job` to `to_status` if it is still in one of `from_status`; None if it is not
     (another delivery, a cancel or a retry got there first)."""
-    values = {"status": to_status, "updated_at": _now_ms(), **changes}
-    names = {f"#{name}": name for name in values}
-    expression_values = {
-        f":{name}": _SERIALIZER.serialize(value)
-        for name, value in values.items()
-        if value is not None
-    }
-    sets = [f"#{name} = :{name}" for name, value in values.items() if value is not None]
-    removes = [f"#{name}" for name, value in values.items() if value is None]
-    allowed = {f":from{i}": {"S": status} for i, status in enumerate(from_status)}
-    names["#current"] = "status"
-    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    update = dynamo.status_update(
+        _table(),
+        _key(job.owner_type, job.owner_id, job.id),
+        from_status=from_status,
+        changes={"status": to_status, "updated_at": _now_ms(), **changes},
+    )
     try:
-        response = aws.dynamodb().update_item(
-            TableName=_table(),
-            Key=_key(job.owner_type, job.owner_id, job.id),
-            UpdateExpression=update,
-            ConditionExpression=f"#current IN ({', '.join(allowed)})",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**expression_values, **allowed},
-            ReturnValues="ALL_NEW",
-        )
+        response = aws.dynamodb().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as exc:
-        if _condition_failed(exc):
+        if dynamo.condition_failed(exc):
             return None
         raise
     return _from_item(response["Attributes"])
