@@ -46,7 +46,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.middleware.base import RequestResponseEndpoint
 
 from aiimage.imaging import enhance, webp
-from infra.emulators.faults import Fault, FaultAnswers, answer, emulator_app
+from infra.emulators.faults import Fault, FaultAnswers, FaultQueue, answer, emulator_app
 from infra.emulators.server import emulator_main
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
@@ -300,59 +300,65 @@ def sign_webhook(secret: str, webhook_id: str, timestamp: str, body: bytes) -> s
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def create_app(
-    *, api_token: str, processing_seconds: float = 0.0, webhook_secret: str | None = None
-) -> FastAPI:
-    app, faults = emulator_app("Replicate emulator")
-    secret = webhook_secret or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    app.state.webhook_secret = secret
-    app.state.webhooks = []  # (prediction id, HTTP status or error) per delivery attempt
-    jobs: dict[str, Job] = {}
-    files: dict[str, StoredFile] = {}
-    outputs: dict[str, bytes] = {}
-    tasks: set[asyncio.Task[None]] = set()
-    app.state.received = []
+class ReplicateEmulator:
+    """The emulator's state; its routes are methods (create_app registers them)."""
 
-    @app.exception_handler(EmulatorError)
-    async def _emulator_error(_: Request, exc: EmulatorError) -> JSONResponse:
+    def __init__(
+        self,
+        app: FastAPI,
+        faults: FaultQueue,
+        *,
+        api_token: str,
+        processing_seconds: float,
+        secret: str,
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.api_token = api_token
+        self.processing_seconds = processing_seconds
+        self.secret = secret
+        self.jobs: dict[str, Job] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.outputs: dict[str, bytes] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def on_emulator_error(self, _: Request, exc: EmulatorError) -> JSONResponse:
         return exc.response
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_invalid_body(self, _: Request, exc: RequestValidationError) -> JSONResponse:
         # Replicate's wording for a body that is not JSON; schema errors are 422s.
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return problem(400, "Failed to parse request body as JSON")
         detail = "; ".join(str(e.get("msg")) for e in exc.errors())
         return problem(422, detail, title="Invalid request")
 
-    @app.middleware("http")
-    async def inject_faults(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def inject_faults(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
         if not path.startswith("/v1/"):
             return await call_next(request)
-        app.state.received.append(f"{request.method} {path}")
-        fault = faults.take(path)
+        self.app.state.received.append(f"{request.method} {path}")
+        fault = self.faults.take(path)
         if fault is not None and fault.kind == "failed":
             request.state.fault = fault  # the create route ends its prediction as failed
         created = request.method == "POST" and path == "/v1/predictions"
         answers = FAULT_ANSWERS_TO_CREATE if created else FAULT_ANSWERS
         return await answer(fault, answers, lambda: call_next(request))
 
-    def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
+    def authorized(self, authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
         valid = scheme.lower() in ("bearer", "token") and secrets.compare_digest(
-            token.encode(), api_token.encode()
+            token.encode(), self.api_token.encode()
         )
         if not valid:
             raise EmulatorError(_unauthenticated())
 
-    def find(prediction_id: str) -> Job:
-        job = jobs.get(prediction_id)
+    def find(self, prediction_id: str) -> Job:
+        job = self.jobs.get(prediction_id)
         if job is None:
             raise EmulatorError(problem(404, "The requested resource could not be found"))
         return job
 
-    async def read_input(source: ImageSource, ref: str) -> bytes:
+    async def read_input(self, source: ImageSource, ref: str) -> bytes:
         if source == "data":
             header, _, payload = ref.partition(",")
             if not header.endswith(";base64"):
@@ -363,7 +369,7 @@ def create_app(
                 raise ValueError("the data URI is not valid base64") from exc
         if source == "file":
             match = FILE_PATH.match(urlsplit(ref).path)
-            stored = files.get(match.group(1)) if match else None
+            stored = self.files.get(match.group(1)) if match else None
             if stored is None:
                 raise ValueError("the input file does not exist")
             return stored.data
@@ -380,7 +386,7 @@ def create_app(
                     raise ValueError("the input file is too large")
             return bytes(data)
 
-    async def deliver_webhook(job: Job) -> None:
+    async def deliver_webhook(self, job: Job) -> None:
         """The `completed` event, signed; retried with backoff on failure or a non-2xx
         answer, as Replicate retries only the terminal event. One webhook-id throughout."""
         if job.webhook is None or (job.webhook_events and "completed" not in job.webhook_events):
@@ -394,38 +400,38 @@ def create_app(
                     "content-type": "application/json",
                     "webhook-id": webhook_id,
                     "webhook-timestamp": timestamp,
-                    "webhook-signature": sign_webhook(secret, webhook_id, timestamp, body),
+                    "webhook-signature": sign_webhook(self.secret, webhook_id, timestamp, body),
                 }
                 try:
                     answer = await client.post(job.webhook, content=body, headers=headers)
-                    app.state.webhooks.append((job.id, answer.status_code))
+                    self.app.state.webhooks.append((job.id, answer.status_code))
                     if answer.is_success:
                         return
                 except httpx.HTTPError as exc:
-                    app.state.webhooks.append((job.id, type(exc).__name__))
+                    self.app.state.webhooks.append((job.id, type(exc).__name__))
                 await asyncio.sleep(WEBHOOK_BACKOFF_SECONDS * 2**attempt)
 
-    async def run(job: Job, source: ImageSource, ref: str) -> None:
-        await compute(job, source, ref)
-        await deliver_webhook(job)
+    async def run(self, job: Job, source: ImageSource, ref: str) -> None:
+        await self.compute(job, source, ref)
+        await self.deliver_webhook(job)
 
-    async def compute(job: Job, source: ImageSource, ref: str) -> None:
+    async def compute(self, job: Job, source: ImageSource, ref: str) -> None:
         job.status, job.started_at = "processing", datetime.now(UTC)
-        await asyncio.sleep(processing_seconds)
+        await asyncio.sleep(self.processing_seconds)
         if job.fail_with is not None:
             job.finish("failed", error=job.fail_with)
             return
         try:
-            data = await read_input(source, ref)
+            data = await self.read_input(source, ref)
             png = await asyncio.to_thread(run_model, job.input, data)
         except Exception as exc:  # a run that raises is a failed prediction, not an HTTP error
             job.finish("failed", error=str(exc) or type(exc).__name__)
             return
-        outputs[job.id] = png
+        self.outputs[job.id] = png
         job.output = f"{job.base_url}/v1/__outputs/{job.id}.png"
         job.finish("succeeded")
 
-    def image_source(model_input: ModelInput, request: Request) -> ImageSource:
+    def image_source(self, model_input: ModelInput, request: Request) -> ImageSource:
         ref = model_input.image_ref
         if ref.startswith("data:"):
             return "data"
@@ -437,8 +443,8 @@ def create_app(
             return "file"
         return "url"
 
-    @app.post("/v1/predictions", status_code=201, dependencies=[Depends(authorized)])
     async def create_prediction(
+        self,
         body: CreatePrediction,
         request: Request,
         prefer: Annotated[str | None, Header()] = None,
@@ -456,9 +462,9 @@ def create_app(
             )
             raise EmulatorError(problem(422, detail, title="Input validation failed")) from exc
         ref = model_input.image_ref
-        source = image_source(model_input, request)
+        source = self.image_source(model_input, request)
         recorded = {**body.input, model_input.image_field: f"<{source}>"}
-        app.state.requests.append(
+        self.app.state.requests.append(
             CreateRecord(version, recorded, source, "data:" if source == "data" else ref, prefer)
         )
         fault: Fault | None = getattr(request.state, "fault", None)
@@ -473,10 +479,10 @@ def create_app(
             webhook=body.webhook,
             webhook_events=frozenset(body.webhook_events_filter or ()),
         )
-        jobs[job.id] = job
-        job.task = asyncio.create_task(run(job, source, ref))
-        tasks.add(job.task)
-        job.task.add_done_callback(tasks.discard)
+        self.jobs[job.id] = job
+        job.task = asyncio.create_task(self.run(job, source, ref))
+        self.tasks.add(job.task)
+        job.task.add_done_callback(self.tasks.discard)
         headers: dict[str, str] = {}
         if prefer is not None and (match := PREFER_WAIT.match(prefer.strip())):
             wait = int(match.group(2) or 60)
@@ -485,25 +491,22 @@ def create_app(
             await asyncio.wait({job.task}, timeout=wait)
         return JSONResponse(job.as_json(), status_code=201, headers=headers)
 
-    @app.get("/v1/webhooks/default/secret", dependencies=[Depends(authorized)])
-    async def default_webhook_secret() -> dict[str, str]:
-        return {"key": secret}
+    async def default_webhook_secret(self) -> dict[str, str]:
+        return {"key": self.secret}
 
-    @app.get("/v1/predictions/{prediction_id}", dependencies=[Depends(authorized)])
-    async def get_prediction(prediction_id: str) -> dict[str, Any]:
-        return find(prediction_id).as_json()
+    async def get_prediction(self, prediction_id: str) -> dict[str, Any]:
+        return self.find(prediction_id).as_json()
 
-    @app.post("/v1/predictions/{prediction_id}/cancel", dependencies=[Depends(authorized)])
-    async def cancel_prediction(prediction_id: str) -> dict[str, Any]:
-        job = find(prediction_id)
+    async def cancel_prediction(self, prediction_id: str) -> dict[str, Any]:
+        job = self.find(prediction_id)
         if job.status not in TERMINAL:
             job.finish("canceled")
             if job.task is not None:
                 job.task.cancel()
         return job.as_json()
 
-    @app.post("/v1/files", status_code=201, dependencies=[Depends(authorized)])
     async def create_file(
+        self,
         request: Request,
         content: Annotated[UploadFile, File()],
         filename: Annotated[str | None, Form()] = None,
@@ -519,31 +522,54 @@ def create_app(
             data=data,
             created_at=datetime.now(UTC),
         )
-        files[stored.id] = stored
+        self.files[stored.id] = stored
         return _file_json(stored, str(request.base_url).rstrip("/"))
 
-    @app.get("/v1/files/{file_id}", dependencies=[Depends(authorized)])
-    async def get_file(file_id: str, request: Request) -> dict[str, Any]:
-        stored = files.get(file_id)
+    async def get_file(self, file_id: str, request: Request) -> dict[str, Any]:
+        stored = self.files.get(file_id)
         if stored is None:
             raise EmulatorError(problem(404, "The requested resource could not be found"))
         return _file_json(stored, str(request.base_url).rstrip("/"))
 
-    @app.get("/v1/files/{file_id}/download", dependencies=[Depends(authorized)])
-    async def download_file(file_id: str) -> Response:
-        stored = files.get(file_id)
+    async def download_file(self, file_id: str) -> Response:
+        stored = self.files.get(file_id)
         if stored is None:
             raise EmulatorError(problem(404, "The requested resource could not be found"))
         return Response(stored.data, media_type=stored.content_type)
 
-    # Like replicate.delivery: no auth, the unguessable id is the capability.
-    @app.get("/v1/__outputs/{name}")
-    async def get_output(name: str) -> Response:
-        png = outputs.get(name.removesuffix(".png"))
+    async def get_output(self, name: str) -> Response:
+        png = self.outputs.get(name.removesuffix(".png"))
         if png is None:
             raise EmulatorError(problem(404, "Not found"))
         return Response(png, media_type="image/png")
 
+
+def create_app(
+    *, api_token: str, processing_seconds: float = 0.0, webhook_secret: str | None = None
+) -> FastAPI:
+    app, faults = emulator_app("Replicate emulator")
+    secret = webhook_secret or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    app.state.webhook_secret = secret
+    app.state.webhooks = []  # (prediction id, HTTP status or error) per delivery attempt
+    app.state.received = []
+    emulator = ReplicateEmulator(
+        app, faults, api_token=api_token, processing_seconds=processing_seconds, secret=secret
+    )
+    auth = [Depends(emulator.authorized)]
+    app.exception_handler(EmulatorError)(emulator.on_emulator_error)
+    app.exception_handler(RequestValidationError)(emulator.on_invalid_body)
+    app.middleware("http")(emulator.inject_faults)
+    app.post("/v1/predictions", status_code=201, dependencies=auth)(emulator.create_prediction)
+    app.get("/v1/webhooks/default/secret", dependencies=auth)(emulator.default_webhook_secret)
+    app.get("/v1/predictions/{prediction_id}", dependencies=auth)(emulator.get_prediction)
+    app.post("/v1/predictions/{prediction_id}/cancel", dependencies=auth)(
+        emulator.cancel_prediction
+    )
+    app.post("/v1/files", status_code=201, dependencies=auth)(emulator.create_file)
+    app.get("/v1/files/{file_id}", dependencies=auth)(emulator.get_file)
+    app.get("/v1/files/{file_id}/download", dependencies=auth)(emulator.download_file)
+    # Like replicate.delivery: no auth, the unguessable id is the capability.
+    app.get("/v1/__outputs/{name}")(emulator.get_output)
     return app
 
 

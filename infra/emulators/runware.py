@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from aiimage.imaging import enhance, webp
-from infra.emulators.faults import Fault, FaultAnswers, answer, emulator_app
+from infra.emulators.faults import Fault, FaultAnswers, FaultQueue, answer, emulator_app
 from infra.emulators.server import emulator_main
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
@@ -226,39 +226,49 @@ def run_inference(task: ImageInferenceTask, data: bytes) -> tuple[bytes, str, st
 # --- the app -----------------------------------------------------------------------------
 
 
-def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
-    app, faults = emulator_app("Runware emulator")
-    jobs: dict[str, Job] = {}
-    images: dict[str, Stored] = {}  # uploads and outputs, by imageUUID
-    polls: dict[str, int] = {}
-    app.state.jobs = jobs
-    app.state.polls = polls
+# One task's answer: its data items and its errors.
+TaskAnswer = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
-    def authorized(request: Request, tasks: list[Any]) -> bool:
+
+class RunwareEmulator:
+    """The emulator's state; its routes are methods (create_app registers them)."""
+
+    def __init__(
+        self, app: FastAPI, faults: FaultQueue, *, api_key: str, polls_until_done: int
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.api_key = api_key
+        self.polls_until_done = polls_until_done
+        self.jobs: dict[str, Job] = {}
+        self.images: dict[str, Stored] = {}  # uploads and outputs, by imageUUID
+        self.polls: dict[str, int] = {}
+
+    def authorized(self, request: Request, tasks: list[Any]) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token:
-            return secrets.compare_digest(token.encode(), api_key.encode())
+            return secrets.compare_digest(token.encode(), self.api_key.encode())
         first = tasks[0] if tasks else None
         if isinstance(first, dict) and first.get("taskType") == "authentication":
             key = str(first.get("apiKey", ""))
-            return secrets.compare_digest(key.encode(), api_key.encode())
+            return secrets.compare_digest(key.encode(), self.api_key.encode())
         return False
 
-    async def read_image(ref: str) -> bytes:
+    async def read_image(self, ref: str) -> bytes:
         if ref.startswith("data:"):
             header, _, payload = ref.partition(",")
             if not header.endswith(";base64"):
                 raise TaskRejectedError("invalidSeedImage", "Only base64 data URIs are supported")
             ref = payload
         elif ref.startswith(("http://", "https://")):
-            return await fetch(ref)
+            return await self.fetch(ref)
         else:
             try:
                 image_uuid: str | None = str(uuid.UUID(ref))
             except ValueError:
                 image_uuid = None  # plain base64
             if image_uuid is not None:
-                stored = images.get(image_uuid)
+                stored = self.images.get(image_uuid)
                 if stored is None:
                     raise TaskRejectedError("invalidSeedImage", "The image UUID does not exist")
                 return stored.data
@@ -276,7 +286,7 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
             raise TaskRejectedError("invalidSeedImage", "The image is too large")
         return data
 
-    async def fetch(url: str) -> bytes:
+    async def fetch(self, url: str) -> bytes:
         try:
             async with (
                 httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client,
@@ -298,18 +308,18 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
                 "invalidSeedImage", "The image URL could not be fetched"
             ) from exc
 
-    def result_items(job: Job, *, with_status: bool) -> list[dict[str, Any]]:
+    def result_items(self, job: Job, *, with_status: bool) -> list[dict[str, Any]]:
         if with_status:
             return [{**item, "status": "success"} for item in job.items]
         return list(job.items)
 
-    async def infer(job: Job, fail_with: str | None) -> None:
-        """Do the work at once; whether the answer is visible is decided by the polls."""
+    async def infer(self, job: Job, fail_with: str | None) -> None:
+        """Do the work at once; whether the answer is visible is decided by the self.polls."""
         if fail_with is not None:
             job.error = {"code": "inferenceError", "message": fail_with}
             return
         task = job.task
-        data = await read_image(task.seed_image) if task.seed_image else None
+        data = await self.read_image(task.seed_image) if task.seed_image else None
         if data is None:
             raise TaskRejectedError(
                 "missingSeedImage", "seedImage is required", parameter="seedImage"
@@ -317,7 +327,7 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
         for _ in range(task.number_results):
             output, content_type, extension = await asyncio.to_thread(run_inference, task, data)
             image_uuid = str(uuid.uuid4())
-            images[image_uuid] = Stored(output, content_type)
+            self.images[image_uuid] = Stored(output, content_type)
             item: dict[str, Any] = {
                 "taskType": "imageInference",
                 "taskUUID": job.task_uuid,
@@ -337,9 +347,7 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
                 item["cost"] = COST_PER_IMAGE
             job.items.append(item)
 
-    async def handle(
-        raw: Any, base_url: str, fault: Fault | None
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async def handle(self, raw: Any, base_url: str, fault: Fault | None) -> TaskAnswer:
         """One task: (data items, errors)."""
         if not isinstance(raw, dict):
             raise TaskRejectedError("invalidPayload", "Each task must be a JSON object")
@@ -347,58 +355,67 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
         if task_type == "authentication":
             return [], []
         if task_type == "imageUpload":
-            upload = ImageUploadTask.model_validate(raw)
-            data = await read_image(upload.image)
-            image_uuid = str(uuid.uuid4())
-            try:
-                content_type = Image.MIME.get(webp.decode(data).format or "", "image/png")
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-                raise TaskRejectedError("invalidImage", "The image could not be read") from exc
-            images[image_uuid] = Stored(data, content_type)
-            url = f"{base_url}/v1/__outputs/{image_uuid}.png"
-            item = {"taskType": "imageUpload", "taskUUID": str(upload.task_uuid)}
-            return [{**item, "imageUUID": image_uuid, "imageURL": url}], []
+            return await self.upload(raw, base_url)
         if task_type == "imageInference":
-            task = ImageInferenceTask.model_validate(raw)
-            task_uuid = str(task.task_uuid)
-            if task.output_format.upper() not in FORMATS:
-                raise TaskRejectedError(
-                    "invalidOutputFormat", "outputFormat must be JPG, PNG or WEBP"
-                )
-            if task_uuid in jobs:
-                raise TaskRejectedError(
-                    "conflictTaskUUID",
-                    "The taskUUID is already in use by another task",
-                    parameter="taskUUID",
-                )
-            job = Job(task_uuid, task, base_url)
-            fail_with = None
-            if fault is not None and fault.kind == "failed":
-                fail_with = fault.message or DEFAULT_FAILURE
-            await infer(job, fail_with)  # TaskRejectedError here: invalid input, no job
-            jobs[task_uuid] = job
-            if task.delivery_method == "sync":
-                if job.error is not None:
-                    raise TaskRejectedError(job.error["code"], job.error["message"])
-                return result_items(job, with_status=False), []
-            return [{"taskType": "imageInference", "taskUUID": task_uuid}], []
+            return await self.inference(raw, base_url, fault)
         if task_type == "getResponse":
-            get = GetResponseTask.model_validate(raw)
-            task_uuid = str(get.task_uuid)
-            found = jobs.get(task_uuid)
-            if found is None:
-                raise TaskRejectedError("invalidTaskUUID", "No task with this taskUUID is known")
-            polls[task_uuid] = polls.get(task_uuid, 0) + 1
-            base = {"taskType": "imageInference", "taskUUID": task_uuid}
-            if polls[task_uuid] < polls_until_done:
-                return [{**base, "status": "processing"}], []
-            if found.error is not None:
-                error = {**found.error, "taskType": "imageInference", "taskUUID": task_uuid}
-                return [{**base, "status": "error", "error": found.error}], [error]
-            return result_items(found, with_status=True), []
+            return self.get_response(raw)
         raise TaskRejectedError("unsupportedTaskType", f"Unknown taskType {task_type!r}")
 
-    async def tasks_endpoint(request: Request) -> Response:
+    async def upload(self, raw: dict[str, Any], base_url: str) -> TaskAnswer:
+        upload = ImageUploadTask.model_validate(raw)
+        data = await self.read_image(upload.image)
+        image_uuid = str(uuid.uuid4())
+        try:
+            content_type = Image.MIME.get(webp.decode(data).format or "", "image/png")
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise TaskRejectedError("invalidImage", "The image could not be read") from exc
+        self.images[image_uuid] = Stored(data, content_type)
+        url = f"{base_url}/v1/__outputs/{image_uuid}.png"
+        item = {"taskType": "imageUpload", "taskUUID": str(upload.task_uuid)}
+        return [{**item, "imageUUID": image_uuid, "imageURL": url}], []
+
+    async def inference(
+        self, raw: dict[str, Any], base_url: str, fault: Fault | None
+    ) -> TaskAnswer:
+        task = ImageInferenceTask.model_validate(raw)
+        task_uuid = str(task.task_uuid)
+        if task.output_format.upper() not in FORMATS:
+            raise TaskRejectedError("invalidOutputFormat", "outputFormat must be JPG, PNG or WEBP")
+        if task_uuid in self.jobs:
+            raise TaskRejectedError(
+                "conflictTaskUUID",
+                "The taskUUID is already in use by another task",
+                parameter="taskUUID",
+            )
+        job = Job(task_uuid, task, base_url)
+        fail_with = None
+        if fault is not None and fault.kind == "failed":
+            fail_with = fault.message or DEFAULT_FAILURE
+        await self.infer(job, fail_with)  # TaskRejectedError here: invalid input, no job
+        self.jobs[task_uuid] = job
+        if task.delivery_method == "sync":
+            if job.error is not None:
+                raise TaskRejectedError(job.error["code"], job.error["message"])
+            return self.result_items(job, with_status=False), []
+        return [{"taskType": "imageInference", "taskUUID": task_uuid}], []
+
+    def get_response(self, raw: dict[str, Any]) -> TaskAnswer:
+        get = GetResponseTask.model_validate(raw)
+        task_uuid = str(get.task_uuid)
+        found = self.jobs.get(task_uuid)
+        if found is None:
+            raise TaskRejectedError("invalidTaskUUID", "No task with this taskUUID is known")
+        self.polls[task_uuid] = self.polls.get(task_uuid, 0) + 1
+        base = {"taskType": "imageInference", "taskUUID": task_uuid}
+        if self.polls[task_uuid] < self.polls_until_done:
+            return [{**base, "status": "processing"}], []
+        if found.error is not None:
+            error = {**found.error, "taskType": "imageInference", "taskUUID": task_uuid}
+            return [{**base, "status": "error", "error": found.error}], [error]
+        return self.result_items(found, with_status=True), []
+
+    async def tasks_endpoint(self, request: Request) -> Response:
         try:
             tasks = json.loads(await request.body())
         except ValueError:
@@ -407,13 +424,15 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
             )
         if not isinstance(tasks, list):
             tasks = [tasks]
-        app.state.requests.extend(_record(t) for t in tasks if isinstance(t, dict))
+        self.app.state.requests.extend(_record(t) for t in tasks if isinstance(t, dict))
         types = " ".join(str(t.get("taskType")) for t in tasks if isinstance(t, dict))
-        fault = faults.take(f"/v1 {types}")
-        return await answer(fault, FAULT_ANSWERS, lambda: handle_tasks(request, tasks, fault))
+        fault = self.faults.take(f"/v1 {types}")
+        return await answer(fault, FAULT_ANSWERS, lambda: self.handle_tasks(request, tasks, fault))
 
-    async def handle_tasks(request: Request, tasks: list[Any], fault: Fault | None) -> Response:
-        if not authorized(request, tasks):
+    async def handle_tasks(
+        self, request: Request, tasks: list[Any], fault: Fault | None
+    ) -> Response:
+        if not self.authorized(request, tasks):
             return _unauthenticated()
         base_url = str(request.base_url).rstrip("/")
         data: list[dict[str, Any]] = []
@@ -423,7 +442,7 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
             task_type = raw.get("taskType") if isinstance(raw, dict) else None
             task_uuid = raw.get("taskUUID") if isinstance(raw, dict) else None
             try:
-                items, task_errors = await handle(raw, base_url, fault)
+                items, task_errors = await self.handle(raw, base_url, fault)
             except TaskRejectedError as exc:
                 error = {"code": exc.code, "message": exc.message, "taskType": task_type}
                 if exc.parameter:
@@ -448,17 +467,22 @@ def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
         status = 200 if data or not statuses else statuses[0]
         return JSONResponse(body, status_code=status)
 
-    app.add_api_route("/v1", tasks_endpoint, methods=["POST"])
-    app.add_api_route("/v1/", tasks_endpoint, methods=["POST"], include_in_schema=False)
-
-    # Like im.runware.ai: no auth, the unguessable imageUUID is the capability.
-    @app.get("/v1/__outputs/{name}")
-    async def get_output(name: str) -> Response:
-        stored = images.get(name.rpartition(".")[0] or name)
+    async def get_output(self, name: str) -> Response:
+        stored = self.images.get(name.rpartition(".")[0] or name)
         if stored is None:
             return JSONResponse(error_body("notFound", "Not found"), status_code=404)
         return Response(stored.data, media_type=stored.content_type)
 
+
+def create_app(*, api_key: str, polls_until_done: int = 1) -> FastAPI:
+    app, faults = emulator_app("Runware emulator")
+    emulator = RunwareEmulator(app, faults, api_key=api_key, polls_until_done=polls_until_done)
+    app.state.jobs = emulator.jobs
+    app.state.polls = emulator.polls
+    app.add_api_route("/v1", emulator.tasks_endpoint, methods=["POST"])
+    app.add_api_route("/v1/", emulator.tasks_endpoint, methods=["POST"], include_in_schema=False)
+    # Like im.runware.ai: no auth, the unguessable imageUUID is the capability.
+    app.get("/v1/__outputs/{name}")(emulator.get_output)
     return app
 
 

@@ -48,7 +48,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from aiimage.imaging import enhance, webp
-from infra.emulators.faults import Fault, FaultAnswers, emulator_app, immediate_answer
+from infra.emulators.faults import (
+    Fault,
+    FaultAnswers,
+    FaultQueue,
+    emulator_app,
+    immediate_answer,
+)
 from infra.emulators.server import emulator_main
 
 SD15_IMG2IMG = "@cf/runwayml/stable-diffusion-v1-5-img2img"
@@ -245,69 +251,85 @@ FAULT_ANSWERS: FaultAnswers = {
 }
 
 
-def create_app(*, api_token: str, account_id: str | None = None) -> FastAPI:
-    app, faults = emulator_app("Workers AI emulator")
+class WorkersAiEmulator:
+    """The emulator's state; its routes are methods (create_app registers them)."""
 
-    @app.exception_handler(EmulatorError)
-    async def _emulator_error(_: Request, exc: EmulatorError) -> JSONResponse:
+    def __init__(
+        self, app: FastAPI, faults: FaultQueue, *, api_token: str, account_id: str | None
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.api_token = api_token
+        self.account_id = account_id
+
+    async def on_emulator_error(self, _: Request, exc: EmulatorError) -> JSONResponse:
         return exc.response
 
-    @app.get("/__emulator/requests")
-    async def list_requests() -> list[dict[str, Any]]:
-        return list(app.state.requests)
+    async def list_requests(self) -> list[dict[str, Any]]:
+        return list(self.app.state.requests)
 
-    @app.delete("/__emulator/requests", status_code=204)
-    async def clear_requests() -> None:
-        app.state.requests.clear()
+    async def clear_requests(self) -> None:
+        self.app.state.requests.clear()
 
-    def check_auth(request: Request, account: str) -> None:
+    def check_auth(self, request: Request, account: str) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         valid = scheme.lower() == "bearer" and secrets.compare_digest(
-            token.strip().encode(), api_token.encode()
+            token.strip().encode(), self.api_token.encode()
         )
         if not valid:
             raise EmulatorError(error(401, 10000))
-        if account_id is not None and account != account_id:
+        if self.account_id is not None and account != self.account_id:
             raise EmulatorError(error(403, 10000))
 
-    @app.post("/client/v4/accounts/{account}/ai/run/{model:path}")
-    async def run(account: str, model: str, request: Request) -> Response:
+    async def run(self, account: str, model: str, request: Request) -> Response:
         raw = await request.body()
         try:
             body: object = json.loads(raw) if raw else None
         except (ValueError, UnicodeDecodeError):
             body = None
-        app.state.requests.append(record(account, model, body))
-        fault = faults.take(request.url.path)
+        self.app.state.requests.append(record(account, model, body))
+        fault = self.faults.take(request.url.path)
         if (immediate := immediate_answer(fault, FAULT_ANSWERS)) is not None:
             return immediate
         if fault is not None:  # slow: the run starts late (a sync API: no answer meanwhile)
             await asyncio.sleep(fault.delay)
-        check_auth(request, account)
-        needs_image = MODELS.get(model)
-        if needs_image is None:
-            raise EmulatorError(error(400, 5007, f"No such model {model} or task"))
-        if not isinstance(body, dict):
-            raise EmulatorError(error(400, 3003))
-        try:
-            run_input = RunInput.model_validate(body)
-        except PydanticValidationError as exc:
-            detail = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
-            )
-            raise _invalid(detail) from exc
-        data = input_image(run_input)
-        if data is None and needs_image:
-            raise _invalid("image: required for this model")
-        try:
-            if data is None:
-                png = await asyncio.to_thread(text_to_image, run_input)
-            else:
-                png = await asyncio.to_thread(img2img, run_input, data)
-        except ValueError as exc:
-            raise _invalid(str(exc)) from exc
+        self.check_auth(request, account)
+        png = await _run_model(model, body)
         return Response(png, media_type="image/png")
 
+
+async def _run_model(model: str, body: object) -> bytes:
+    """The PNG that `model` makes of a request `body`, or the API's error for it."""
+    needs_image = MODELS.get(model)
+    if needs_image is None:
+        raise EmulatorError(error(400, 5007, f"No such model {model} or task"))
+    if not isinstance(body, dict):
+        raise EmulatorError(error(400, 3003))
+    try:
+        run_input = RunInput.model_validate(body)
+    except PydanticValidationError as exc:
+        detail = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise _invalid(detail) from exc
+    data = input_image(run_input)
+    if data is None and needs_image:
+        raise _invalid("image: required for this model")
+    try:
+        if data is None:
+            return await asyncio.to_thread(text_to_image, run_input)
+        return await asyncio.to_thread(img2img, run_input, data)
+    except ValueError as exc:
+        raise _invalid(str(exc)) from exc
+
+
+def create_app(*, api_token: str, account_id: str | None = None) -> FastAPI:
+    app, faults = emulator_app("Workers AI emulator")
+    emulator = WorkersAiEmulator(app, faults, api_token=api_token, account_id=account_id)
+    app.exception_handler(EmulatorError)(emulator.on_emulator_error)
+    app.get("/__emulator/requests")(emulator.list_requests)
+    app.delete("/__emulator/requests", status_code=204)(emulator.clear_requests)
+    app.post("/client/v4/accounts/{account}/ai/run/{model:path}")(emulator.run)
     return app
 
 
