@@ -125,8 +125,8 @@ def measure(modules: Sequence[str], repeat: int) -> list[ColdStart]:
 
 def render(results: Sequence[ColdStart], repeat: int) -> str:
     base = results[0]
-    assert base.import_ms is not None
-    assert base.process_ms is not None
+    if base.import_ms is None or base.process_ms is None:
+        raise RuntimeError(f"the baseline {base.module} does not import: {base.error}")
     lines = [
         f"Median of {repeat} fresh interpreters per module.",
         "",

@@ -140,13 +140,16 @@ def local_stack(env: Mapping[str, str] | None = None) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    stdout = process.stdout
+    if stdout is None:  # stdout=PIPE always gives one
+        process.kill()
+        raise RuntimeError("the local stack started without an output pipe")
     output: list[str] = []
     ready: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def drain() -> None:
         # Read to the end, so the stack never blocks on a full pipe under load.
-        assert process.stdout is not None
-        for line in process.stdout:
+        for line in stdout:
             output.append(line)
             if line.startswith(READY_PREFIX):
                 ready.put(json.loads(line.removeprefix(READY_PREFIX)))

@@ -134,7 +134,8 @@ def _fill(event: Any, target: int, existing: int) -> None:
         if number % 10:
             continue
         taken = request_store.transition(request, from_status=("queued",), to_status="processing")
-        assert taken is not None
+        if taken is None:
+            raise RuntimeError(f"request {request.request_id} was not queued")
         stats.record_latency(taken, "fake", 800 + number % 5_000)
         outcome = number // 10 % 4
         if outcome == 0:
@@ -224,21 +225,19 @@ def measure(large: int = LARGE, repeat: int = 20) -> dict[tuple[str, int], Cost]
 
     from moto import mock_aws
 
-    from aiimage import aws
     from aiimage.edits import stats
     from aiimage.edits.catalog_store import catalog
-    from aiimage.settings import get_settings
+    from aiimage.singletons import reset_singletons
     from infra.emulation import serialize_dynamodb
     from infra.resources import create_resources
     from infra.seed_edits import seed_demo
     from infra.template import load_template
 
-    get_settings.cache_clear()
+    reset_singletons()
     serialize_dynamodb()
     results: dict[tuple[str, int], Cost] = {}
     with mock_aws():
-        aws.reset_clients()
-        catalog.cache_clear()
+        reset_singletons()
         create_resources(
             load_template(),
             parameters={"AppOrigin": "https://app.bench"},
@@ -254,14 +253,14 @@ def measure(large: int = LARGE, repeat: int = 20) -> dict[tuple[str, int], Cost]
         for size in (SMALL, large):
             (_fill if size == SMALL else _batch_fill)(event, size, existing)
             existing = size
-            summary = stats.summarize(event)
-            assert summary.total == size, (summary.total, size)
-            assert sum(_paging_summary(event).values()) == size
+            counted = (stats.summarize(event).total, sum(_paging_summary(event).values()))
+            if counted != (size, size):
+                raise RuntimeError(f"{size} requests written, counters and paging say {counted}")
             results[("counters", size)] = _measure(lambda: stats.summarize(event), repeat)
             # Paging 10,000 requests takes seconds per run on moto: one timed run there.
             paging_repeat = repeat if size == SMALL else 1
             results[("paging", size)] = _measure(lambda: _paging_summary(event), paging_repeat)
-    aws.reset_clients()
+    reset_singletons()
     return results
 
 
