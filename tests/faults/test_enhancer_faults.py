@@ -397,7 +397,7 @@ def replicate(
         ({"kind": "server_error", "status": 503, "count": 3}, 502, "provider_unavailable"),
         ({"kind": "server_error", "status": 500}, 502, "provider_unavailable"),
         ({"kind": "malformed"}, 502, "provider_unavailable"),
-        ({"kind": "auth"}, 403, "provider_auth"),
+        ({"kind": "auth"}, 502, "provider_auth"),
         ({"kind": "failed"}, 502, "generation_failed"),
     ],
     ids=["429", "503", "500", "malformed", "auth", "failed-run"],

@@ -116,7 +116,7 @@ class Scripted:
 
 
 def scripted(monkeypatch: pytest.MonkeyPatch, provider: Scripted) -> Scripted:
-    monkeypatch.setattr(runner, "provider_for", lambda name: provider)
+    monkeypatch.setattr(runner, "get_provider", lambda name: provider)
     return provider
 
 

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from pydantic import SecretStr
 
+from aiimage.errors import ConfigurationError
 from aiimage.settings import get_settings
 from aiimage.singletons import singleton
 
@@ -31,6 +33,8 @@ _CONFIG = Config(
     # Connections are reused across warm invocations and concurrent threads.
     max_pool_connections=50,
 )
+# How long a secret read from SSM is reused: its rotation takes effect within this.
+SECRET_MAX_AGE_SECONDS = 300
 # DynamoDB's limit of keys per BatchGetItem.
 _BATCH_GET_LIMIT = 100
 
@@ -65,11 +69,13 @@ def sqs() -> SQSClient:
 def s3() -> S3Client:
     """The object store's client: AWS S3 with the function's role, or R2 (or moto) at
     `STORAGE_ENDPOINT_URL` with its own key. Path-style addressing works on all three."""
-    from aiimage import credentials  # credentials reads SSM through this module
-
     settings = get_settings()
     endpoint = settings.storage_endpoint_url or settings.aws_endpoint_url
-    secret_key = credentials.storage_secret_access_key()
+    secret_key = secret(
+        "STORAGE_SECRET_ACCESS_KEY",
+        settings.storage_secret_access_key,
+        settings.storage_secret_access_key_param,
+    )
     own_key = settings.storage_access_key_id is not None and secret_key is not None
     client: S3Client = boto3.session.Session().client(
         "s3",
@@ -88,6 +94,24 @@ def ssm_parameters() -> SSMProvider:
     from aws_lambda_powertools.utilities.parameters import SSMProvider  # first use only
 
     return SSMProvider(boto3_client=ssm())
+
+
+def secret(name: str, value: SecretStr | None, parameter: str | None) -> SecretStr | None:
+    """A secret: `value` when the environment sets it, else the SSM SecureString
+    `parameter`, decrypted and cached for `SECRET_MAX_AGE_SECONDS` (a rotation arrives
+    within that, without a redeploy); None when neither is configured. Here rather than in
+    `aiimage.credentials`, which names the secrets, because the S3 client needs one too."""
+    if value is not None:
+        return value
+    if parameter is None:
+        return None
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        fetched = ssm_parameters().get(parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    except GetParameterError as exc:
+        raise ConfigurationError(f"{name} could not be read from its SSM parameter") from exc
+    return SecretStr(str(fetched))
 
 
 def query_items(request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:

@@ -1,5 +1,38 @@
 """The one error tree. Each class fixes an envelope `type` and an HTTP status; each raise
-gives a stable machine `code`. `aiimage.http.envelope` maps them to responses, once."""
+gives a stable machine `code`. `aiimage.http.envelope` maps them to responses, once.
+
+The tree (status, envelope type); `except X` catches X and everything under it:
+
+* AppError                         500 server_error   (base; unexpected failures)
+  x ValidationError                400 validation_error
+    + UnprocessableError           422
+    + PayloadTooLargeError         413
+    + UnsupportedMediaTypeError    415
+    + ConflictError                409
+  x AuthError                      401 auth_error     (the caller is not authenticated)
+  x ForbiddenError                 403 forbidden      (the caller may not: CSRF, owner, plan)
+    + CsrfError
+    + QuotaExceededError
+    + FeatureLockedError
+  x NotFoundError                  404 not_found
+  x MethodNotAllowedError          405 method_not_allowed (with Allow)
+  x RateLimitedError               429 rate_limited   (with Retry-After)
+  x UpstreamError                  502 server_error   (a dependency failed)
+  x ServiceUnavailableError        503 server_error   (busy or briefly down)
+    + StorageUnavailableError      503                (the object store, with Retry-After)
+  x ConfigurationError             500 server_error   (the deployment is misconfigured)
+  x ProviderError                  (aiimage.providers.base: every failure to use a provider)
+    + ProviderAuthError            502 server_error   (it refused OUR credentials; alarmed)
+    + ProviderRejectedError        400 validation_error (it judged the input invalid)
+    + ProviderRateLimitedError     429 rate_limited   (with Retry-After)
+    + ProviderUnavailableError     502 server_error   (5xx, timeout, malformed answer)
+
+Each `Provider*Error` is also the plain error of its status (`ProviderRejectedError` is a
+`ValidationError`, `ProviderRateLimitedError` a `RateLimitedError`, `ProviderAuthError` and
+`ProviderUnavailableError` are `UpstreamError`s), so the envelope needs no provider
+knowledge. Use cases add leaves of their own (the catalog's unknown tenant is a
+`NotFoundError`, a budget refusal a `ForbiddenError`).
+"""
 
 from __future__ import annotations
 
@@ -146,6 +179,18 @@ class ServiceUnavailableError(AppError):
     status = 503
     default_code = "unavailable"
     default_message = "The service is temporarily unavailable"
+
+
+class StorageUnavailableError(ServiceUnavailableError):
+    """The object store failed (throttled, a 5xx, unreachable) after the SDK's retries: the
+    caller may simply try again, so it is told when."""
+
+    default_code = "storage_unavailable"
+    default_message = "The image store is busy; try again shortly"
+    retry_after_seconds: ClassVar[int] = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(self.retry_after_seconds)})
 
 
 class ConfigurationError(AppError):

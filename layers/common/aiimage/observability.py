@@ -40,6 +40,8 @@ class LogEvent(StrEnum):
     PROVIDER_RETRY = "provider_retry"
     PROVIDER_ERROR = "provider_error"
     PROVIDER_FALLBACK = "provider_fallback"
+    # A provider refused our own credentials: a deployment fault, never the caller's.
+    PROVIDER_MISCONFIGURED = "provider_misconfigured"
     GENERATE_START = "generate_start"
     R2_PUT_ORIGINAL = "r2_put_original"
     R2_PUT_RESULT = "r2_put_result"
@@ -75,6 +77,7 @@ class MetricName(StrEnum):
     CSRF_REJECTED = "CsrfRejected"
     PROVIDER_ERROR = "ProviderError"
     PROVIDER_FALLBACK = "ProviderFallback"
+    PROVIDER_AUTH_FAILED = "ProviderAuthFailed"  # alarmed: ProviderAuthFailedAlarm
     GENERATE_SUCCESS = "GenerateSuccess"
     GENERATE_FAILED = "GenerateFailed"
     GENERATE_DEFERRED = "GenerateDeferred"

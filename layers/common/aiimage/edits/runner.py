@@ -31,6 +31,7 @@ from aiimage.errors import AppError, AuthError, ConfigurationError, NotFoundErro
 from aiimage.imaging import webp
 from aiimage.imaging.validation import sanitize
 from aiimage.observability import LogEvent, logger
+from aiimage.providers import registry
 from aiimage.providers.base import (
     AiImageProvider,
     GenerationRequest,
@@ -39,6 +40,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     is_retryable,
 )
+from aiimage.providers.registry import get_provider
 from aiimage.settings import get_settings
 from aiimage.storage.objects import object_store
 
@@ -77,20 +79,6 @@ def poll_delay(attempt: int) -> int:
     """Exponential backoff with full jitter, capped at SQS's 15 minutes."""
     ceiling = min(POLL_MAX_DELAY_SECONDS, POLL_BASE_DELAY_SECONDS * 2**attempt)
     return random.randint(max(1, ceiling // 2), ceiling)  # noqa: S311 - not cryptographic
-
-
-def provider_for(name: ProviderName) -> AiImageProvider:
-    if name == "runware":
-        from aiimage.providers.runware import RunwareProvider
-
-        return RunwareProvider.from_settings()
-    if name == "fake":
-        from aiimage.providers.fake import FakeProvider
-
-        return FakeProvider()
-    from aiimage.enhancer.dispatch import get_provider
-
-    return get_provider(name)
 
 
 def choose_provider(request: EditRequest, settings: AiEditingSettings) -> ProviderName:
@@ -143,7 +131,7 @@ def _call_provider(
 ) -> Outcome:
     """One provider call, its duration counted on the event (`stats.record_latency`: the
     summary's average latency, the latency warning), whether it answered or failed."""
-    client = provider_for(provider)
+    client = get_provider(provider)
     started = time.monotonic()
     try:
         return call(client)
@@ -194,25 +182,19 @@ def webhook_url(provider: ProviderName) -> str | None:
 def runware_webhook(token: str, body: bytes) -> int:
     """A Runware completion webhook: check its token, then finish each reported task;
     the number of requests it finished."""
-    from aiimage.providers.runware import RunwareProvider
-
     expected = credentials.runware_webhook_token()
     if expected is None or not hmac.compare_digest(
         token.encode(), expected.get_secret_value().encode()
     ):
         raise AuthError("Unknown webhook token", code="invalid_webhook_token")
-    outcomes = RunwareProvider.from_settings().webhook_outcomes(body)
+    outcomes = registry.runware().webhook_outcomes(body)
     return sum(complete_from_webhook("runware", task, out) for task, out in outcomes.items())
 
 
 def replicate_webhook(headers: Mapping[str, str], body: bytes) -> int:
     """A Replicate webhook: verify its signature, then finish the prediction's request;
     1 if it finished one, else 0 (a redelivery, or a prediction that is not ours)."""
-    from aiimage.providers.replicate import ReplicateProvider
-
-    client = provider_for("replicate")
-    assert isinstance(client, ReplicateProvider)
-    outcome = client.webhook_outcome(headers, body)
+    outcome = registry.replicate().webhook_outcome(headers, body)
     if outcome.job_id is None:
         return 0
     return int(complete_from_webhook("replicate", outcome.job_id, outcome))
@@ -332,7 +314,10 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
     """Store the result, settle, then move to `succeeded`. Each step is safe to repeat (the
     key is the request's, the settlement a single conditional write), so a worker that dies
     anywhere in between is healed by the redelivery, or by `recover-stuck`'s poll."""
-    assert outcome.image is not None
+    if outcome.image is None:
+        # Outcome.succeeded always carries one; a provider answering otherwise failed.
+        fail(request, "provider_failed", "The provider reported success without an image")
+        return
     key = store_result(request, outcome.image)
     cost_micros = round((outcome.cost or 0.0) * 1_000_000)
     budget_store().settle(

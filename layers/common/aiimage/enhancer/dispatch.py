@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from aiimage.enhancer.model_catalog import ProviderName, ProviderRoute, ResolvedParams
+from aiimage.enhancer.model_catalog import ProviderRoute, ResolvedParams
 from aiimage.errors import ConfigurationError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import (
-    AiImageProvider,
     GenerationRequest,
     ImageInput,
     Outcome,
@@ -24,9 +23,11 @@ from aiimage.providers.base import (
     ProviderRateLimitedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.registry import get_provider, is_available
 from aiimage.settings import Settings, get_settings
-from aiimage.singletons import singleton
 
+# Busy, down, or refusing our credentials (a 502 to the caller, an alarm for operators):
+# the next route may still serve. A rejected input is not handed over.
 _HANDS_OVER = (ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableError)
 
 
@@ -34,40 +35,6 @@ _HANDS_OVER = (ProviderAuthError, ProviderRateLimitedError, ProviderUnavailableE
 class Dispatched:
     route: ProviderRoute
     outcome: Outcome
-
-
-def is_available(provider: ProviderName, settings: Settings) -> bool:
-    if provider == "workers_ai":
-        return (
-            settings.workers_ai_enabled
-            and settings.cloudflare_account_id is not None
-            and (
-                settings.cloudflare_api_token is not None
-                or settings.cloudflare_api_token_param is not None
-            )
-        )
-    if provider == "replicate":
-        return (
-            settings.replicate_api_token is not None
-            or settings.replicate_api_token_param is not None
-        )
-    return settings.local_provider_enabled
-
-
-@singleton
-def get_provider(provider: ProviderName) -> AiImageProvider:
-    """One client per provider and process (each holds a pooled HTTP connection)."""
-    if provider == "workers_ai":
-        from aiimage.providers.workers_ai import WorkersAiProvider
-
-        return WorkersAiProvider.from_settings()
-    if provider == "replicate":
-        from aiimage.providers.replicate import ReplicateProvider
-
-        return ReplicateProvider.from_settings()
-    from aiimage.providers.local import LocalProvider
-
-    return LocalProvider(max_output_pixels=get_settings().max_output_pixels)
 
 
 def routes_for(params: ResolvedParams, settings: Settings) -> list[ProviderRoute]:

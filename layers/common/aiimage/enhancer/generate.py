@@ -30,8 +30,10 @@ from aiimage.enhancer.dispatch import dispatch, routes_for
 from aiimage.enhancer.model_catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.usage import UsageView, get_usage
 from aiimage.errors import (
+    NotFoundError,
     PayloadTooLargeError,
     ServiceUnavailableError,
+    StorageUnavailableError,
     UpstreamError,
     ValidationError,
 )
@@ -46,7 +48,7 @@ from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
 from aiimage.providers.transport import TIMEOUT_CODE
 from aiimage.settings import Settings, get_settings
 from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_key
-from aiimage.storage.objects import object_store
+from aiimage.storage.objects import STORAGE_FAILURES, object_store
 
 RESULT_CONTENT_TYPE = "image/webp"
 RESULT_QUALITY = 90
@@ -213,15 +215,19 @@ def _read_upload(identity: Identity, raw_key: str, settings: Settings) -> bytes:
     store_ = object_store()
     try:
         head = store_.head(key)
-    except Exception as exc:
-        raise ValidationError("Unknown uploadKey", code="upload_not_found") from exc
-    if head.size > settings.max_upload_bytes:
-        raise PayloadTooLargeError(
-            "The uploaded image is too large",
-            code="image_too_large",
-            details={"maxBytes": settings.max_upload_bytes},
-        )
-    return store_.read(key)
+        if head.size > settings.max_upload_bytes:
+            raise PayloadTooLargeError(
+                "The uploaded image is too large",
+                code="image_too_large",
+                details={"maxBytes": settings.max_upload_bytes},
+            )
+        return store_.read(key)
+    except NotFoundError:
+        # Never uploaded, expired, or deleted between the two calls: the caller's mistake.
+        raise ValidationError("Unknown uploadKey", code="upload_not_found") from None
+    except STORAGE_FAILURES as exc:
+        # A throttle or an outage is ours, and passes: the caller may retry the same key.
+        raise StorageUnavailableError() from exc
 
 
 def _discard_upload(identity: Identity, source: ImageSource) -> None:

@@ -324,7 +324,7 @@ def cancel(identity: Identity, job_id: str) -> Job:
         )
     quota_store().refund(job.reservation)
     if job.provider and job.provider_job_id:
-        from aiimage.enhancer.dispatch import get_provider
+        from aiimage.providers.registry import get_provider
 
         try:
             get_provider(job.provider).cancel(job.provider_job_id)

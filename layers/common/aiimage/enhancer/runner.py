@@ -12,13 +12,14 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.dispatch import dispatch, get_provider
+from aiimage.enhancer.dispatch import dispatch
 from aiimage.enhancer.generate import store_result
 from aiimage.enhancer.model_catalog import ProviderName, stored
 from aiimage.errors import AppError, NotFoundError, ValidationError
 from aiimage.limits import quota_store
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderRejectedError
+from aiimage.providers.registry import get_provider
 from aiimage.storage.keys import parse_key
 from aiimage.storage.objects import object_store
 

@@ -23,6 +23,7 @@ from aiimage.errors import NotFoundError
 from aiimage.observability import MetricName, metrics
 from aiimage.ops import index
 from aiimage.ops.report import Report, progress
+from aiimage.providers import registry
 from aiimage.providers.outputs import (
     MAX_OUTPUT_BYTES,
     OutputDownloadingProvider,
@@ -37,7 +38,7 @@ Fetcher = Callable[[str, str], bytes]
 
 def allowed_output_hosts(provider: str) -> frozenset[str]:
     """The hosts the provider's own client downloads outputs from."""
-    client = runner.provider_for(provider)  # type: ignore[arg-type]
+    client = registry.get_provider(provider)  # type: ignore[arg-type]
     # Providers that answer with the image itself (Workers AI, local) download nothing.
     if isinstance(client, OutputDownloadingProvider):
         return client.allowed_hosts

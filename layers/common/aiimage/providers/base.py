@@ -11,15 +11,10 @@ any provider.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from aiimage.errors import (
-    AppError,
-    ForbiddenError,
-    RateLimitedError,
-    UpstreamError,
-    ValidationError,
-)
+from aiimage.errors import AppError, RateLimitedError, UpstreamError, ValidationError
+from aiimage.observability import LogEvent, MetricName, logger, metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,38 +92,49 @@ class AiImageProvider(Protocol):
     def cancel(self, job_id: str) -> None: ...
 
 
-# --- errors: how a provider's HTTP failures enter the platform's error tree ------------------
+# --- errors: how a provider's failures enter the platform's error tree --------------------
 
 
-class ProviderAuthError(ForbiddenError):
-    """401/403 from a provider: our credentials are wrong, not the caller's."""
+class ProviderError(AppError):
+    """Any failure to use a provider: `except ProviderError` catches every one of them.
+    Each subclass is also the plain error of its status (errors.py draws the tree)."""
+
+
+class ProviderAuthError(ProviderError, UpstreamError):
+    """401/403 from a provider: it refused *our* credentials (a wrong, expired or revoked
+    key), which is never the caller's fault. The caller gets a 502 that says no more; the
+    operators get a `provider_misconfigured` log line and the `ProviderAuthFailed` metric
+    (alarmed), raised here so that no raise site can forget them. `details` (the
+    provider's status and code) are logged, never sent to the caller."""
 
     default_code = "provider_auth"
-    default_message = "The image provider refused our credentials"
+    default_message = "The image provider is unavailable"
+
+    def __init__(self, provider: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.provider = provider
+        self.provider_details = details or {}
+        logger.error(LogEvent.PROVIDER_MISCONFIGURED, provider=provider, **self.provider_details)
+        metrics.add_metric(name=MetricName.PROVIDER_AUTH_FAILED, unit="Count", value=1)
 
 
-class ProviderRejectedError(ValidationError):
+class ProviderRejectedError(ProviderError, ValidationError):
     """Any other 4xx: the provider judged the input invalid."""
 
     default_code = "provider_rejected"
     default_message = "The image provider rejected the input"
 
 
-class ProviderRateLimitedError(RateLimitedError):
+class ProviderRateLimitedError(ProviderError, RateLimitedError):
     default_code = "provider_rate_limited"
     default_message = "The image provider is busy; retry later"
 
 
-class ProviderUnavailableError(UpstreamError):
+class ProviderUnavailableError(ProviderError, UpstreamError):
     """5xx, timeouts, connection errors, malformed answers: worth retrying elsewhere."""
 
     default_code = "provider_unavailable"
     default_message = "The image provider is unavailable"
-
-
-ProviderError = (
-    ProviderAuthError | ProviderRejectedError | ProviderRateLimitedError | ProviderUnavailableError
-)
 
 
 def is_retryable(error: AppError) -> bool:

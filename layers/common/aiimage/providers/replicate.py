@@ -161,7 +161,7 @@ def map_error(response: httpx.Response) -> ProviderError:
     )
     details = {"providerStatus": status}
     if status in (401, 403):
-        return ProviderAuthError()
+        return ProviderAuthError(ReplicateProvider.name, details=details)
     if status == 402:
         # Our account ran out of credit: not the caller's fault, and another provider can
         # still serve the request, so it is "unavailable" (502), not a 4xx.

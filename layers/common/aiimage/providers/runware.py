@@ -173,7 +173,7 @@ def code_error(code: str) -> ProviderError | None:
     None for the run's own failures, which become `Outcome.failed`."""
     details = {"providerCode": code}
     if _is_auth(code):
-        return ProviderAuthError(details=details)
+        return ProviderAuthError(RunwareProvider.name, details=details)
     if _is_quota(code):
         return _payment_required(details)
     if _is_validation(code):
@@ -201,7 +201,7 @@ def map_error(response: httpx.Response) -> ProviderError:
     if code is not None:
         details["providerCode"] = code
     if status in (401, 403) or (code is not None and _is_auth(code)):
-        return ProviderAuthError(details=details)
+        return ProviderAuthError(RunwareProvider.name, details=details)
     if status == 402 or (code is not None and _is_quota(code)):
         return _payment_required(details)
     if status == 429:
@@ -279,7 +279,7 @@ class RunwareProvider(OutputDownloadingProvider):
             # Our credentials or balance: a failure of the call. Anything else about the
             # task (its run failed, it is unknown) ends the job.
             if _is_auth(error.code):
-                raise ProviderAuthError(details={"providerCode": error.code})
+                raise ProviderAuthError(self.name, details={"providerCode": error.code})
             if _is_quota(error.code):
                 raise _payment_required({"providerCode": error.code})
             return Outcome.failed(_run_error(error), job_id=job_id)
@@ -365,21 +365,13 @@ class RunwareProvider(OutputDownloadingProvider):
     def _result(self, envelope: Envelope, task_uuid: str) -> Outcome:
         items = envelope.items_for(task_uuid)
         finished = next((i for i in items if i.image_url), None)
-        if finished is None:
-            failed = next((i for i in items if i.status == "error"), None)
-            if failed is not None:
-                return Outcome.failed(
-                    _run_error(failed.error or TaskError(code="inferenceError")), job_id=task_uuid
-                )
-            if any(i.status == "success" for i in items):
-                return Outcome.failed("The task succeeded without an output", job_id=task_uuid)
-            return Outcome.pending(task_uuid)  # an ack, `processing`, or nothing yet
+        if finished is None or not finished.image_url:
+            return _unfinished(items, task_uuid)
         if finished.nsfw_content:
             # Flagged: never fetched. The run may still be billed, so its cost is kept.
             return Outcome(
                 "failed", job_id=task_uuid, error=NSFW, cost=finished.cost, metrics={"nsfw": 1.0}
             )
-        assert finished.image_url is not None
         data, content_type = self._download(finished.image_url)
         metrics = {"nsfw": 0.0} if finished.nsfw_content is False else {}
         return Outcome(
@@ -391,6 +383,18 @@ class RunwareProvider(OutputDownloadingProvider):
             metrics=metrics,
             url=finished.image_url,
         )
+
+
+def _unfinished(items: list[TaskItem], task_uuid: str) -> Outcome:
+    """The outcome of a task whose items carry no image: failed, or still running."""
+    failed = next((i for i in items if i.status == "error"), None)
+    if failed is not None:
+        return Outcome.failed(
+            _run_error(failed.error or TaskError(code="inferenceError")), job_id=task_uuid
+        )
+    if any(i.status == "success" for i in items):
+        return Outcome.failed("The task succeeded without an output", job_id=task_uuid)
+    return Outcome.pending(task_uuid)  # an ack, `processing`, or nothing yet
 
 
 def _data_uri(image: ImageInput) -> str:

@@ -19,6 +19,7 @@ import httpx
 from httpx._client import UseClientDefault
 from pydantic import SecretStr
 
+from aiimage.errors import ConfigurationError
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
     ProviderAuthError,
@@ -46,11 +47,11 @@ def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float
         return default
 
 
-def default_error(response: httpx.Response) -> ProviderError:
+def default_error(response: httpx.Response, provider: str) -> ProviderError:
     """The status-code mapping every provider shares (DESIGN.md, Providers)."""
     status = response.status_code
     if status in (401, 403):
-        return ProviderAuthError()
+        return ProviderAuthError(provider, details={"providerStatus": status})
     if status == 429:
         return ProviderRateLimitedError(round(retry_after_seconds(response)) or 1)
     if 400 <= status < 500:
@@ -81,19 +82,22 @@ class ProviderTransport:
 
     @property
     def client(self) -> httpx.Client:
+        """The pooled connection. It carries no credentials: those are read per request."""
         if self._client is None:
-            token = self._token()
-            if token is None:
-                from aiimage.errors import ConfigurationError
-
-                raise ConfigurationError(f"No API token is configured for {self.provider}")
             self._client = httpx.Client(
                 base_url=self._base_url,
-                headers={"Authorization": f"Bearer {token.get_secret_value()}"},
                 timeout=httpx.Timeout(self._timeout, connect=min(5.0, self._timeout)),
                 follow_redirects=False,
             )
         return self._client
+
+    def _authorization(self) -> str:
+        # Read on every call, through the secrets' five-minute cache: a rotated key arrives
+        # without a cold start.
+        token = self._token()
+        if token is None:
+            raise ConfigurationError(f"No API token is configured for {self.provider}")
+        return f"Bearer {token.get_secret_value()}"
 
     def close(self) -> None:
         if self._client is not None:
@@ -116,6 +120,7 @@ class ProviderTransport:
 
         `deadline` (a `time.monotonic()` value) bounds the whole call including retries.
         """
+        sent_headers = {**(headers or {}), "Authorization": self._authorization()}
         attempt = 0
         while True:
             attempt += 1
@@ -125,7 +130,7 @@ class ProviderTransport:
                     path,
                     json=json,
                     files=files,
-                    headers=dict(headers or {}),
+                    headers=sent_headers,
                     timeout=self._attempt_timeout(timeout, deadline),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -186,7 +191,7 @@ class ProviderTransport:
 
     def error_for(self, response: httpx.Response) -> ProviderError:
         mapped = self._map_error(response) if self._map_error is not None else None
-        return mapped or default_error(response)
+        return mapped or default_error(response, self.provider)
 
     def _may_retry(self, attempt: int, delay: float, deadline: float | None) -> bool:
         if attempt > self._max_retries or delay > MAX_RETRY_DELAY_SECONDS:

@@ -139,7 +139,7 @@ def provider_error(
         seconds = CAPACITY_RETRY_SECONDS if retry_after is None else retry_after
         return ProviderRateLimitedError(math.ceil(seconds))
     if code == AUTHENTICATION or status in (401, 403):
-        return ProviderAuthError(details=details)
+        return ProviderAuthError(WorkersAiProvider.name, details=details)
     if code in TIMED_OUT or status == 408:
         return ProviderUnavailableError("The image provider timed out", details=details)
     if 400 <= status < 500:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from aiimage import aws
 from aiimage.errors import AppError, NotFoundError
@@ -28,6 +28,11 @@ class PresignedUpload:
     # Headers the client must send exactly: they are part of the signature.
     headers: dict[str, str]
     expires_at: datetime
+
+
+# What the store raises for a failure other than a missing key (`NotFoundError`): throttling,
+# a 5xx, an unreachable endpoint, after the SDK's own retries.
+STORAGE_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
 
 def _error_code(exc: ClientError) -> str:
