@@ -39,9 +39,7 @@ import jwt
 import uvicorn
 from moto.server import ThreadedMotoServer
 
-from aiimage import aws
-from aiimage.edits.catalog_store import catalog
-from aiimage.settings import get_settings
+from aiimage.singletons import reset_singletons
 from infra.emulation import serialize_dynamodb
 from infra.emulators.server import serve_in_thread
 from infra.gateway import HttpApiGateway, build_gateway, load_handler
@@ -332,9 +330,7 @@ def start(
     # Presigned upload URLs point at moto; browsers and curl reach it there.
     os.environ.setdefault("STORAGE_ENDPOINT_URL", moto_url)
     # The demo seed's imports may have read the settings before this environment existed.
-    get_settings.cache_clear()
-    aws.reset_clients()
-    catalog.cache_clear()
+    reset_singletons()
     gateway = build_gateway(functions)  # imports the function modules: after the env
     edits_demo = seed_demo(bucket=os.environ["IMAGES_BUCKET"])
     return LocalStack(

@@ -16,12 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.functional.conftest import local_stack
-
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
-
-__all__ = ["local_stack"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"

@@ -30,7 +30,7 @@ from tests.e2e.conftest import NO_CHROMIUM, BrowserPage, chromium_path, screensh
 if TYPE_CHECKING:
     from playwright.sync_api import FilePayload, Page
 
-    from tests.functional.conftest import LocalStack
+    from tests.plugins.stack import LocalStack
 
 pytestmark = [
     pytest.mark.stack,

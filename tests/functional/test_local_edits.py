@@ -11,7 +11,7 @@ import pytest
 from infra.seed_edits import TENANT_ID
 
 if TYPE_CHECKING:
-    from tests.functional.conftest import LocalStack
+    from tests.plugins.stack import LocalStack
 
 pytestmark = pytest.mark.stack
 CSRF = "csrf-token-0123456789abcdef"

@@ -15,7 +15,7 @@ import pytest
 from tests.functional.enhancer_support import jpeg
 
 if TYPE_CHECKING:
-    from tests.functional.conftest import LocalStack
+    from tests.plugins.stack import LocalStack
 
 pytestmark = pytest.mark.stack
 CSRF = "csrf-token-0123456789abcdef"

@@ -14,7 +14,7 @@ from infra.template import Resolver, load_template
 from tests.conftest import assert_security_headers
 
 if TYPE_CHECKING:
-    from tests.functional.conftest import LocalStack
+    from tests.plugins.stack import LocalStack
 
 pytestmark = pytest.mark.stack
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import PRISTINE_ENV
-from tests.functional.conftest import ROOT, LocalStack
+from tests.plugins.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.stack
 

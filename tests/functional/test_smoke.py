@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.functional.conftest import ROOT, LocalStack
+from tests.plugins.stack import ROOT, LocalStack
 
 
 def test_the_smoke_script_passes_against_the_local_stack(local_stack: LocalStack) -> None:

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from infra.local import JWT_KEY_PARAM, LOCAL_SECRETS
 
 if TYPE_CHECKING:
-    from tests.functional.conftest import LocalStack
+    from tests.plugins.stack import LocalStack
 
 pytestmark = pytest.mark.stack
 

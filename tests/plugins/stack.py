@@ -1,6 +1,7 @@
-"""The local stack (`python -m infra.local`) as a subprocess, for tests that speak HTTP to it.
+"""The local stack (`python -m infra.local`) as a subprocess, for tests that speak HTTP to
+it, and a moto server for tests whose AWS clients should speak HTTP.
 
-It runs exactly as `make dev` does, on free ports, from the environment the test run
+The stack runs exactly as `make dev` does, on free ports, from the environment the test run
 started with (not the test settings this process has applied to itself).
 """
 
@@ -22,10 +23,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from aiimage import aws
+from aiimage.singletons import reset_singletons
 from infra.emulation import serialize_dynamodb
 from infra.local import READY_PREFIX
 from tests.conftest import PRISTINE_ENV, create_test_resources
-from tests.functional.edits_world import guest, world  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60
@@ -111,4 +112,4 @@ def aws_server(moto_server: str, settings_env: Callable[..., None]) -> Iterator[
     create_test_resources()
     assert aws.sqs().meta.endpoint_url == aws.dynamodb().meta.endpoint_url == moto_server
     yield moto_server
-    aws.reset_clients()
+    reset_singletons()

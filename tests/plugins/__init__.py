@@ -1,0 +1,1 @@
+"""Fixtures shared by the suites, registered with `pytest_plugins` in tests/conftest.py."""
