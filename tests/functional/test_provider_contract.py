@@ -42,6 +42,7 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.providers.outputs import OutputDownloadingProvider
+from aiimage.providers.params import GenerationParams
 from aiimage.providers.transport import ProviderTransport
 from infra.emulators import replicate as replicate_emulator
 from infra.emulators import runware as runware_emulator
@@ -78,8 +79,9 @@ class Case:
         return GenerationRequest(
             model=self.model,
             image=ImageInput(png(), "image/png"),
-            prompt="a vivid photo",
-            scale=2 if self.name == "replicate" else None,
+            params=GenerationParams(
+                prompt="a vivid photo", scale=2 if self.name == "replicate" else None
+            ),
             wait_seconds=10.0,
         )
 

@@ -38,6 +38,7 @@ from tests.functional.provider_emulators import (
     serving_image,
     transport,
 )
+from tests.generation import generation_request
 
 TOKEN = "r8_emulatorTestToken0123456789abcdef"
 ESRGAN, GFPGAN, CODEFORMER = "nightmareai/real-esrgan", "tencentarc/gfpgan", "sczhou/codeformer"
@@ -127,7 +128,7 @@ def provider(emulator: Emulator, make_provider: ProviderFactory) -> ReplicatePro
 def request(model: str = ESRGAN, data: bytes | None = None, **options: Any) -> GenerationRequest:
     url = options.pop("url", None)
     image = ImageInput(data if data is not None else png(), "image/png", url=url)
-    return GenerationRequest(model=model, image=image, **{"wait_seconds": 10.0, **options})
+    return generation_request(model, image, **{"wait_seconds": 10.0, **options})
 
 
 def size_of(outcome: Outcome) -> tuple[int, int]:

@@ -44,6 +44,7 @@ from tests.functional.provider_emulators import (
     serving_image,
     transport,
 )
+from tests.generation import generation_request
 
 KEY = "rw_emulatorTestKey0123456789abcdef"
 MODEL = "runware:101@1"
@@ -117,7 +118,7 @@ def request(data: bytes | None = None, **options: Any) -> GenerationRequest:
     url = options.pop("url", None)
     image = ImageInput(data if data is not None else png(), "image/png", url=url)
     values: dict[str, Any] = {"prompt": "a vivid photo", **options}
-    return GenerationRequest(model=MODEL, image=image, **values)
+    return generation_request(MODEL, image, **values)
 
 
 def image_format(outcome: Outcome) -> tuple[str | None, tuple[int, int]]:

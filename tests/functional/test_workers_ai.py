@@ -47,6 +47,7 @@ from infra.emulators.server import serve_in_thread
 from infra.emulators.workers_ai import create_app
 from tests.functional import provider_emulators
 from tests.functional.provider_emulators import RecordingSleep, serving, transport
+from tests.generation import generation_request
 
 TOKEN = "cf-emulator-test-token-0123456789abcdef"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -144,7 +145,7 @@ def request(
 ) -> GenerationRequest:
     image = ImageInput(picture() if data is None else data, "image/png")
     values: dict[str, Any] = {"prompt": PROMPT, "wait_seconds": 10.0, **options}
-    return GenerationRequest(model=model, image=image, **values)
+    return generation_request(model, image, **values)
 
 
 def decoded(outcome: Outcome) -> Image.Image:

@@ -20,8 +20,9 @@ import pytest
 from PIL import ExifTags, Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 from aiimage.imaging import bands, enhance, validation, webp
-from aiimage.providers.base import GenerationRequest, ImageInput
+from aiimage.providers.base import ImageInput
 from aiimage.providers.local import LocalProvider
+from tests.generation import generation_request
 
 # --- the whole-image reference ------------------------------------------------------------
 
@@ -240,8 +241,8 @@ def test_provider_result_is_the_whole_image_result_encoded(
     """Same WebP bytes as encoding the whole-image result with Pillow: nothing changed but
     memory (RGBA results are encoded by Pillow itself)."""
     source = photo(mode=mode)
-    request = GenerationRequest(
-        model=model, image=ImageInput(data=_png(source), content_type="image/png"), **params
+    request = generation_request(
+        model, ImageInput(data=_png(source), content_type="image/png"), **params
     )
     outcome = LocalProvider().submit(request)
     assert outcome.image == pillow_webp(reference(source))

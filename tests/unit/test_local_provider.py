@@ -17,6 +17,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
 )
 from aiimage.providers.local import LOCAL_MODELS, LocalProvider
+from tests.generation import generation_request
 
 WIDTH, HEIGHT = 40, 30
 
@@ -43,7 +44,7 @@ def as_input(image: Image.Image) -> ImageInput:
 
 
 def submit(model: str, image: Image.Image | None = None, **params: Any) -> Outcome:
-    request = GenerationRequest(model=model, image=as_input(image or source_image()), **params)
+    request = generation_request(model, as_input(image or source_image()), **params)
     return LocalProvider().submit(request)
 
 
@@ -170,7 +171,7 @@ def test_bad_requests_are_rejected(model: str, params: dict[str, Any], code: str
 
 
 def test_output_pixel_backstop() -> None:
-    request = GenerationRequest(model="upscale", image=as_input(source_image()), scale=4)
+    request = generation_request("upscale", as_input(source_image()), scale=4)
     provider = LocalProvider(max_output_pixels=WIDTH * HEIGHT * 16 - 1)
     with pytest.raises(ProviderRejectedError) as caught:
         provider.submit(request)

@@ -71,4 +71,5 @@ def test_bad_parameters_are_refused_with_a_clear_code(
 def test_plans_unlock_what_they_include() -> None:
     assert resolve(GenerateParams(model=ESRGAN, scale=4, face_enhance=True), PRO).params.scale == 4
     assert resolve(GenerateParams(model=ESRGAN, scale=4), FREE).params.scale == 4
-    assert resolve(GenerateParams(model="sczhou/codeformer", strength=0.2), PRO).params.strength == 0.2
+    codeformer = resolve(GenerateParams(model="sczhou/codeformer", strength=0.2), PRO)
+    assert codeformer.params.strength == 0.2

@@ -40,6 +40,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     is_retryable,
 )
+from aiimage.providers.params import GenerationParams
 from aiimage.providers.registry import get_provider
 from aiimage.settings import get_settings
 from aiimage.storage.objects import object_store
@@ -154,9 +155,9 @@ def _generation_request(request: EditRequest, provider: ProviderName) -> Generat
         image=ImageInput(
             clean.data, clean.content_type, url=object_store().presign_get(photo.object_key)
         ),
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        strength=EDIT_STRENGTH,
+        params=GenerationParams(
+            prompt=request.prompt, negative_prompt=request.negative_prompt, strength=EDIT_STRENGTH
+        ),
         idempotency_key=f"{request.request_id}:{provider}",
         output_format="WEBP",
         wait_seconds=SUBMIT_WAIT_SECONDS,

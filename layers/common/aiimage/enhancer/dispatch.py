@@ -48,7 +48,7 @@ def build_request(
     params: ResolvedParams, route: ProviderRoute, image: ImageInput, wait_seconds: float
 ) -> GenerationRequest:
     return GenerationRequest(
-        model=route.model, image=image, **params.params.model_dump(), wait_seconds=wait_seconds
+        model=route.model, image=image, params=params.params, wait_seconds=wait_seconds
     )
 
 

@@ -8,8 +8,9 @@ from aiimage.enhancer.model_catalog import DEFAULT_MODEL, GenerateParams
 
 
 class GenerateForm(GenerateParams):
-    """The multipart fields besides the file, named as the seed system's clients send them:
-    the model and its settings, and the key of a direct upload instead of the file."""
+    """The multipart fields besides the file, named as the seed system's clients send them."""
+
+    # The model and its settings (GenerateParams), and a direct upload's key instead of a file.
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from aiimage.errors import AppError, RateLimitedError, UpstreamError, ValidationError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
+from aiimage.providers.params import GenerationParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +33,7 @@ class GenerationRequest:
 
     model: str  # the provider's model id (Workers AI model, Replicate version, local style)
     image: ImageInput
-    scale: int | None = None
-    face_enhance: bool = False
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    strength: float | None = None
-    guidance: float | None = None
-    steps: int | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
     # Seconds the caller can wait for a synchronous answer before it wants a pending job.
     wait_seconds: float = 20.0
     # Stable across retries of the same work (e.g. the edit request's id): a provider that

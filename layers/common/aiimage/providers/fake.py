@@ -53,7 +53,7 @@ class FakeProvider:
 
     def submit(self, request: GenerationRequest) -> Outcome:
         job_id = job_id_for(request.idempotency_key)
-        strength = DEFAULT_STRENGTH if request.strength is None else request.strength
+        strength = DEFAULT_STRENGTH if request.params.strength is None else request.params.strength
         try:
             source = webp.decode(request.image.data)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

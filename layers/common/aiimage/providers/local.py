@@ -80,24 +80,24 @@ class LocalProvider:
         """Check the parameters for the model before any pixel work is done."""
         model = request.model
         if model == UPSCALE:
-            _reject_if(request.strength is not None, "upscale takes no strength")
+            _reject_if(request.params.strength is not None, "upscale takes no strength")
             return _Operation(
                 kind=UPSCALE,
-                scale=_scale(request.scale, default=DEFAULT_SCALE),
-                restore_first=request.face_enhance,
+                scale=_scale(request.params.scale, default=DEFAULT_SCALE),
+                restore_first=request.params.face_enhance,
             )
         if model == RESTORE:
             return _Operation(
                 kind=RESTORE,
-                scale=_scale(request.scale, default=1),
-                strength=_unit("strength", request.strength, DEFAULT_FIDELITY),
+                scale=_scale(request.params.scale, default=1),
+                strength=_unit("strength", request.params.strength, DEFAULT_FIDELITY),
             )
         if model.startswith(STYLE_PREFIX) and model in LOCAL_MODELS:
-            _reject_if(request.scale is not None, f"{model} takes no scale")
-            _reject_if(request.face_enhance, f"{model} takes no face_enhance")
+            _reject_if(request.params.scale is not None, f"{model} takes no scale")
+            _reject_if(request.params.face_enhance, f"{model} takes no face_enhance")
             return _Operation(
                 kind=model,
-                strength=_unit("strength", request.strength, DEFAULT_STYLE_STRENGTH),
+                strength=_unit("strength", request.params.strength, DEFAULT_STYLE_STRENGTH),
             )
         raise ProviderRejectedError(
             f"Unknown local model {model!r}",

@@ -53,20 +53,26 @@ WEBHOOK_SECRET_MIN_REFRESH = 60
 
 
 def _real_esrgan(request: GenerationRequest, image: str) -> dict[str, Any]:
-    return {"image": image, "scale": request.scale or 4, "face_enhance": request.face_enhance}
+    return {
+        "image": image,
+        "scale": request.params.scale or 4,
+        "face_enhance": request.params.face_enhance,
+    }
 
 
 def _gfpgan(request: GenerationRequest, image: str) -> dict[str, Any]:
-    return {"img": image, "version": "v1.4", "scale": request.scale or 2}
+    return {"img": image, "version": "v1.4", "scale": request.params.scale or 2}
 
 
 def _codeformer(request: GenerationRequest, image: str) -> dict[str, Any]:
     return {
         "image": image,
-        "codeformer_fidelity": request.strength if request.strength is not None else 0.5,
+        "codeformer_fidelity": request.params.strength
+        if request.params.strength is not None
+        else 0.5,
         "background_enhance": True,
         "face_upsample": True,
-        "upscale": request.scale or 2,
+        "upscale": request.params.scale or 2,
     }
 
 

@@ -247,7 +247,7 @@ class RunwareProvider(OutputDownloadingProvider):
         return cls(transport=transport, allowed_output_hosts=hosts)
 
     def submit(self, request: GenerationRequest) -> Outcome:
-        if request.prompt is None or not request.prompt.strip():
+        if request.params.prompt is None or not request.params.prompt.strip():
             # `positivePrompt` is required by the API; nothing is sent without one.
             raise ProviderRejectedError("Runware needs a prompt", code="provider_prompt_missing")
         deadline = time.monotonic() + max(request.wait_seconds, MIN_SUBMIT_SECONDS)
@@ -336,12 +336,12 @@ class RunwareProvider(OutputDownloadingProvider):
 
     @staticmethod
     def _inference_task(request: GenerationRequest, task_uuid: str, seed: str) -> dict[str, Any]:
-        strength = DEFAULT_STRENGTH if request.strength is None else request.strength
+        strength = DEFAULT_STRENGTH if request.params.strength is None else request.params.strength
         task: dict[str, Any] = {
             "taskType": "imageInference",
             "taskUUID": task_uuid,
             "model": request.model,
-            "positivePrompt": request.prompt,
+            "positivePrompt": request.params.prompt,
             "seedImage": seed,
             "strength": min(max(strength, 0.0), 1.0),
             "numberResults": 1,
@@ -350,14 +350,14 @@ class RunwareProvider(OutputDownloadingProvider):
             "includeCost": True,
             "deliveryMethod": "async",
         }
-        if request.negative_prompt:
-            task["negativePrompt"] = request.negative_prompt
+        if request.params.negative_prompt:
+            task["negativePrompt"] = request.params.negative_prompt
         if request.webhook_url:
             task["webhookURL"] = request.webhook_url
-        if request.steps is not None:
-            task["steps"] = min(max(request.steps, MIN_STEPS), MAX_STEPS)
-        if request.guidance is not None:
-            task["CFGScale"] = min(max(request.guidance, MIN_CFG), MAX_CFG)
+        if request.params.steps is not None:
+            task["steps"] = min(max(request.params.steps, MIN_STEPS), MAX_STEPS)
+        if request.params.guidance is not None:
+            task["CFGScale"] = min(max(request.params.guidance, MIN_CFG), MAX_CFG)
         return task
 
     # --- response --------------------------------------------------------------------------

@@ -257,7 +257,7 @@ class WorkersAiProvider:
             raise ProviderRejectedError(
                 "Workers AI does not serve this model", code="provider_model_unknown"
             )
-        if request.prompt is None or not request.prompt.strip():
+        if request.params.prompt is None or not request.params.prompt.strip():
             # Required by the API; the catalog supplies a default prompt per model.
             raise ProviderRejectedError("Workers AI needs a prompt", code="provider_prompt_missing")
         has_image = bool(request.image.data)
@@ -266,17 +266,19 @@ class WorkersAiProvider:
                 "This model needs an input image", code="provider_image_missing"
             )
         body: dict[str, Any] = {
-            "prompt": request.prompt,
-            "num_steps": max(1, min(request.steps or MAX_STEPS, MAX_STEPS)),
+            "prompt": request.params.prompt,
+            "num_steps": max(1, min(request.params.steps or MAX_STEPS, MAX_STEPS)),
         }
-        if request.negative_prompt:
-            body["negative_prompt"] = request.negative_prompt
-        if request.guidance is not None:
-            body["guidance"] = request.guidance
+        if request.params.negative_prompt:
+            body["negative_prompt"] = request.params.negative_prompt
+        if request.params.guidance is not None:
+            body["guidance"] = request.params.guidance
         if has_image:
             # base64, not the JSON int array: that one costs up to 4 characters per byte.
             body["image_b64"] = base64.b64encode(request.image.data).decode("ascii")
-            strength = DEFAULT_STRENGTH if request.strength is None else request.strength
+            strength = (
+                DEFAULT_STRENGTH if request.params.strength is None else request.params.strength
+            )
             body["strength"] = min(max(strength, MIN_STRENGTH), MAX_STRENGTH)
         return body
 
