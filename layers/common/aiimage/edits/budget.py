@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.edits.models import Budget
 from aiimage.errors import ForbiddenError
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -88,11 +88,6 @@ def _month_end(month: str) -> datetime:
     return datetime(year, number + 1, 1, tzinfo=UTC)
 
 
-def _iso(moment: datetime) -> str:
-    """Fixed-width UTC ISO-8601 (microseconds, `Z`): sorts as text in time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
@@ -100,10 +95,6 @@ def _n(value: int) -> AttributeValueTypeDef:
 def _int(item: dict[str, Any], name: str) -> int:
     attribute = item.get(name)
     return int(attribute["N"]) if attribute else 0
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 class BudgetExceededError(ForbiddenError):
@@ -222,7 +213,7 @@ class BudgetStore:
         try:
             result = aws.dynamodb().update_item(**request)
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not dynamo.condition_failed(exc):
                 raise
             # The failure path only: the item as the condition saw it.
             old: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
@@ -300,7 +291,7 @@ class BudgetStore:
                 },
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if dynamo.condition_failed(exc):
                 return  # alerted within the cooldown
             raise
         logger.warning(
@@ -356,7 +347,7 @@ class BudgetStore:
                 "TableName": self._table,
                 "Item": {
                     "pk": {"S": f"ledger#{reservation.tenant_id}"},
-                    "sk": {"S": f"{_iso(now)}#{reservation.request_id}"},
+                    "sk": {"S": f"{dynamo.stamp(now)}#{reservation.request_id}"},
                     "tenant_id": {"S": reservation.tenant_id},
                     "event_id": {"S": event_id},
                     "request_id": {"S": reservation.request_id},
@@ -364,7 +355,7 @@ class BudgetStore:
                     "cost_micros": _n(actual_cost_micros),
                     "reserved_micros": _n(reservation.cost_micros),
                     "month": {"S": reservation.month},
-                    "at": {"S": _iso(now)},
+                    "at": {"S": dynamo.stamp(now)},
                     "expires_at": _n(int((now + _LEDGER_RETENTION).timestamp())),
                 },
                 "ConditionExpression": "attribute_not_exists(pk)",
@@ -378,10 +369,7 @@ class BudgetStore:
                 ClientRequestToken=str(uuid.uuid4()),
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if dynamo.condition_failed(exc, item=0):  # the month's reservation is gone
                 return False
             raise
         return True
@@ -402,7 +390,7 @@ class BudgetStore:
                 ExpressionAttributeValues={":minus": _n(-reservation.cost_micros)},
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if dynamo.condition_failed(exc):
                 return False
             raise
         return True
@@ -455,7 +443,7 @@ class BudgetStore:
         values: dict[str, AttributeValueTypeDef] = {":pk": {"S": f"ledger#{tenant_id}"}}
         if since is not None:
             condition += " AND sk >= :since"
-            values[":since"] = {"S": _iso(since)}
+            values[":since"] = {"S": dynamo.stamp(since)}
         request: QueryInputTypeDef = {
             "TableName": self._table,
             "KeyConditionExpression": condition,

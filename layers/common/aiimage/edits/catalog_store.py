@@ -39,16 +39,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.edits.models import (
     Addon,
     AiEditingSettings,
@@ -71,8 +68,6 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=Model)
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SETTINGS_KEY = {"pk": {"S": "settings"}, "sk": {"S": "ai_editing"}}
@@ -83,52 +78,15 @@ _CHANGE_ATTEMPTS = 12
 # --- (de)serialisation ----------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (the models never carry local time)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _to_dynamo(value: Any) -> Any:
-    """Python values DynamoDB accepts: datetimes as ISO-8601 UTC, floats as Decimal."""
-    if isinstance(value, datetime):
-        return _utc(value).isoformat()
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {str(k): _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; pydantic then coerces ints, floats, datetimes."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
 def _attributes(model: Model, *, exclude: set[str] | None = None) -> dict[str, Any]:
-    return {
-        name: _SERIALIZER.serialize(_to_dynamo(value))
-        for name, value in model.model_dump(exclude=exclude).items()
-        if value is not None
-    }
+    return dynamo.to_item(model.model_dump(exclude=exclude))
 
 
 def _model(cls: type[M], item: Mapping[str, Any]) -> M:
     """Read an item into its model; attributes the model does not know (keys, attributes a
     newer writer added) are ignored rather than failing every read."""
     return cls.model_validate(
-        {
-            name: _from_dynamo(_DESERIALIZER.deserialize(item[name]))
-            for name in cls.model_fields
-            if name in item
-        }
+        {name: dynamo.from_attribute(item[name]) for name in cls.model_fields if name in item}
     )
 
 
@@ -140,10 +98,6 @@ def _check_id(value: str, what: str) -> str:
 
 def _is_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
-
-
-def _failed_condition(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _tenant_pk(tenant_id: str) -> dict[str, str]:
@@ -174,7 +128,7 @@ def _addons(item: Mapping[str, Any] | None) -> list[Addon]:
     if item is None:
         return []
     return [
-        Addon.model_validate(_from_dynamo(_DESERIALIZER.deserialize(item[name])))
+        Addon.model_validate(dynamo.from_attribute(item[name]))
         for name in sorted(item)
         if name.startswith(_ADDON_PREFIX)
     ]
@@ -359,7 +313,7 @@ class Catalog:
         assignments = ["#version = :next"]
         for index, (name, value) in enumerate(sorted(values.items())):
             names[f"#f{index}"] = name
-            attr_values[f":v{index}"] = _SERIALIZER.serialize(_to_dynamo(value))
+            attr_values[f":v{index}"] = dynamo.to_attribute(value)
             assignments.append(f"#f{index} = :v{index}")
         condition = "#version = :expected"
         if expected_version == 0:
@@ -375,7 +329,7 @@ class Catalog:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _failed_condition(exc):
+            if dynamo.condition_failed(exc):
                 raise ConflictError(
                     "The settings were changed meanwhile; reload and retry",
                     code="settings_conflict",
@@ -412,7 +366,7 @@ class Catalog:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _failed_condition(exc):
+            if dynamo.condition_failed(exc):
                 raise UnknownTenantError() from None
             raise
         return _model(Tenant, response["Attributes"])
@@ -444,17 +398,14 @@ class Catalog:
                 ]
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if "ConditionalCheckFailed" not in reasons and reasons:
+            if not dynamo.condition_failed(exc):
                 raise
             raise ConflictError(
                 "An event with this slug or join token exists",
                 code="event_exists",
                 details={
-                    "slug_taken": bool(reasons) and reasons[0] == "ConditionalCheckFailed",
-                    "token_taken": len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed",
+                    "slug_taken": dynamo.condition_failed(exc, item=0),
+                    "token_taken": dynamo.condition_failed(exc, item=1),
                 },
             ) from None
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.edits import stats
 from aiimage.edits.models import EditRequest, EditStatus, Event
 from aiimage.errors import ConfigurationError, ConflictError, NotFoundError
@@ -29,14 +28,12 @@ from aiimage.observability import LogEvent, logger
 from aiimage.pagination import decode_cursor, encode_cursor
 from aiimage.settings import get_settings
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
-
 # Item attributes that serve indexes and TTL, not the model (docs/architecture.md):
 # `active_status`/`active_at` (sparse index ByActiveStatus: only while queued or processing;
 # `active_status` is `queued`, `dispatched` once sent to the submit queue, or `processing`),
 # `month`/`at` (index ByMonth, shared with the ledger lines: prune by age), `expires_at` (TTL).
 INDEX_ATTRIBUTES = frozenset({"active_status", "active_at", "month", "at", "expires_at"})
+_NOT_THE_REQUEST = INDEX_ATTRIBUTES | {"pk", "sk"}
 # TTL removes a request this long after `prune` should have (the second line of retention).
 _TTL_MARGIN = timedelta(days=7)
 # Concurrent transactions on one event's counters item can be refused with
@@ -118,27 +115,13 @@ def dispatch_or_defer(request: EditRequest) -> None:
 
 
 def _to_item(request: EditRequest) -> dict[str, Any]:
-    item = {
-        k: _SERIALIZER.serialize(v)
-        for k, v in request.model_dump(mode="json").items()
-        if v is not None
-    }
+    item = dynamo.to_item(request.model_dump(mode="json"))
     item.update(request_key(request.tenant_id, request.event_slug, request.request_id))
     return item
 
 
 def _from_item(item: Mapping[str, Any]) -> EditRequest:
-    plain = {
-        k: _DESERIALIZER.deserialize(v)
-        for k, v in item.items()
-        if k not in ("pk", "sk") and k not in INDEX_ATTRIBUTES
-    }
-    return EditRequest.model_validate(plain)
-
-
-def stamp(moment: datetime) -> str:
-    """Fixed-width UTC time (microseconds, `Z`): index sort keys compare as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return EditRequest.model_validate(dynamo.from_item(item, without=_NOT_THE_REQUEST))
 
 
 def _index_attributes(request: EditRequest, *, dispatched: bool) -> dict[str, Any]:
@@ -146,13 +129,13 @@ def _index_attributes(request: EditRequest, *, dispatched: bool) -> dict[str, An
     retention = timedelta(days=get_settings().ai_editing_request_retention_days)
     attributes: dict[str, Any] = {
         "month": {"S": f"edit#{created.astimezone(UTC):%Y-%m}"},
-        "at": {"S": stamp(created)},
+        "at": {"S": dynamo.stamp(created)},
         "expires_at": {"N": str(int((created + retention + _TTL_MARGIN).timestamp()))},
     }
     if request.status in stats.ACTIVE:
         active = "dispatched" if dispatched and request.status == "queued" else request.status
         attributes["active_status"] = {"S": active}
-        attributes["active_at"] = {"S": stamp(request.updated_at)}
+        attributes["active_at"] = {"S": dynamo.stamp(request.updated_at)}
     return attributes
 
 
@@ -249,46 +232,34 @@ def _transition_once(
     expected_polls: int | None,
     now: datetime,
 ) -> EditRequest | Literal["lost", "conflict"]:
-    names = {f"#{name}": name for name in values} | {"#current": "status"}
-    expression_values: dict[str, Any] = {
-        f":{name}": _SERIALIZER.serialize(value) for name, value in values.items()
-    }
-    expression_values[":from"] = {"S": assumed}
-    condition = "#current = :from"
-    if expected_polls is not None:
-        names["#polls"] = "polls"
-        expression_values[":expected_polls"] = {"N": str(expected_polls)}
-        condition += " AND #polls = :expected_polls"
-    assignments = [f"#{name} = :{name}" for name in values]
-    removals = ""
+    index_changes: dict[str, Any]
     if to_status in stats.ACTIVE:
         # Entering an active status, or progress within one (a poll): not stuck since now.
-        assignments.append("active_at = :active_at")
-        expression_values[":active_at"] = {"S": stamp(now)}
+        index_changes = {"active_at": dynamo.stamp(now)}
         if to_status != assumed:
-            assignments.append("active_status = :active_status")
-            expression_values[":active_status"] = {"S": to_status}
+            index_changes["active_status"] = to_status
     else:
-        removals = " REMOVE active_status, active_at"
-    update: dict[str, Any] = {
-        "TableName": _table(),
-        "Key": request_key(request.tenant_id, request.event_slug, request.request_id),
-        "UpdateExpression": "SET " + ", ".join(assignments) + removals,
-        "ConditionExpression": condition,
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": expression_values,
-    }
+        index_changes = {"active_status": None, "active_at": None}  # leaves the index
+    update = dynamo.status_update(
+        _table(),
+        request_key(request.tenant_id, request.event_slug, request.request_id),
+        from_status=(assumed,),
+        changes={**values, **index_changes},
+        expected=None if expected_polls is None else {"polls": expected_polls},
+    )
     delta = stats.increments(assumed, to_status, values, request)
     if not delta:  # no counter moves (a poll): a plain conditional write
         try:
             response = aws.dynamodb().update_item(**update, ReturnValues="ALL_NEW")
-        except aws.dynamodb().exceptions.ConditionalCheckFailedException:
-            return "lost"
+        except ClientError as exc:
+            if dynamo.condition_failed(exc):
+                return "lost"
+            raise
         return _from_item(response["Attributes"])
     try:
         aws.dynamodb().transact_write_items(
             TransactItems=[
-                {"Update": update},  # type: ignore[typeddict-item]
+                {"Update": update},
                 stats.update_item(_table(), request.tenant_id, request.event_slug, delta),
             ],
             # The SDK resends the same token on a retry: a transaction that succeeded but
@@ -296,13 +267,9 @@ def _transition_once(
             ClientRequestToken=str(uuid.uuid4()),
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-        codes = [reason.get("Code") for reason in reasons]
-        if codes and codes[0] == "ConditionalCheckFailed":
+        if dynamo.condition_failed(exc, item=0):  # the request's own condition
             return "lost"
-        if "TransactionConflict" in codes:
+        if "TransactionConflict" in dynamo.cancellation_codes(exc):
             return "conflict"
         raise
     stats.after_transition(request, assumed, to_status)

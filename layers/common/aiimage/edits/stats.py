@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.edits.budget import budget_store
 from aiimage.edits.models import EditRequest, EditStatus, Event
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -150,7 +150,7 @@ def check_failure_rate(request: EditRequest, *, now: datetime | None = None) -> 
             },
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if dynamo.condition_failed(exc):
             return False  # alerted within the cooldown: one line per window, not per failure
         raise
     logger.warning(

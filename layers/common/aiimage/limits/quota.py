@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.errors import QuotaExceededError
 from aiimage.limits.plans import Entitlements
 
@@ -86,10 +86,6 @@ def _next_month(now: datetime) -> datetime:
     if now.month == 12:
         return datetime(now.year + 1, 1, 1, tzinfo=UTC)
     return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 class QuotaStore:
@@ -166,7 +162,7 @@ class QuotaStore:
                 },
             )
         except ClientError as exc:
-            if not _is_condition_failure(exc):
+            if not dynamo.condition_failed(exc):
                 raise
             raise self._exceeded(owner_key, entitlements) from None
         return reservation
@@ -223,7 +219,7 @@ class QuotaStore:
         try:
             aws.dynamodb().update_item(**request)
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if dynamo.condition_failed(exc):
                 return False
             raise
         return True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.errors import RateLimitedError
 
 # Keep window items a little past their end so late readers still see them.
@@ -52,7 +52,7 @@ class RateLimiter:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not dynamo.condition_failed(exc):
                 raise
             raise RateLimitedError(math.ceil(window_end - now)) from None
         hits = int(result["Attributes"]["hits"]["N"])

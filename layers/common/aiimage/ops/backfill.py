@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from aiimage import aws
+from aiimage import aws, dynamo
 from aiimage.edits import request_store, runner
 from aiimage.edits.models import EditRequest
 from aiimage.errors import NotFoundError
@@ -132,7 +132,7 @@ def _store(request: EditRequest, fetcher: Fetcher) -> bool:
             },
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if dynamo.condition_failed(exc):
             return False
         raise
     return True

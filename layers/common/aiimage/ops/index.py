@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from aiimage import aws
-from aiimage.edits.request_store import request_key, stamp
+from aiimage import aws, dynamo
+from aiimage.edits.request_store import request_key
 from aiimage.settings import get_settings
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def active_requests(
     values: dict[str, Any] = {":s": {"S": active_status}}
     if older_than is not None:
         condition += " AND active_at < :cutoff"
-        values[":cutoff"] = {"S": stamp(older_than)}
+        values[":cutoff"] = {"S": dynamo.stamp(older_than)}
     request: QueryInputTypeDef = {
         "TableName": get_settings().edits_table,
         "IndexName": "ByActiveStatus",
@@ -83,7 +83,7 @@ def by_month(
         "IndexName": "ByMonth",
         "KeyConditionExpression": "#month = :m AND #at < :before",
         "ExpressionAttributeNames": {"#month": "month", "#at": "at"},
-        "ExpressionAttributeValues": {":m": {"S": month}, ":before": {"S": stamp(before)}},
+        "ExpressionAttributeValues": {":m": {"S": month}, ":before": {"S": dynamo.stamp(before)}},
     }
     if projection:
         request["ProjectionExpression"] = projection
@@ -115,14 +115,14 @@ def claim(key: ActiveKey, *, status: str, to_active_status: str, now: datetime) 
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":to": {"S": to_active_status},
-                ":now": {"S": stamp(now)},
+                ":now": {"S": dynamo.stamp(now)},
                 ":status": {"S": status},
                 ":seen": {"S": key.active_status},
                 ":seen_at": {"S": key.active_at},
             },
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if dynamo.condition_failed(exc):
             return False
         raise
     return True

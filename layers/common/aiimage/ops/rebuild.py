@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiimage import aws
+from botocore.exceptions import ClientError
+
+from aiimage import aws, dynamo
 from aiimage.edits import request_store, stats
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest
@@ -76,8 +78,9 @@ def _index(table: str, tenant_id: str, event_slug: str, request: EditRequest) ->
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":s": {"S": request.status},
-                ":at": {"S": request_store.stamp(request.updated_at)},
+                ":at": {"S": dynamo.stamp(request.updated_at)},
             },
         )
-    except aws.dynamodb().exceptions.ConditionalCheckFailedException:
-        pass  # indexed already, or moved on meanwhile
+    except ClientError as exc:
+        if not dynamo.condition_failed(exc):
+            raise  # otherwise indexed already, or moved on meanwhile
