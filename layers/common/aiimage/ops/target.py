@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from aiimage import aws
-from aiimage.settings import get_settings
+from aiimage.singletons import reset_singletons
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5100"
 LOCAL_STACK = "aiimage-local"
@@ -28,12 +28,10 @@ def use_local_stack(endpoint: str = LOCAL_ENDPOINT, stack: str = LOCAL_STACK) ->
         STORAGE_ENDPOINT_URL=endpoint,
     )
     os.environ.pop("AWS_PROFILE", None)
-    get_settings.cache_clear()
-    aws.reset_clients()
+    reset_singletons()
     for variable, queue in (
         ("EDITS_QUEUE_URL", "EditsQueue"),
         ("EDITS_POLL_QUEUE_URL", "EditsPollQueue"),
     ):
         os.environ[variable] = aws.sqs().get_queue_url(QueueName=f"{stack}-{queue}")["QueueUrl"]
-    get_settings.cache_clear()
-    aws.reset_clients()
+    reset_singletons()
