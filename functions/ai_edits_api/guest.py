@@ -21,7 +21,7 @@ from ai_edits_api.views import (
     result_response,
 )
 from aiimage.edits import admission, photos
-from aiimage.edits.access import guest_event, visible_edit
+from aiimage.edits.access import guest_event, visible_edit, visible_result
 from aiimage.edits.idempotency import idempotent_create
 from aiimage.errors import ValidationError
 from aiimage.http.app import CurrentIdentity
@@ -97,7 +97,7 @@ def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelo
 @router.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
 def guest_result(identity: CurrentIdentity, token: Token, request_id: Id) -> Response:
     event, actor = guest_event(identity, token)
-    return result_response(visible_edit(event, actor, request_id))
+    return result_response(visible_result(event, actor, request_id))
 
 
 @router.get("/ai-styles", response_model=Envelope[list[StyleView]])

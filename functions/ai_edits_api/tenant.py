@@ -17,7 +17,7 @@ from ai_edits_api.views import (
     result_response,
 )
 from aiimage.edits import admission, request_store, stats
-from aiimage.edits.access import tenant_event, visible_edit
+from aiimage.edits.access import tenant_event, visible_edit, visible_result
 from aiimage.edits.idempotency import idempotent_create
 from aiimage.edits.models import EditRequest, EditStatus
 from aiimage.errors import ValidationError
@@ -78,7 +78,7 @@ def tenant_get(
 @router.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
 def tenant_result(identity: CurrentIdentity, event_slug: Slug, request_id: Id) -> Response:
     event, actor = tenant_event(identity, event_slug)
-    return result_response(visible_edit(event, actor, request_id))
+    return result_response(visible_result(event, actor, request_id))
 
 
 @router.get("/ai-styles", response_model=Envelope[list[StyleView]])

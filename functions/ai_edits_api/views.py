@@ -4,15 +4,16 @@ bodies, and the views of the layer's values (only what the caller may see of the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage.edits.models import EditRequest, EditStatus, Photo, Style
 from aiimage.edits.photos import PhotoUpload
-from aiimage.errors import NotFoundError
-from aiimage.storage.objects import object_store
+
+if TYPE_CHECKING:
+    from aiimage.storage.objects import StoredObject
 
 # --- parameters ---------------------------------------------------------------------------
 
@@ -136,11 +137,8 @@ RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def result_response(request: EditRequest) -> Response:
-    """The watermarked result of a request the caller may see (guest and tenant alike)."""
-    if request.status != "succeeded" or request.result_key is None:
-        raise NotFoundError("The edit has no result yet", code="no_result")
-    stored = object_store().get(request.result_key)
+def result_response(stored: StoredObject) -> Response:
+    """A request's watermarked result (guest and tenant alike)."""
     return Response(
         stored.body,
         media_type=stored.content_type,

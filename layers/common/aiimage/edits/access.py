@@ -11,6 +11,7 @@ from aiimage.edits.models import EditRequest, Event
 from aiimage.edits.request_store import get_edit
 from aiimage.errors import AuthError, ForbiddenError, NotFoundError
 from aiimage.identity import Identity
+from aiimage.storage.objects import StoredObject, object_store
 
 
 def guest_event(identity: Identity, token: str) -> tuple[Event, Actor]:
@@ -46,6 +47,14 @@ def visible_edit(event: Event, actor: Actor, request_id: str) -> EditRequest:
     if actor.kind == "guest" and request.requested_by != actor.requested_by:
         raise NotFoundError("No such AI edit", code="unknown_request")
     return request
+
+
+def visible_result(event: Event, actor: Actor, request_id: str) -> StoredObject:
+    """The watermarked result of a request that `actor` may see (`visible_edit`)."""
+    request = visible_edit(event, actor, request_id)
+    if request.status != "succeeded" or request.result_key is None:
+        raise NotFoundError("The edit has no result yet", code="no_result")
+    return object_store().get(request.result_key)
 
 
 def require_superadmin(identity: Identity) -> None:
