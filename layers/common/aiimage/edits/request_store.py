@@ -20,12 +20,11 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aiimage import aws, dynamo
+from aiimage import aws, dynamo, pagination
 from aiimage.edits import stats
 from aiimage.edits.models import EditRequest, EditStatus, Event
 from aiimage.errors import ConfigurationError, ConflictError, NotFoundError
 from aiimage.observability import LogEvent, logger
-from aiimage.pagination import decode_cursor, encode_cursor
 from aiimage.settings import get_settings
 
 # Item attributes that serve indexes and TTL, not the model (docs/architecture.md):
@@ -333,36 +332,12 @@ def list_edits(
     event: Event, *, status: EditStatus | None = None, limit: int = 20, cursor: str | None = None
 ) -> EditPage:
     """An event's requests, newest first; the cursor addresses only this event."""
-    prefix = f"event#{event.slug}#edit#"
-    request: dict[str, Any] = {
-        "TableName": _table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": f"tenant#{event.tenant_id}"},
-            ":prefix": {"S": prefix},
-        },
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if status is not None:
-        request["FilterExpression"] = "#status = :status"
-        request["ExpressionAttributeNames"] = {"#status": "status"}
-        request["ExpressionAttributeValues"][":status"] = {"S": status}
-    if cursor is not None:
-        request["ExclusiveStartKey"] = {
-            "pk": {"S": f"tenant#{event.tenant_id}"},
-            "sk": {"S": prefix + decode_cursor(cursor)},
-        }
-    found: list[EditRequest] = []
-    last: Any = None
-    while True:
-        response = aws.dynamodb().query(**request)
-        found.extend(_from_item(item) for item in response.get("Items", []))
-        last = response.get("LastEvaluatedKey")
-        if last is None or len(found) >= limit:
-            break
-        request["ExclusiveStartKey"] = last
-        request["Limit"] = limit - len(found)
-    page = found[:limit]
-    more = last is not None or len(found) > limit
-    return EditPage(page, encode_cursor(page[-1].request_id) if more and page else None)
+    page = pagination.newest_first(
+        _table(),
+        f"tenant#{event.tenant_id}",
+        f"event#{event.slug}#edit#",
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return EditPage([_from_item(item) for item in page.items], page.next_cursor)

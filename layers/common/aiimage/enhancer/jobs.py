@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from aiimage import aws, dynamo
+from aiimage import aws, dynamo, pagination
 from aiimage.enhancer.model_catalog import GenerateParams, ProviderName, ResolvedParams
 from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
 from aiimage.identity import Identity
 from aiimage.limits import quota_store
 from aiimage.limits.quota import Reservation
 from aiimage.observability import LogEvent, logger
-from aiimage.pagination import decode_cursor, encode_cursor
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey
 
@@ -231,35 +230,15 @@ def list_jobs(
 ) -> JobPage:
     """The caller's jobs, newest first. The cursor is opaque to the caller and only ever
     addresses the caller's own partition (a cursor from another owner is refused)."""
-    pk = f"owner#{identity.owner_type}#{identity.owner_id}"
-    request: dict[str, Any] = {
-        "TableName": _table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :job)",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":job": {"S": "job#"}},
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if status is not None:
-        request["FilterExpression"] = "#status = :status"
-        request["ExpressionAttributeNames"] = {"#status": "status"}
-        request["ExpressionAttributeValues"][":status"] = {"S": status}
-    if cursor is not None:
-        request["ExclusiveStartKey"] = {
-            "pk": {"S": pk},
-            "sk": {"S": f"job#{decode_cursor(cursor)}"},
-        }
-    jobs: list[Job] = []
-    # A filter can leave a page short; keep reading until it is full or the partition ends.
-    while True:
-        response = aws.dynamodb().query(**request)
-        jobs.extend(_from_item(item) for item in response.get("Items", []))
-        last = response.get("LastEvaluatedKey")
-        if last is None or len(jobs) >= limit:
-            break
-        request["ExclusiveStartKey"] = last
-        request["Limit"] = limit - len(jobs)
-    next_cursor = encode_cursor(jobs[-1].id) if last is not None and jobs else None
-    return JobPage(jobs=jobs[:limit], next_cursor=next_cursor)
+    page = pagination.newest_first(
+        _table(),
+        f"owner#{identity.owner_type}#{identity.owner_id}",
+        "job#",
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return JobPage(jobs=[_from_item(item) for item in page.items], next_cursor=page.next_cursor)
 
 
 def reservation_holder(owner_key: str, reservation_id: str) -> str | None:
