@@ -30,6 +30,7 @@ from aiimage.edits.models import (
     Watermark,
 )
 from aiimage.errors import NotFoundError, ValidationError
+from aiimage.singletons import reset_singletons
 from infra.seed_edits import seed_demo
 
 TABLE = "test-edits"
@@ -238,7 +239,7 @@ def test_zero_ttl_disables_the_cache(aws_stack: None, clock: FakeClock) -> None:
 def test_a_new_client_is_a_cache_miss(store: Catalog) -> None:
     store.cached_settings()
     write_settings_elsewhere({"is_enabled": False}, 0)
-    aws.reset_clients()  # what the test fixtures do between moto backends
+    reset_singletons()  # what the test fixtures do between moto backends
     assert store.cached_settings().is_enabled is False
 
 

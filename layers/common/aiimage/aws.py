@@ -140,9 +140,3 @@ def batch_get_items(
             unprocessed = response.get("UnprocessedKeys", {}).get(table)
             pending = list(unprocessed["Keys"]) if unprocessed else []
 
-
-def reset_clients() -> None:
-    """Forget cached clients (tests switch endpoints and credentials between cases)."""
-    _client.cache_clear()
-    s3.cache_clear()
-    ssm_parameters.cache_clear()
