@@ -139,4 +139,3 @@ def batch_get_items(
             yield from response.get("Responses", {}).get(table, [])
             unprocessed = response.get("UnprocessedKeys", {}).get(table)
             pending = list(unprocessed["Keys"]) if unprocessed else []
-
