@@ -43,6 +43,9 @@ class Identity(BaseModel):
     # Magic Edits: the tenant a tenant admin acts for, and roles such as "superadmin".
     tenant_id: str | None = None
     roles: frozenset[str] = frozenset()
+    # The caller's network as API Gateway saw it (`aiimage.network`): an IPv4 address or an
+    # IPv6 /64, e.g. "198.51.100.7" or "2001:db8:1:2::/64"; None when unknown (a worker).
+    network: str | None = None
 
     @property
     def is_superadmin(self) -> bool:
