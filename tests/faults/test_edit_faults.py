@@ -62,7 +62,7 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> DemoCatalog:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Scripted:
     # Pending on submit, the result on the first poll.
-    scripted = Scripted(0, Outcome.succeeded(jpeg(96, 64), "image/jpeg", cost=COST / 1_000_000))
+    scripted = Scripted(0, Outcome.succeeded(jpeg(96, 64), "image/jpeg", cost_micros=COST))
     monkeypatch.setattr(runner, "get_provider", lambda name: scripted)
     return scripted
 

@@ -147,7 +147,7 @@ def test_success_after_n_polls_settles_the_reported_cost_once(
     demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = scripted(
-        monkeypatch, Scripted(3, Outcome.succeeded(jpeg(320, 240), "image/jpeg", cost=0.0125))
+        monkeypatch, Scripted(3, Outcome.succeeded(jpeg(320, 240), "image/jpeg", cost_micros=12_500))
     )
     request_id = create(demo)
     drain()
@@ -188,7 +188,7 @@ def test_a_crash_between_submit_and_status_write_submits_once(
     demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = scripted(
-        monkeypatch, Scripted(0, Outcome.succeeded(jpeg(), "image/jpeg", cost=0.01))
+        monkeypatch, Scripted(0, Outcome.succeeded(jpeg(), "image/jpeg", cost_micros=10_000))
     )
     request_id = create(demo)
     real_transition = request_store.transition
@@ -213,7 +213,7 @@ def test_a_crash_between_submit_and_status_write_submits_once(
 def test_duplicate_poll_messages_settle_once(
     demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scripted(monkeypatch, Scripted(1, Outcome.succeeded(jpeg(), "image/jpeg", cost=0.02)))
+    scripted(monkeypatch, Scripted(1, Outcome.succeeded(jpeg(), "image/jpeg", cost_micros=20_000)))
     request_id = create(demo)
     run("EDITS_QUEUE_URL", submit_worker)
     body = aws.sqs().receive_message(QueueUrl=TEST_ENV["EDITS_POLL_QUEUE_URL"])["Messages"][0]

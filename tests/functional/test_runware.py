@@ -157,7 +157,7 @@ def test_submit_is_pending_then_polls_to_the_real_image(
     finished = provider.poll(submitted.job_id)
     assert image_format(finished) == (pil_format, (48, 32))
     assert finished.content_type == content_type
-    assert finished.cost == COST_PER_IMAGE
+    assert finished.cost_micros == 6_500  # COST_PER_IMAGE, 0.0065 USD
     assert finished.job_id == submitted.job_id
     assert emulator.polls(submitted.job_id) == POLLS_UNTIL_DONE
     (task,) = emulator.tasks("imageInference")
@@ -534,7 +534,7 @@ def test_an_already_finished_answer_is_downloaded_at_once(
     outcome = provider.submit(request(output_format="PNG"))
 
     assert image_format(outcome)[0] == "PNG"
-    assert outcome.cost == 0.01
+    assert outcome.cost_micros == 10_000
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -620,7 +620,7 @@ def test_the_fake_provider_answers_like_runware_without_a_call() -> None:
     outcome = fake.poll(submitted.job_id)
     assert image_format(outcome) == ("PNG", (48, 32))
     assert outcome.content_type == "image/png"
-    assert outcome.cost == 0.0
+    assert outcome.cost_micros == 0
     assert outcome.metrics == {"fake": 1.0}
 
 

@@ -50,7 +50,7 @@ def take(request: EditRequest) -> EditRequest:
 
 
 def succeed(request: EditRequest) -> None:
-    outcome = Outcome("succeeded", image=jpeg(64, 48), content_type="image/jpeg", cost=0.02)
+    outcome = Outcome("succeeded", image=jpeg(64, 48), content_type="image/jpeg", cost_micros=20_000)
     runner.persist(request, "fake", outcome)
 
 

@@ -9,12 +9,62 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aiimage.singletons import singleton
 
 Stage = Literal["local", "test", "dev", "prod"]
+
+
+class ModelPrice(BaseModel):
+    """What one call of a model costs, in integer micro-USD (1 USD = 1,000,000)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Reserved before the call; settled when the provider reports nothing better.
+    estimate_micros: int = Field(ge=0)
+    # Workers AI bills neurons and reports none: the neurons one call uses.
+    neurons: int | None = Field(default=None, ge=0)
+    # Replicate bills seconds of `predict_time` on the model's hardware (a key of
+    # `PriceTable.hardware_micros_per_second`).
+    hardware: str | None = None
+
+
+class PriceTable(BaseModel):
+    """Provider prices (`AI_PRICE_TABLE`, JSON). Models are keyed by the provider's model id
+    (`ProviderRoute.model`, a style's `provider_model`); a model missing here is priced at
+    its provider's default. The figures are the providers' published list prices as of
+    2026-12 (Workers AI: $0.011 per 1,000 neurons; Replicate: per second of hardware);
+    Runware reports each task's cost itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, ModelPrice] = {
+        "@cf/runwayml/stable-diffusion-v1-5-img2img": ModelPrice(
+            estimate_micros=11_000, neurons=1_000
+        ),
+        "@cf/stabilityai/stable-diffusion-xl-base-1.0": ModelPrice(
+            estimate_micros=22_000, neurons=2_000
+        ),
+        "nightmareai/real-esrgan": ModelPrice(estimate_micros=4_500, hardware="gpu-t4"),
+        "tencentarc/gfpgan": ModelPrice(estimate_micros=2_250, hardware="gpu-t4"),
+        "sczhou/codeformer": ModelPrice(estimate_micros=9_750, hardware="gpu-l40s"),
+    }
+    # Per provider: the price of a model the table does not list.
+    defaults: dict[str, ModelPrice] = {
+        "workers_ai": ModelPrice(estimate_micros=22_000, neurons=2_000),
+        "replicate": ModelPrice(estimate_micros=10_000, hardware="gpu-l40s"),
+        "runware": ModelPrice(estimate_micros=10_000),
+    }
+    hardware_micros_per_second: dict[str, int] = {
+        "cpu": 100,
+        "gpu-t4": 225,
+        "gpu-l40s": 975,
+        "gpu-a100-large": 1_400,
+        "gpu-h100": 1_525,
+    }
+    workers_ai_micros_per_1000_neurons: int = Field(default=11_000, ge=0)
 
 
 class Settings(BaseSettings):
@@ -109,6 +159,8 @@ class Settings(BaseSettings):
     provider_max_retries: int = Field(default=2, ge=0, le=5)
     # The Pillow provider: the offline default of `make dev`; off in AWS unless wanted.
     local_provider_enabled: bool = True
+    # What provider calls cost (`aiimage.providers.pricing`); JSON to override.
+    ai_price_table: PriceTable = PriceTable()
 
     # Magic Edits: the catalog/request table, idempotency records, the submit queue.
     edits_table: str = "aiimage-edits"

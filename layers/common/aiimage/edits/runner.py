@@ -320,7 +320,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
         fail(request, "provider_failed", "The provider reported success without an image")
         return
     key = store_result(request, outcome.image)
-    cost_micros = round((outcome.cost or 0.0) * 1_000_000)
+    cost_micros = outcome.cost_micros or 0
     budget_store().settle(
         _reservation(request), cost_micros, event_id=request.event_id, provider=provider
     )

@@ -51,8 +51,10 @@ class Outcome:
     content_type: str | None = None
     job_id: str | None = None
     error: str | None = None
-    # Provider-reported cost in USD, when it reports one.
-    cost: float | None = None
+    # What the call cost, in integer micro-USD, when the provider reports it (Runware's
+    # `cost`) or it follows from what the provider reports (Replicate's `predict_time`);
+    # None: not known, so the caller settles its estimate (`aiimage.providers.pricing`).
+    cost_micros: int | None = None
     # Where the provider serves the result (kept as a fallback; it expires on their side).
     url: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -64,9 +66,15 @@ class Outcome:
         content_type: str,
         *,
         job_id: str | None = None,
-        cost: float | None = None,
+        cost_micros: int | None = None,
     ) -> Outcome:
-        return cls("succeeded", image=image, content_type=content_type, job_id=job_id, cost=cost)
+        return cls(
+            "succeeded",
+            image=image,
+            content_type=content_type,
+            job_id=job_id,
+            cost_micros=cost_micros,
+        )
 
     @classmethod
     def pending(cls, job_id: str) -> Outcome:

@@ -1,7 +1,7 @@
 """The `fake` provider (`RUNWARE_MODE=fake`): Runware's async shape without any external call.
 
 `submit` answers `pending("fake-<uuid5(idempotency_key)>")`, as an async Runware ack would,
-and `poll` answers `succeeded` with a real image, `cost=0.0` and `metrics={"fake": 1.0}`.
+and `poll` answers `succeeded` with a real image, `cost_micros=0` and `metrics={"fake": 1.0}`.
 
 The image: `submit` computes a stylized copy of the input (`enhance.stylize`, "enhance" at
 the request's strength) in the requested format and keeps it in a small in-process table.
@@ -85,7 +85,7 @@ class FakeProvider:
             image=data,
             content_type=content_type,
             job_id=job_id,
-            cost=0.0,
+            cost_micros=0,
             metrics={"fake": 1.0},
         )
 

@@ -325,7 +325,7 @@ class ReplicateProvider(OutputDownloadingProvider):
             # An empty output (a filtered image) or one already removed (after an hour).
             return Outcome.failed("The prediction has no output", job_id=prediction.id)
         data, content_type = self._download(url)
-        outcome = Outcome.succeeded(data, content_type, job_id=prediction.id, cost=None)
+        outcome = Outcome.succeeded(data, content_type, job_id=prediction.id)
         predict_time = prediction.metrics.predict_time if prediction.metrics else None
         if predict_time is not None:
             outcome = replace(outcome, metrics={"predict_time": predict_time})

@@ -49,6 +49,7 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
+from aiimage.providers.pricing import usd_to_micros
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
@@ -370,7 +371,11 @@ class RunwareProvider(OutputDownloadingProvider):
         if finished.nsfw_content:
             # Flagged: never fetched. The run may still be billed, so its cost is kept.
             return Outcome(
-                "failed", job_id=task_uuid, error=NSFW, cost=finished.cost, metrics={"nsfw": 1.0}
+                "failed",
+                job_id=task_uuid,
+                error=NSFW,
+                cost_micros=usd_to_micros(finished.cost),
+                metrics={"nsfw": 1.0},
             )
         data, content_type = self._download(finished.image_url)
         metrics = {"nsfw": 0.0} if finished.nsfw_content is False else {}
@@ -379,7 +384,7 @@ class RunwareProvider(OutputDownloadingProvider):
             image=data,
             content_type=content_type,
             job_id=task_uuid,
-            cost=finished.cost,
+            cost_micros=usd_to_micros(finished.cost),
             metrics=metrics,
             url=finished.image_url,
         )
