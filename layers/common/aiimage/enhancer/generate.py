@@ -156,7 +156,11 @@ def generate(
         result_key=result_key,
         original_key=original_key,
         usage=get_usage(identity),
-        charge=Charge(images=1, provider=dispatched.route.provider, cost_usd=outcome.cost),
+        charge=Charge(
+            images=1,
+            provider=dispatched.route.provider,
+            cost_usd=None if outcome.cost_micros is None else outcome.cost_micros / 1_000_000,
+        ),
     )
 
 
