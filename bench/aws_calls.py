@@ -98,10 +98,13 @@ NOTES = """\
 Reading the create-edit row: a guest's join token addresses an alias item that carries a
 copy of the event (one `GetItem`; every change of the event rewrites both in one
 transaction); the photo, the style, the event's package, the tenant (its budget) and the
-event's add-ons (one item) come in one consistent `BatchGetItem`; the abuse counter and
-the budget reservation are one conditional `UpdateItem` each (the reservation stays its
-own write: it returns the new total that decides the soft-cap alert exactly, and a later
-refusal releases it); the request and its event's counters are one `TransactWriteItems`.
+event's add-ons (one item) come in one consistent `BatchGetItem`; the abuse counter (it
+also refuses a blocked guest), the guest's create rate limit and the budget reservation
+are one conditional `UpdateItem` each (the reservation stays its own write: it returns the
+new total that decides the soft-cap alert exactly, and a later refusal releases it); the
+guest's and its network's daily allowances are one `TransactWriteItems` (both or neither;
+issue 14), and the request and its event's counters another. A tenant user's create skips
+the three guest writes: 4 calls.
 The AI-editing settings are cached per process (read once per 30 s), which is the one
 call the warm invocation saves over the first. Before this layout the route made 10 calls
 (alias, event, photo, style, package, tenant one `GetItem` each, plus an add-ons

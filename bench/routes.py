@@ -154,7 +154,7 @@ def prepare_routes() -> list[Route]:
             create_edit_event(demo.join_token, demo.photo_id, demo.style_keys[0]),
             201,
             (
-                Limit("DynamoDB calls", "dynamodb", 5),
+                Limit("DynamoDB calls", "dynamodb", 7),
                 Limit("SQS sends", "sqs", 1, ("SendMessage",)),
             ),
         ),

@@ -1,5 +1,6 @@
 """The tenant routes: a tenant admin, by bearer token, lists, creates and reads the edits of
-its own events, and their summary."""
+its own events, and their summary; sets the limits its guests are held to, and sees and
+lifts the blocks of guests that went past the abuse threshold."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ from fastapi import APIRouter, Query, Response
 
 from ai_edits_api.views import (
     RESULT_RESPONSES,
+    AbuseBlockLifted,
+    AbuseBlockView,
     EditPage,
     Id,
     IdempotencyKey,
+    ScopeHash,
     Slug,
     StyleView,
     result_response,
 )
-from aiimage.edits import admission, request_store, stats
+from aiimage.edits import abuse, admission, request_store, stats
 from aiimage.edits.access import tenant_event, visible_edit, visible_result
 from aiimage.edits.idempotency import idempotent_create
-from aiimage.edits.models import EditRequest, EditStatus
+from aiimage.edits.models import EditRequest, EditStatus, GuestLimits
 from aiimage.errors import ValidationError
 from aiimage.http.app import CurrentIdentity
 from aiimage.http.models import Envelope
@@ -85,3 +89,39 @@ def tenant_result(identity: CurrentIdentity, event_slug: Slug, request_id: Id) -
 def tenant_styles(identity: CurrentIdentity, event_slug: Slug) -> Envelope[list[StyleView]]:
     event, _ = tenant_event(identity, event_slug)
     return Envelope(data=[StyleView.of(style) for style in admission.available_styles(event)])
+
+
+@router.get("/guest-limits", response_model=Envelope[GuestLimits])
+def tenant_guest_limits(identity: CurrentIdentity, event_slug: Slug) -> Envelope[GuestLimits]:
+    event, _ = tenant_event(identity, event_slug)
+    return Envelope(data=event.ai_editing.guest_limits)
+
+
+@router.put("/guest-limits", response_model=Envelope[GuestLimits])
+def tenant_update_guest_limits(
+    identity: CurrentIdentity, event_slug: Slug, body: GuestLimits
+) -> Envelope[GuestLimits]:
+    event, _ = tenant_event(identity, event_slug)
+    return Envelope(data=admission.update_guest_limits(event, body))
+
+
+@router.get("/abuse-blocks", response_model=Envelope[list[AbuseBlockView]])
+def tenant_abuse_blocks(
+    identity: CurrentIdentity, event_slug: Slug
+) -> Envelope[list[AbuseBlockView]]:
+    event, _ = tenant_event(identity, event_slug)
+    return Envelope(
+        data=[
+            AbuseBlockView(scope_hash=block.scope_hash, blocked_until=block.blocked_until)
+            for block in abuse.blocks(event.event_id)
+        ]
+    )
+
+
+@router.delete("/abuse-blocks/{scope_hash}", response_model=Envelope[AbuseBlockLifted])
+def tenant_lift_abuse_block(
+    identity: CurrentIdentity, event_slug: Slug, scope_hash: ScopeHash
+) -> Envelope[AbuseBlockLifted]:
+    event, _ = tenant_event(identity, event_slug)
+    abuse.lift(scope_hash, event_id=event.event_id)
+    return Envelope(data=AbuseBlockLifted(scope_hash=scope_hash, lifted=True))

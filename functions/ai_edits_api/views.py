@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 Token = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Slug = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ScopeHash = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 IdempotencyKey = Annotated[str | None, Header(max_length=128, alias="Idempotency-Key")]
 
 # --- bodies -------------------------------------------------------------------------------
@@ -124,6 +125,19 @@ class PhotoView(BaseModel):
 
 class WebhookResult(BaseModel):
     completed: int
+
+
+class AbuseBlockView(BaseModel):
+    """A guest scope of the event blocked for abuse, until `blocked_until` (lift it with
+    DELETE …/abuse-blocks/{scope_hash})."""
+
+    scope_hash: str
+    blocked_until: datetime
+
+
+class AbuseBlockLifted(BaseModel):
+    scope_hash: str
+    lifted: bool
 
 
 # --- images -------------------------------------------------------------------------------

@@ -41,14 +41,15 @@ def test_generate_is_at_most_four_dynamodb_calls_and_two_s3_writes(
     assert result.over() == []
 
 
-def test_create_edit_is_five_dynamodb_calls_and_one_message(routes: dict[str, Route]) -> None:
+def test_create_edit_is_seven_dynamodb_calls_and_one_message(routes: dict[str, Route]) -> None:
     # The event from its join-token alias (GetItem), photo + style + package + tenant +
-    # add-ons (BatchGetItem), the abuse counter and the budget reservation (UpdateItem
-    # each), the request with its event's counters (TransactWriteItems).
+    # add-ons (BatchGetItem), the abuse counter, the guest's create rate limit and the
+    # budget reservation (UpdateItem each), the guest's and its network's daily allowances
+    # (TransactWriteItems), the request with its event's counters (TransactWriteItems).
     result = counted(routes["ai_edits_api"])
     assert result.warm.describe() == (
-        "dynamodb.BatchGetItem x1, dynamodb.GetItem x1, dynamodb.TransactWriteItems x1, "
-        "dynamodb.UpdateItem x2, sqs.SendMessage x1"
+        "dynamodb.BatchGetItem x1, dynamodb.GetItem x1, dynamodb.TransactWriteItems x2, "
+        "dynamodb.UpdateItem x3, sqs.SendMessage x1"
     )
     assert result.over() == []
 

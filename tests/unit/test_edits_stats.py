@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from ai_edits_api.app import app
 from aiimage import aws
 from aiimage.edits import abuse, admission, request_store, runner, stats
+from aiimage.edits.abuse import AbuseBlockedError
 from aiimage.edits.admission import Actor, EditCreate, PromptBlockedError
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
-from aiimage.edits.models import EditRequest
+from aiimage.edits.models import EditRequest, GuestLimits
 from aiimage.observability import logger
 from aiimage.providers.base import Outcome
 from infra.seed_edits import DemoCatalog, seed_demo
@@ -29,18 +30,28 @@ from tests.functional.enhancer_support import jpeg
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 ACTOR = Actor(kind="guest", scope_hash="a" * 32)
+ADMIN = Actor(kind="tenant", scope_hash="b" * 32, user_id="admin-1")  # no guest limits
 COST = 20_000  # the demo style's estimate and the fake outcome's cost, in micro-USD
 
 
 @pytest.fixture
 def demo() -> DemoCatalog:
-    return seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])
+    seeded = seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])
+    # The scenarios create many edits as one guest: not what the guest limits are for.
+    event = catalog().get_event(seeded.tenant_id, seeded.event_slug)
+    roomy = GuestLimits(edits_per_minute=600, edits_per_day=1000)
+    catalog().put_event_policy(
+        seeded.tenant_id,
+        seeded.event_slug,
+        event.ai_editing.model_copy(update={"guest_limits": roomy}),
+    )
+    return seeded
 
 
-def create(demo: DemoCatalog, prompt: str | None = None) -> EditRequest:
+def create(demo: DemoCatalog, prompt: str | None = None, actor: Actor = ACTOR) -> EditRequest:
     event = catalog().get_event(demo.tenant_id, demo.event_slug)
     body = EditCreate(style_key="watercolor", prompt=prompt)
-    return admission.create_edit(ACTOR, event, demo.photo_id, body)
+    return admission.create_edit(actor, event, demo.photo_id, body)
 
 
 def take(request: EditRequest) -> EditRequest:
@@ -50,7 +61,9 @@ def take(request: EditRequest) -> EditRequest:
 
 
 def succeed(request: EditRequest) -> None:
-    outcome = Outcome("succeeded", image=jpeg(64, 48), content_type="image/jpeg", cost_micros=20_000)
+    outcome = Outcome(
+        "succeeded", image=jpeg(64, 48), content_type="image/jpeg", cost_micros=20_000
+    )
     runner.persist(request, "fake", outcome)
 
 
@@ -229,7 +242,7 @@ def test_the_summary_costs_the_same_reads_for_5_and_50_requests(
     seen = []
     for target in (5, 50):
         while summary(demo).total < target:
-            create(demo)
+            create(demo, actor=ADMIN)
         dynamodb_calls.calls.clear()
         assert stats.summarize(event).total == target
         seen.append(list(dynamodb_calls.calls))
@@ -296,7 +309,8 @@ def test_create_logs_carry_scope_event_and_tenant(
     settings_env(ABUSE_ESCALATION_THRESHOLD_PER_HOUR="1")
     abuse.abuse_counter.cache_clear()
     create(demo)
-    create(demo, prompt="a secret prompt")
+    with pytest.raises(AbuseBlockedError):  # past the threshold: blocked
+        create(demo, prompt="a secret prompt")
     lines = [
         line
         for line in log_lines(log_output.getvalue())

@@ -62,6 +62,7 @@ class LogEvent(StrEnum):
     AI_BUDGET_THRESHOLD_REACHED = "AI budget threshold reached"
     AI_BUDGET_HARD_CAP_REACHED = "AI budget hard cap reached"
     AI_ABUSE_ESCALATION = "AI abuse escalation threshold reached"
+    AI_ABUSE_BLOCK_LIFTED = "ai_abuse_block_lifted"
     AI_PROVIDER_LATENCY_WARNING = "AI provider latency warning"
     AI_FAILURE_RATE_ALERT = "AI failure-rate alert threshold reached"
     AI_STATS_UNAVAILABLE = "ai_stats_unavailable"

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     edits_settings_cache_seconds: int = Field(default=30, ge=0, le=3600)
     budget_alert_cooldown_minutes: int = Field(default=30, ge=1)
     abuse_escalation_threshold_per_hour: int = Field(default=25, ge=1)
+    # A guest scope past the threshold is refused (`abuse_blocked`) this long; a tenant
+    # admin can lift the block earlier.
+    abuse_block_minutes: int = Field(default=60, ge=1, le=10_080)
     # Observability of Magic Edits (the seed's `ai-editing.observability.*`): the summary's
     # alert flags, and the log signals that go with them.
     ai_failure_rate_alert_threshold: float = Field(default=0.35, gt=0, le=1)

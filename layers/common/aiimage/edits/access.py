@@ -16,9 +16,18 @@ from aiimage.storage.objects import StoredObject, object_store
 
 def guest_event(identity: Identity, token: str) -> tuple[Event, Actor]:
     """The event a join token opens, and the caller as one of its guests (by a keyed hash
-    of the guest id and the event, so a guest is a different scope at every event)."""
+    of the guest id and the event, so a guest is a different scope at every event; and of
+    its network and the event, the scope every guest behind that network shares)."""
     event = catalog().event_by_token(token)
-    return event, Actor(kind="guest", scope_hash=scope_hash(identity.owner_key, event.event_id))
+    network_hash = None
+    if identity.network is not None:
+        network_hash = scope_hash("network", identity.network, event.event_id)
+    actor = Actor(
+        kind="guest",
+        scope_hash=scope_hash(identity.owner_key, event.event_id),
+        network_hash=network_hash,
+    )
+    return event, actor
 
 
 def tenant_event(identity: Identity, slug: str) -> tuple[Event, Actor]:

@@ -1,22 +1,38 @@
 """The check chain that admits an edit request.
 
-The chain runs in the seed system's order and stops at the first refusal, each with its
-own machine code: `feature_disabled` → `feature_locked` → `event_policy` →
-`budget_exceeded` → `style_not_allowed` → `prompt_blocked`. Only a prompt-safety refusal
-is stored (status `blocked`, for the moderation view); every other refusal leaves nothing
-behind. The budget is reserved at its link and released by any later refusal or failure,
-so a refused request never holds money. Admitted requests go to `aiimage.edits.request_store`.
+The chain runs in the seed system's order, with the guest links before the budget, and
+stops at the first refusal, each with its own machine code:
+
+    unknown photo/style (404), photo not ready (409)
+    → `feature_disabled` → `feature_locked` → `event_policy`      (no I/O: read already)
+    → guests only: `abuse_blocked` → `rate_limited` (429) → `quota_exceeded`
+    → `budget_exceeded` → `style_not_allowed` → `prompt_blocked` → stored, queued
+
+The refusals that cost nothing come first. The guest links (`_guest_links`): the abuse
+counter counts every guest create that gets that far, refused ones included, so hammering
+past the rate limit is what escalates to a block; the rate limit (`GuestLimits
+.edits_per_minute`) is one conditional write; the daily allowances of the guest and of its
+network are reserved in one transaction (`aiimage.edits.allowance`). Tenant users pass
+none of them. The budget is reserved next to the allowances.
+
+Every reservation (allowances, budget) is given back by any later refusal or failure, so a
+refused request never holds money or allowance. Only a prompt-safety refusal is stored
+(status `blocked`, for the moderation view); every other refusal leaves nothing behind. An
+admitted edit keeps its allowance even if the provider fails it later (see
+`aiimage.edits.allowance`). Admitted requests go to `aiimage.edits.request_store`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage.edits import abuse, request_store, safety
+from aiimage.edits.allowance import Allowance, AllowanceReservation, edit_allowances
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import (
     EditInputs,
@@ -31,11 +47,13 @@ from aiimage.edits.models import (
     AiEditingSettings,
     EditRequest,
     Event,
+    GuestLimits,
     Package,
     Style,
     Tenant,
 )
 from aiimage.errors import ConflictError, FeatureLockedError, ForbiddenError
+from aiimage.limits import rate_limiter
 from aiimage.observability import LogEvent, logger
 
 MAX_PROMPT_LENGTH = 500
@@ -53,11 +71,13 @@ class EditCreate(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who asks: a guest of the event (by its hashed scope) or a tenant user."""
+    """Who asks: a guest of the event (by its hashed scope, and the hashed network it asks
+    from, where known) or a tenant user."""
 
     kind: str  # "guest" | "tenant"
     scope_hash: str
     user_id: str | None = None
+    network_hash: str | None = None
 
     @property
     def requested_by(self) -> str:
@@ -105,19 +125,23 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
     store = catalog()
     inputs = store.edit_inputs(event, photo_id, body.style_key)
     style = _checked_inputs(inputs)
-    abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
     settings = store.cached_settings()
     now = datetime.now(UTC)
     tenant = _admitted_tenant(event, inputs, settings, body, now)
     request_id = request_store.new_request_id()
-    reservation = budget_store().reserve(
-        event.tenant_id,
-        tenant.budget,
-        request_id,
-        style.cost_estimate_micros,
-        event_slug=event.slug,
-    )
-    try:
+    # Each reservation registers its give-back; an admitted request keeps them all.
+    with ExitStack() as give_back:
+        allowance = _guest_links(actor, event, request_id)
+        if allowance is not None:
+            give_back.callback(edit_allowances().release, allowance)
+        reservation = budget_store().reserve(
+            event.tenant_id,
+            tenant.budget,
+            request_id,
+            style.cost_estimate_micros,
+            event_slug=event.slug,
+        )
+        give_back.callback(budget_store().release, reservation)
         if not _style_allowed(style, event, inputs.package, inputs.addons, now):
             raise StyleNotAllowedError()
         request = _new_request(actor, event, photo_id, style, body, request_id, now, settings)
@@ -130,12 +154,30 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
             logger.warning(LogEvent.AI_EDIT_BLOCKED, request_id=request_id, event_id=event.event_id)
             raise PromptBlockedError(details={"requestId": request_id})
         stored = request_store.insert(request, dispatched=settings.queue_auto_dispatch)
-    except BaseException:
-        budget_store().release(reservation)
-        raise
+        give_back.pop_all()
     if settings.queue_auto_dispatch:
         request_store.dispatch_or_defer(stored)
     return stored
+
+
+def _guest_links(actor: Actor, event: Event, request_id: str) -> AllowanceReservation | None:
+    """The links only guests pass: not blocked for abuse (this request counted), within the
+    event's create rate, and one edit reserved from the guest's and its network's daily
+    allowances. None for a tenant user, whom the guest limits do not hold."""
+    if actor.kind != "guest":
+        return None
+    limits = event.ai_editing.guest_limits
+    abuse.record_request(actor.scope_hash, event_id=event.event_id, tenant_id=event.tenant_id)
+    rate_limiter().hit(
+        "edit-creates",
+        f"{event.event_id}#{actor.scope_hash}",
+        limit=limits.edits_per_minute,
+        window_seconds=60,
+    )
+    allowances = [Allowance("guest", actor.scope_hash, limits.edits_per_day)]
+    if actor.network_hash is not None:
+        allowances.append(Allowance("network", actor.network_hash, limits.network_edits_per_day))
+    return edit_allowances().reserve(tuple(allowances), request_id)
 
 
 def _checked_inputs(inputs: EditInputs) -> Style:
@@ -172,6 +214,13 @@ def _admitted_tenant(
     if inputs.tenant is None:
         raise UnknownTenantError()
     return inputs.tenant
+
+
+def update_guest_limits(event: Event, limits: GuestLimits) -> GuestLimits:
+    """Replace the event's guest limits (a tenant admin's change), keeping the rest of its
+    policy."""
+    policy = event.ai_editing.model_copy(update={"guest_limits": limits})
+    return catalog().put_event_policy(event.tenant_id, event.slug, policy).ai_editing.guest_limits
 
 
 def available_styles(event: Event) -> list[Style]:

@@ -63,6 +63,24 @@ class Watermark(Model):
     scale: float = Field(default=0.2, gt=0, le=1)
 
 
+class GuestLimits(Model):
+    """What one guest of an event may ask for (tenant users are not held to it).
+
+    - `edits_per_minute`, `photo_slots_per_minute`: rate limits on creating edits and on
+      photo upload slots, per guest (429 `rate_limited`);
+    - `edits_per_day`: edits per guest and UTC day (403 `quota_exceeded`, scope `guest`);
+    - `network_edits_per_day`: edits per UTC day shared by every guest behind one network
+      (an IPv4 address or an IPv6 /64), so that minting fresh cookies does not multiply
+      the allowance (403 `quota_exceeded`, scope `network`). Raise it for a venue whose
+      guests share one Wi-Fi.
+    """
+
+    edits_per_minute: int = Field(default=5, ge=1, le=600)
+    photo_slots_per_minute: int = Field(default=10, ge=1, le=600)
+    edits_per_day: int = Field(default=10, ge=1, le=1000)
+    network_edits_per_day: int = Field(default=30, ge=1, le=5000)
+
+
 class EventAiEditing(Model):
     """`event.settings.ai_editing`: the event's policy."""
 
@@ -71,6 +89,7 @@ class EventAiEditing(Model):
     allowed_style_keys: tuple[str, ...] = ()  # empty: every active style
     policy_message: str | None = None
     watermark: Watermark = Watermark()
+    guest_limits: GuestLimits = GuestLimits()
 
 
 class Event(Model):

@@ -1,7 +1,8 @@
 """Guest photo uploads to an event.
 
 1. `create_photo_upload`: a presigned PUT bounded like the Enhancer's (type and exact size
-   are part of the signature); the photo is recorded as `uploading`.
+   are part of the signature), at most `GuestLimits.photo_slots_per_minute` a guest; the
+   photo is recorded as `uploading`.
 2. `complete_photo_upload`, once the PUT is done: the bytes are sanitised (sniffed, capped,
    EXIF/GPS stripped) and written back over the upload, and a display copy carrying the
    event's watermark (the same resolver as edit results) is stored beside it. Then the photo
@@ -41,14 +42,16 @@ class PhotoUpload:
 
 
 def create_photo_upload(actor: Actor, event: Event, *, content_type: str, size: int) -> PhotoUpload:
-    settings = get_settings()
+    """A photo slot: refused 429 `rate_limited` past the event's
+    `guest_limits.photo_slots_per_minute` for a guest."""
     content_type = check_upload(content_type, size)
-    rate_limiter().hit(
-        "event-photos",
-        f"{event.event_id}#{actor.scope_hash}",
-        limit=settings.generate_rate_limit_per_minute,
-        window_seconds=60,
-    )
+    if actor.kind == "guest":
+        rate_limiter().hit(
+            "event-photos",
+            f"{event.event_id}#{actor.scope_hash}",
+            limit=event.ai_editing.guest_limits.photo_slots_per_minute,
+            window_seconds=60,
+        )
     photo_id = f"photo-{secrets.token_hex(12)}"
     key = f"events/{event.slug}/photos/{photo_id}.{EXTENSIONS[content_type]}"
     presigned = object_store().presign_put(key, content_type=content_type, size=size)
