@@ -88,7 +88,7 @@ def test_sixty_creates_in_a_burst_admit_exactly_the_daily_allowance(
 ) -> None:
     settings_env(ABUSE_ESCALATION_THRESHOLD_PER_HOUR="1000")
     reset_singletons()
-    event = set_limits(demo, edits_per_minute=600)
+    event = set_limits(demo, edits_per_minute=100)
     actor = guest(1)
 
     results = Counter(run_concurrently(60, lambda _: outcome(actor, event, demo)))

@@ -39,7 +39,7 @@ def demo() -> DemoCatalog:
     seeded = seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])
     # The scenarios create many edits as one guest: not what the guest limits are for.
     event = catalog().get_event(seeded.tenant_id, seeded.event_slug)
-    roomy = GuestLimits(edits_per_minute=600, edits_per_day=1000)
+    roomy = GuestLimits(edits_per_minute=100, edits_per_day=1000)
     catalog().put_event_policy(
         seeded.tenant_id,
         seeded.event_slug,

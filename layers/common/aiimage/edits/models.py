@@ -75,8 +75,9 @@ class GuestLimits(Model):
       guests share one Wi-Fi.
     """
 
-    edits_per_minute: int = Field(default=5, ge=1, le=600)
-    photo_slots_per_minute: int = Field(default=10, ge=1, le=600)
+    # At most 100: the most a rate limit counts (`aiimage.limits.rate_limiter`).
+    edits_per_minute: int = Field(default=5, ge=1, le=100)
+    photo_slots_per_minute: int = Field(default=10, ge=1, le=100)
     edits_per_day: int = Field(default=10, ge=1, le=1000)
     network_edits_per_day: int = Field(default=30, ge=1, le=5000)
 
