@@ -20,6 +20,7 @@ The tree (status, envelope type); `except X` catches X and everything under it:
   x UpstreamError                  502 server_error   (a dependency failed)
   x ServiceUnavailableError        503 server_error   (busy or briefly down)
     + StorageUnavailableError      503                (the object store, with Retry-After)
+    + CapacityExhaustedError       503                (a provider's daily money ceiling)
   x ConfigurationError             500 server_error   (the deployment is misconfigured)
   x ProviderError                  (aiimage.providers.base: every failure to use a provider)
     + ProviderAuthError            502 server_error   (it refused OUR credentials; alarmed)
@@ -197,3 +198,21 @@ class ConfigurationError(AppError):
     """The deployment is misconfigured (a missing secret, say). Never the caller's fault."""
 
     default_code = "misconfigured"
+
+
+class CapacityExhaustedError(ServiceUnavailableError):
+    """A provider's daily money ceiling (for a guest: the guests' share of it) has no room
+    for the call: nobody is at fault, and it passes at UTC midnight, which `Retry-After` says."""
+
+    default_code = "capacity_exhausted"
+    default_message = "The image service has reached its capacity for today; try again later"
+
+    def __init__(
+        self, retry_after: int, message: str | None = None, *, details: dict[str, Any] | None = None
+    ) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(
+            message,
+            details=details or {"retryAfter": self.retry_after},
+            headers={"Retry-After": str(self.retry_after)},
+        )

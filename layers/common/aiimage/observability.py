@@ -61,6 +61,9 @@ class LogEvent(StrEnum):
     # The seed system's log signals, verbatim: operators search for these texts.
     AI_BUDGET_THRESHOLD_REACHED = "AI budget threshold reached"
     AI_BUDGET_HARD_CAP_REACHED = "AI budget hard cap reached"
+    AI_SPEND_CEILING_REACHED = "AI spend ceiling reached"
+    SPEND_SETTLED = "spend_settled"
+    OPS_SPEND_RELEASED = "ops_spend_released"
     AI_ABUSE_ESCALATION = "AI abuse escalation threshold reached"
     AI_ABUSE_BLOCK_LIFTED = "ai_abuse_block_lifted"
     AI_PROVIDER_LATENCY_WARNING = "AI provider latency warning"
@@ -84,6 +87,8 @@ class MetricName(StrEnum):
     GENERATE_DEFERRED = "GenerateDeferred"
     AI_BUDGET_SOFT_CAP_REACHED = "AiBudgetSoftCapReached"
     AI_BUDGET_HARD_CAP_REJECTED = "AiBudgetHardCapRejected"
+    # A paid call refused by a provider's daily money ceiling (alarmed: SpendCeilingAlarm).
+    SPEND_CEILING_REACHED = "SpendCeilingReached"
     AI_ABUSE_ESCALATION = "AiAbuseEscalation"
     # Magic Edits outcomes (the failure-rate alarm divides these), provider signals.
     AI_EDIT_SUCCEEDED = "AiEditSucceeded"

@@ -7,6 +7,7 @@ parameter names (`*_PARAM`) and are resolved lazily by `aiimage.credentials`.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -161,6 +162,14 @@ class Settings(BaseSettings):
     local_provider_enabled: bool = True
     # What provider calls cost (`aiimage.providers.pricing`); JSON to override.
     ai_price_table: PriceTable = PriceTable()
+    # Daily money ceilings per paid provider (`aiimage.limits.spend`), in USD because that
+    # is what an operator reads on the provider's invoice; exact decimals (at most 6 places,
+    # the micro-USD), never floats. 0 = no ceiling. Guests may use this share of each.
+    workers_ai_daily_ceiling_usd: Decimal = Field(default=Decimal(0), ge=0, decimal_places=6)
+    replicate_daily_ceiling_usd: Decimal = Field(default=Decimal(0), ge=0, decimal_places=6)
+    runware_daily_ceiling_usd: Decimal = Field(default=Decimal(0), ge=0, decimal_places=6)
+    guest_spend_share_percent: int = Field(default=30, ge=0, le=100)
+    spend_alert_cooldown_minutes: int = Field(default=30, ge=1)
 
     # Magic Edits: the catalog/request table, idempotency records, the submit queue.
     edits_table: str = "aiimage-edits"
@@ -188,6 +197,15 @@ class Settings(BaseSettings):
     # Rate limits per owner and minute.
     generate_rate_limit_per_minute: int = Field(default=15, ge=1)
     jobs_rate_limit_per_minute: int = Field(default=10, ge=1)
+
+    @property
+    def daily_ceilings_micros(self) -> dict[str, int]:
+        """The ceilings in integer micro-USD per provider (0 = none), converted exactly."""
+        return {
+            "workers_ai": int(self.workers_ai_daily_ceiling_usd * 1_000_000),
+            "replicate": int(self.replicate_daily_ceiling_usd * 1_000_000),
+            "runware": int(self.runware_daily_ceiling_usd * 1_000_000),
+        }
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
