@@ -6,6 +6,9 @@ Runs are asyncio tasks on the server's loop: `starting` → `processing` (for
 `canceled`. Outputs are served without auth at `/v1/__outputs/{id}.png`, as
 replicate.delivery serves them. Create requests are recorded on `app.state.requests`, and
 every `/v1` request's method and path on `app.state.received` (on arrival, before any fault).
+A prediction names its `model` (`owner/name`) and, on terminal states only, carries
+`metrics.predict_time` and `metrics.total_time`, which Replicate bills by; tests script
+`app.state.predict_time` (see `PredictTime`) to know each run's exact cost.
 
 A create with `webhook` gets the terminal prediction POSTed there once it finishes, signed as
 Replicate signs (`webhook-id`, `webhook-timestamp`, `webhook-signature` = `v1,<HMAC-SHA256>`
@@ -60,6 +63,10 @@ WEBHOOK_ATTEMPTS = 4
 WEBHOOK_BACKOFF_SECONDS = 0.2
 
 ImageSource = Literal["data", "file", "url"]
+# `app.state.predict_time`: None reports the measured run time, a number reports that number
+# for every terminal prediction, MISSING reports no metrics at all.
+MISSING = "missing"
+PredictTime = float | Literal["missing"] | None
 
 
 # --- model input schemas (as each pinned version's OpenAPI `Input` declares them) --------
@@ -179,11 +186,24 @@ class Job:
     def finish(self, status: str, *, error: str | None = None) -> None:
         self.status, self.error, self.completed_at = status, error, datetime.now(UTC)
 
-    def as_json(self) -> dict[str, Any]:
+    def metrics(self, scripted: PredictTime) -> dict[str, float]:
+        """`predict_time` (seconds the model ran) and `total_time` (since the create), on
+        terminal states only, as Replicate reports them; `scripted` overrides the measured
+        run time (a number) or leaves the metrics out (`MISSING`), so tests know the cost."""
+        if self.status not in TERMINAL or self.completed_at is None or scripted == MISSING:
+            return {}
+        total = (self.completed_at - self.created_at).total_seconds()
+        if isinstance(scripted, float | int):
+            return {"predict_time": float(scripted), "total_time": max(total, float(scripted))}
+        if self.started_at is None:
+            return {"total_time": total}  # canceled before it started: nothing ran
+        return {
+            "predict_time": (self.completed_at - self.started_at).total_seconds(),
+            "total_time": total,
+        }
+
+    def as_json(self, scripted: PredictTime = None) -> dict[str, Any]:
         prediction_url = f"{self.base_url}/v1/predictions/{self.id}"
-        metrics: dict[str, float] = {}
-        if self.completed_at and self.started_at:
-            metrics["predict_time"] = (self.completed_at - self.started_at).total_seconds()
         return {
             "id": self.id,
             "model": self.model.name,
@@ -197,7 +217,7 @@ class Job:
             "created_at": _timestamp(self.created_at),
             "started_at": _timestamp(self.started_at),
             "completed_at": _timestamp(self.completed_at),
-            "metrics": metrics,
+            "metrics": self.metrics(scripted),
             "urls": {"get": prediction_url, "cancel": f"{prediction_url}/cancel"},
         }
 
@@ -391,7 +411,7 @@ class ReplicateEmulator:
         answer, as Replicate retries only the terminal event. One webhook-id throughout."""
         if job.webhook is None or (job.webhook_events and "completed" not in job.webhook_events):
             return
-        body = json.dumps(job.as_json()).encode()
+        body = json.dumps(self.prediction_json(job)).encode()
         webhook_id = f"msg_{_new_id()}"
         async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
             for attempt in range(WEBHOOK_ATTEMPTS):
@@ -489,13 +509,17 @@ class ReplicateEmulator:
             headers["Preference-Applied"] = "wait"
             # Unfinished after `wait` seconds: answer with the run still going; clients poll.
             await asyncio.wait({job.task}, timeout=wait)
-        return JSONResponse(job.as_json(), status_code=201, headers=headers)
+        return JSONResponse(self.prediction_json(job), status_code=201, headers=headers)
 
     async def default_webhook_secret(self) -> dict[str, str]:
         return {"key": self.secret}
 
+    def prediction_json(self, job: Job) -> dict[str, Any]:
+        scripted: PredictTime = self.app.state.predict_time
+        return job.as_json(scripted)
+
     async def get_prediction(self, prediction_id: str) -> dict[str, Any]:
-        return self.find(prediction_id).as_json()
+        return self.prediction_json(self.find(prediction_id))
 
     async def cancel_prediction(self, prediction_id: str) -> dict[str, Any]:
         job = self.find(prediction_id)
@@ -503,7 +527,7 @@ class ReplicateEmulator:
             job.finish("canceled")
             if job.task is not None:
                 job.task.cancel()
-        return job.as_json()
+        return self.prediction_json(job)
 
     async def create_file(
         self,
@@ -552,6 +576,7 @@ def create_app(
     app.state.webhook_secret = secret
     app.state.webhooks = []  # (prediction id, HTTP status or error) per delivery attempt
     app.state.received = []
+    app.state.predict_time = None  # see PredictTime: tests script it for exact costs
     emulator = ReplicateEmulator(
         app, faults, api_token=api_token, processing_seconds=processing_seconds, secret=secret
     )

@@ -7,10 +7,13 @@ queued through the emulator's `/__emulator/faults`.
 
 from __future__ import annotations
 
+import base64
 import io
+import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -29,7 +32,7 @@ from aiimage.providers.base import (
 )
 from aiimage.providers.replicate import MODELS, ReplicateProvider, map_error
 from aiimage.providers.transport import TIMEOUT_CODE
-from infra.emulators.replicate import CreateRecord, create_app
+from infra.emulators.replicate import MISSING, CreateRecord, PredictTime, create_app
 from tests.functional import provider_emulators
 from tests.functional.provider_emulators import (
     RecordingSleep,
@@ -53,6 +56,10 @@ class Emulator(provider_emulators.Emulator):
         super().reset()
         self.app.state.requests.clear()
         self.app.state.received.clear()
+        self.app.state.predict_time = None
+
+    def script_predict_time(self, seconds: PredictTime) -> None:
+        self.app.state.predict_time = seconds
 
     @property
     def creates(self) -> list[CreateRecord]:
@@ -279,7 +286,12 @@ def test_a_cancelled_prediction_polls_as_failed(
     provider.cancel(submitted.job_id)
 
     outcome = provider.poll(submitted.job_id)
-    assert outcome == Outcome.failed("canceled", job_id=submitted.job_id)
+    assert (outcome.status, outcome.error, outcome.job_id) == (
+        "failed",
+        "canceled",
+        submitted.job_id,
+    )
+    assert outcome.image is None
     provider.cancel(submitted.job_id)  # already terminal: nothing to do, no error
 
 
@@ -460,3 +472,107 @@ def test_from_settings_talks_to_the_configured_api(
 
     assert size_of(outcome) == (96, 64)
     assert len(emulator.creates) == 1
+
+
+# --- what each run cost (metrics.predict_time x the model's hardware price) ----------------
+# The default price table: real-esrgan and gfpgan on gpu-t4 (225 micro-USD a second,
+# estimates 4,500 and 2,250), codeformer on gpu-l40s (975 a second, estimate 9,750).
+
+
+@pytest.mark.parametrize(
+    ("model", "seconds", "micros"),
+    [
+        (ESRGAN, 8.2, 1_845),  # 8.2 s x 225 = 1,845
+        (GFPGAN, 4.0, 900),
+        (CODEFORMER, 0.0127, 13),  # 12.38 rounded up
+        (ESRGAN, MISSING, 4_500),  # no metric: the model's estimate, never 0
+        (CODEFORMER, MISSING, 9_750),
+    ],
+)
+def test_a_succeeded_prediction_costs_its_predict_time_on_the_models_hardware(
+    provider: ReplicateProvider,
+    emulator: Emulator,
+    model: str,
+    seconds: PredictTime,
+    micros: int,
+) -> None:
+    emulator.script_predict_time(seconds)
+
+    outcome = provider.submit(request(model, scale=2))
+
+    assert outcome.status == "succeeded", outcome
+    assert outcome.cost_micros == micros
+    assert outcome.metrics == ({} if seconds == MISSING else {"predict_time": seconds})
+
+
+def test_the_measured_predict_time_is_billed_when_nothing_is_scripted(
+    make_provider: ProviderFactory, slow_emulator: Emulator
+) -> None:
+    provider = make_provider(slow_emulator)
+    submitted = provider.submit(request(scale=2, wait_seconds=1))
+    assert submitted.status == "pending"
+    assert submitted.cost_micros is None  # not terminal: nothing known, nothing billed yet
+    assert submitted.job_id is not None
+
+    finished = poll_until_done(provider, submitted.job_id)
+
+    seconds = finished.metrics["predict_time"]
+    assert seconds >= PROCESSING_SECONDS
+    assert finished.cost_micros == math.ceil(Decimal(str(seconds)) * 225)
+
+
+@pytest.mark.parametrize(("seconds", "micros"), [(2.0, 450), (MISSING, 4_500)])
+def test_a_failed_prediction_that_ran_is_billed_too(
+    provider: ReplicateProvider, emulator: Emulator, seconds: PredictTime, micros: int
+) -> None:
+    emulator.script_predict_time(seconds)
+    emulator.fault("failed", message="CUDA out of memory")
+
+    outcome = provider.submit(request(scale=2))
+
+    assert (outcome.status, outcome.error) == ("failed", "CUDA out of memory")
+    assert outcome.cost_micros == micros
+
+
+@pytest.mark.parametrize(("seconds", "micros"), [(1.5, 338), (MISSING, 4_500)])
+def test_a_canceled_prediction_is_billed_for_the_time_it_ran(
+    make_provider: ProviderFactory, slow_emulator: Emulator, seconds: PredictTime, micros: int
+) -> None:
+    provider = make_provider(slow_emulator)
+    slow_emulator.script_predict_time(seconds)
+    submitted = provider.submit(request(scale=2, wait_seconds=1))
+    assert submitted.job_id is not None
+
+    provider.cancel(submitted.job_id)
+    outcome = provider.poll(submitted.job_id)
+
+    assert (outcome.status, outcome.error) == ("failed", "canceled")
+    assert outcome.cost_micros == micros  # 1.5 s x 225 = 337.5, rounded up
+
+
+def test_the_emulator_reports_metrics_on_terminal_states_only(slow_emulator: Emulator) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Prefer": "wait=1"}
+    image = "data:image/png;base64," + base64.b64encode(png()).decode()
+    body = {"version": MODELS[ESRGAN].version, "input": {"image": image, "scale": 2}}
+    created = httpx.post(
+        f"{slow_emulator.url}/v1/predictions", json=body, headers=headers, timeout=10
+    ).json()
+    assert created["status"] == "processing"
+    assert created["metrics"] == {}
+    assert created["model"] == ESRGAN  # priced by owner/name although created by version
+
+    canceled = httpx.post(
+        f"{slow_emulator.url}/v1/predictions/{created['id']}/cancel", headers=headers
+    ).json()
+    assert canceled["status"] == "canceled"
+    assert set(canceled["metrics"]) == {"predict_time", "total_time"}
+    assert canceled["metrics"]["total_time"] >= canceled["metrics"]["predict_time"] > 0
+
+
+def test_an_aborted_prediction_never_ran_and_costs_nothing(provider: ReplicateProvider) -> None:
+    # Its deadline passed before it started (Cancel-After): Replicate bills nothing.
+    body = b'{"id": "abc", "model": "nightmareai/real-esrgan", "status": "aborted", "metrics": {}}'
+
+    outcome = provider._outcome_of(body)
+
+    assert (outcome.status, outcome.cost_micros) == ("failed", None)

@@ -236,6 +236,31 @@ def test_an_nsfw_result_is_failed_and_never_downloaded(provider: RunwareProvider
     assert outcome.image is None
     assert outcome.metrics == {"nsfw": 1.0}
     assert outcome.job_id == submitted.job_id
+    # The image was generated, then flagged: Runware bills it, so the cost comes along.
+    assert outcome.cost_micros == 6_500
+
+
+@pytest.mark.parametrize(("include_cost", "cost"), [(True, COST_PER_IMAGE), (False, None)])
+def test_the_emulator_reports_cost_only_when_asked(
+    emulator: Emulator, include_cost: bool, cost: float | None
+) -> None:
+    task = {
+        "taskType": "imageInference",
+        "taskUUID": task_uuid_for(f"cost-{include_cost}"),
+        "model": MODEL,
+        "positivePrompt": "vivid",
+        "seedImage": runware._data_uri(ImageInput(png(), "image/png")),
+        "deliveryMethod": "sync",
+        "includeCost": include_cost,
+    }
+
+    answer = httpx.post(
+        f"{emulator.url}/v1", json=[task], headers={"Authorization": f"Bearer {KEY}"}
+    )
+
+    (item,) = answer.json()["data"]
+    assert item.get("cost") == cost
+    assert ("cost" in item) is include_cost
 
 
 def test_no_prompt_is_rejected_without_a_call(
@@ -376,6 +401,7 @@ def test_a_failed_task_is_a_failed_outcome_with_data_and_errors_side_by_side(
     outcome = poll_until_done(provider, submitted.job_id)
 
     assert outcome == Outcome.failed("inferenceError: CUDA out of memory", job_id=submitted.job_id)
+    assert outcome.cost_micros is None  # an errored task reports no cost: nothing billed
 
 
 # --- per-task errors ----------------------------------------------------------------------

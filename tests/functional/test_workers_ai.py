@@ -175,6 +175,8 @@ def test_sd15_img2img_returns_a_restyled_png_of_the_input_size(
 
     result = decoded(outcome)
     assert result.size == (64, 48)
+    # Workers AI reports no usage: the model's 1,000 neurons at 11,000 micro-USD per 1,000.
+    assert outcome.cost_micros == 11_000
     original = Image.open(io.BytesIO(source)).convert("RGB")
     assert ImageChops.difference(result.convert("RGB"), original).getbbox() is not None
     (run,) = emulator.requests
@@ -226,6 +228,7 @@ def test_sdxl_without_an_image_is_text_to_image(
     outcome = provider.submit(request(SDXL_BASE, b""))
 
     assert decoded(outcome).size == (1024, 1024)  # the API's default size
+    assert outcome.cost_micros == 22_000  # SDXL: 2,000 neurons
     body = emulator.requests[0]["body"]
     assert "image_b64" not in body
     assert "strength" not in body

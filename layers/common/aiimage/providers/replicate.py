@@ -6,6 +6,11 @@ retried after a read timeout (the run may already be billed), and outputs are do
 at once because Replicate deletes them after an hour. Outputs are fetched only from
 allow-listed hosts (the API answers with URLs; fetching any URL would be an SSRF hole), by a
 separate client that never carries the API token.
+
+What a run cost is `metrics.predict_time` (reported on terminal states only) times the price
+per second of the model's hardware, priced by the prediction's `model` (`owner/name`; the
+create names a version id). Succeeded, failed and canceled runs are billed alike; without
+the metric the model's estimate stands, never 0. An `aborted` run never started: no cost.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import hmac
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -38,6 +43,7 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
+from aiimage.providers.pricing import replicate_cost_micros
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
@@ -122,8 +128,15 @@ class PredictionMetrics(_Wire):
     predict_time: float | None = None
 
 
+# Terminal states Replicate bills: the prediction ran (or was admitted to run) on hardware.
+# `aborted` is not among them: its deadline passed before it started, so it never ran.
+BILLED_STATES = frozenset({"succeeded", "failed", "canceled"})
+
+
 class Prediction(_Wire):
     id: str = Field(min_length=1)
+    # The model as `owner/name`: what the price table keys (the create names a version id).
+    model: str | None = None
     # `aborted` came with deadlines (2025); anything newer fails validation: unavailable.
     status: Literal["starting", "processing", "succeeded", "failed", "canceled", "aborted"]
     output: Any = None
@@ -318,18 +331,40 @@ class ReplicateProvider(OutputDownloadingProvider):
         if prediction.status in ("starting", "processing"):
             # File outputs can appear before the run ends; only a terminal state is final.
             return Outcome.pending(prediction.id)
-        if prediction.status != "succeeded":
-            return Outcome.failed(prediction.error or prediction.status, job_id=prediction.id)
-        url = _first_output(prediction.output)
-        if url is None:
-            # An empty output (a filtered image) or one already removed (after an hour).
-            return Outcome.failed("The prediction has no output", job_id=prediction.id)
-        data, content_type = self._download(url)
-        outcome = Outcome.succeeded(data, content_type, job_id=prediction.id)
         predict_time = prediction.metrics.predict_time if prediction.metrics else None
-        if predict_time is not None:
-            outcome = replace(outcome, metrics={"predict_time": predict_time})
-        return outcome
+        cost_micros = _cost_micros(prediction, predict_time)
+        metrics = {} if predict_time is None else {"predict_time": predict_time}
+        error = prediction.error or prediction.status
+        url = _first_output(prediction.output) if prediction.status == "succeeded" else None
+        if prediction.status == "succeeded" and url is None:
+            # An empty output (a filtered image) or one already removed (after an hour).
+            error = "The prediction has no output"
+        if url is None:
+            # A failed or canceled run was billed for the time it ran, like a success.
+            return Outcome(
+                "failed",
+                job_id=prediction.id,
+                error=error,
+                cost_micros=cost_micros,
+                metrics=metrics,
+            )
+        data, content_type = self._download(url)
+        return Outcome(
+            "succeeded",
+            image=data,
+            content_type=content_type,
+            job_id=prediction.id,
+            cost_micros=cost_micros,
+            metrics=metrics,
+        )
+
+
+def _cost_micros(prediction: Prediction, predict_time: float | None) -> int | None:
+    """What a terminal prediction cost: `predict_time` on its model's hardware (the
+    model's estimate when the metric is missing, never 0); None for one never billed."""
+    if prediction.status not in BILLED_STATES:
+        return None
+    return replicate_cost_micros(prediction.model or "", predict_time)
 
 
 def _first_output(output: Any) -> str | None:

@@ -8,6 +8,9 @@ with the PNG itself (`image/png`), JSON-output models with the v4 envelope
 Workers AI is synchronous only: no job id, no polling, no webhook. A call that outlasts the
 caller's `wait_seconds` raises `ProviderUnavailableError` and the caller falls back or
 queues. A run is never retried after a read timeout: it may already be running (and billed).
+
+Workers AI reports no usage per call: a finished call costs its model's neurons at the
+neuron price (`pricing.workers_ai_cost_micros`), carried in `Outcome.cost_micros`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import binascii
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +41,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.pricing import workers_ai_cost_micros
 from aiimage.providers.transport import TIMEOUT_CODE, ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
@@ -239,7 +244,8 @@ class WorkersAiProvider:
             timeout=httpx.Timeout(read, connect=min(CONNECT_TIMEOUT_SECONDS, read)),
             deadline=deadline,
         )
-        return self._outcome(response)
+        outcome = self._outcome(response)
+        return replace(outcome, cost_micros=workers_ai_cost_micros(request.model))
 
     def poll(self, job_id: str) -> Outcome:
         # Image models run synchronously (no job ids), so nothing of ours is ever pending.
