@@ -5,6 +5,12 @@ with Mangum. Locally the gateway calls that same app directly, so requests reach
 unchanged (path, query string, headers, streamed body) and routing follows the template's
 HttpApi events, not a hand-kept list. Route precedence and the answer for an unmatched
 request (404 `{"message":"Not Found"}`) are API Gateway's.
+
+What the app reads from API Gateway's event is given as AWS gives it: Mangum puts the
+event at `scope["aws.event"]`, and the caller's address is its `requestContext.http.sourceIp`
+(the TCP peer API Gateway saw, which no client header can change). Locally the peer is the
+socket's (`scope["client"]`), so the gateway puts it in the same place: `make dev` counts a
+request from 127.0.0.1 sending `X-Forwarded-For: 1.2.3.4` against 127.0.0.1, as AWS would.
 """
 
 from __future__ import annotations
@@ -137,7 +143,17 @@ class HttpApiGateway:
             )
             await send({"type": "http.response.body", "body": _NOT_FOUND})
             return
-        await route.app(scope, receive, send)
+        await route.app(with_source_ip(scope), receive, send)
+
+
+def with_source_ip(scope: Scope) -> Scope:
+    """`scope` with the part of API Gateway's event the apps read: the socket peer as
+    `requestContext.http.sourceIp` (Mangum, conversely, makes `scope["client"]` from it)."""
+    client = scope.get("client")
+    if not client:
+        return scope
+    event = {"requestContext": {"http": {"sourceIp": str(client[0])}}}
+    return {**scope, "aws.event": event}
 
 
 def build_gateway(functions: Iterable[Function]) -> HttpApiGateway:

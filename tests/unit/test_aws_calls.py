@@ -26,16 +26,20 @@ def counted(route: Route) -> RouteCalls:
 
 
 def test_usage_is_one_dynamodb_read(routes: dict[str, Route]) -> None:
+    # A guest's quota item and its network's day item, in one consistent BatchGetItem.
     result = counted(routes["usage_api"])
-    assert result.warm.describe() == "dynamodb.GetItem x1"
+    assert result.warm.describe() == "dynamodb.BatchGetItem x1"
     assert result.over() == []
 
 
 def test_generate_is_at_most_four_dynamodb_calls_and_two_s3_writes(
     routes: dict[str, Route],
 ) -> None:
+    # The rate limit (UpdateItem), the guest's quota and its network's allowance in one
+    # TransactWriteItems, the commit (UpdateItem) and the usage answer (BatchGetItem).
     result = counted(routes["generate_api"])
     assert result.warm.count("dynamodb") <= 4, result.warm.describe()
+    assert result.warm.count("dynamodb", ("TransactWriteItems",)) == 1, result.warm.describe()
     assert result.warm.count("s3", ("PutObject",)) == 2, result.warm.describe()
     assert result.warm.count("sqs") == 0
     assert result.over() == []

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     cookie_secure: bool = True
     guest_cookie_max_age_days: int = Field(default=365, ge=1, le=400)
+    # The caller's address is API Gateway's `sourceIp`; behind a CDN, the one header that CDN
+    # sets (e.g. CF-Connecting-IP), and only then. Unset: every header is ignored.
+    client_ip_header: str | None = None
 
     # Origins allowed for cookie-authenticated state changes (CSRF Origin check).
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://127.0.0.1:3000",)
@@ -129,6 +132,9 @@ class Settings(BaseSettings):
     guest_daily_limit: int = Field(default=3, ge=0)
     user_daily_limit: int = Field(default=20, ge=0)
     user_monthly_limit: int = Field(default=100, ge=0)
+    # Shared by every guest behind one network (an IPv4 address, an IPv6 /64), on top of
+    # each guest's own: guests are free to mint, networks are not (`aiimage.limits.quota`).
+    guest_network_daily_limit: int = Field(default=10, ge=0)
 
     # Providers. Tokens: the value locally, an SSM SecureString name (`*_PARAM`) in AWS.
     # WORKERS_AI_ENABLED=0 is the seed's rollback switch: Workers AI models fall back.
@@ -232,6 +238,7 @@ class Settings(BaseSettings):
         "jwt_public_key",
         "jwt_issuer",
         "jwt_audience",
+        "client_ip_header",
         "cloudflare_account_id",
         "cloudflare_api_token",
         "cloudflare_api_token_param",

@@ -42,7 +42,7 @@ from aiimage.imaging import webp
 from aiimage.imaging.validation import CleanImage, sanitize
 from aiimage.limits import quota_store, rate_limiter
 from aiimage.limits.plans import resolve_plan
-from aiimage.limits.quota import Reservation
+from aiimage.limits.quota import Reservation, network_allowance
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
 from aiimage.providers.transport import TIMEOUT_CODE
@@ -100,7 +100,9 @@ def generate(
         window_seconds=60,
     )
     logger.info(LogEvent.GENERATE_START, model=resolved.spec.slug, owner_type=identity.owner_type)
-    reservation = quota_store().reserve(identity.owner_key, entitlements)
+    reservation = quota_store().reserve(
+        identity.owner_key, entitlements, network_allowance(identity)
+    )
     with ExitStack() as undo:
         undo.callback(_refund, reservation)
         clean = read_image(identity, source, settings)
@@ -174,7 +176,9 @@ def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) 
     rate_limiter().hit(
         "jobs", identity.owner_key, limit=settings.jobs_rate_limit_per_minute, window_seconds=60
     )
-    reservation = quota_store().reserve(identity.owner_key, entitlements)
+    reservation = quota_store().reserve(
+        identity.owner_key, entitlements, network_allowance(identity)
+    )
     with ExitStack() as undo:
         undo.callback(_refund, reservation)
         clean = read_image(identity, source, settings)

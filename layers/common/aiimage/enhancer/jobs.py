@@ -61,6 +61,9 @@ class Job(BaseModel):
     reservation_id: str
     reservation_month: str
     reservation_day: str
+    # The hashed network the quota reservation also counts against (a guest's): its
+    # refund gives the network its image back too.
+    reservation_network: str | None = None
     created_at: int  # epoch ms
     updated_at: int
     result_key: str | None = None
@@ -81,6 +84,7 @@ class Job(BaseModel):
             month=self.reservation_month,
             day=self.reservation_day,
             reservation_id=self.reservation_id,
+            network=self.reservation_network,
         )
 
 
@@ -165,6 +169,7 @@ def create(
         reservation_id=reservation.reservation_id,
         reservation_month=reservation.month,
         reservation_day=reservation.day,
+        reservation_network=reservation.network,
         created_at=now,
         updated_at=now,
         provider=provider_job.provider if provider_job else None,

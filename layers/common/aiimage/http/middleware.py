@@ -1,7 +1,8 @@
 """The platform middleware, a plain ASGI wrapper around every app:
 
 1. identity: a verified bearer user, or the guest of a correctly signed `guest_id` cookie,
-   or a new guest whose signed cookie is set on the response;
+   or a new guest whose signed cookie is set on the response; either with its network
+   (`client_network`: API Gateway's sourceIp, never a client header);
 2. CSRF on cookie-authenticated state changes: the Origin must be an allowed origin and
    `X-CSRF-Token` must equal the `csrf_token` cookie (double submit);
 3. security headers on every response, errors and crashes included;
@@ -26,6 +27,7 @@ from aiimage.errors import AppError, AuthError, CsrfError, PayloadTooLargeError
 from aiimage.http.envelope import error_response, from_dependency_error
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.identity import Identity
+from aiimage.network import client_network as network_of
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
 
@@ -55,7 +57,27 @@ def _authorizer_claims(scope: Scope) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def client_network(conn: HTTPConnection) -> str | None:
+    """The caller's network (`aiimage.network`), from the one trusted source: API Gateway's
+    `requestContext.http.sourceIp` (the local gateway sets it from the socket), or, when
+    `CLIENT_IP_HEADER` is configured (behind a CDN), that header alone. No other header
+    (X-Forwarded-For, X-Real-IP, ...) is ever read: a client can write any of them."""
+    header = get_settings().client_ip_header
+    if header is not None:
+        address = conn.headers.get(header)
+    else:
+        event = conn.scope.get("aws.event") or {}
+        address = event.get("requestContext", {}).get("http", {}).get("sourceIp")
+    return network_of(address) if isinstance(address, str) else None
+
+
 def resolve_identity(conn: HTTPConnection, set_cookies: list[str]) -> Identity:
+    """The caller (`_owner`) with the network it calls from."""
+    owner = _owner(conn, set_cookies)
+    return owner.model_copy(update={"network": client_network(conn)})
+
+
+def _owner(conn: HTTPConnection, set_cookies: list[str]) -> Identity:
     authorization = conn.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")

@@ -4,14 +4,28 @@ Layout (limits table): one item per owner and UTC month, `pk=quota#{owner}`,
 `sk=m#{YYYY-MM}`, holding `month_used`, one counter per day (`d01`..`d31`) and one
 attribute per reservation in flight (`r_{id}` -> its day and time).
 
-Every operation is a single conditional UpdateItem on that item, so it is atomic and
-never conflicts the way transactions would under contention:
+Every operation on a signed-in user's quota is a single conditional UpdateItem on that
+item, so it is atomic and never conflicts the way transactions would under contention:
 - reserve: count the image against both the day and the month, only while both are below
   their limits, and record the reservation;
 - commit: drop the reservation record (the image stays counted);
 - refund: drop the record and uncount the image, only if the record is still there, so a
   retried or duplicate refund can never give back more than was taken.
 Counters include reservations in flight: a slot being used is never offered twice.
+
+Guests also share a daily allowance per network (`GUEST_NETWORK_DAILY_LIMIT`: guests are
+free to mint, networks are not): one item per network and UTC day, `pk=quota-network#{hash}`
+(`aiimage.network.network_hash`: no raw address in a key), `sk=d#{YYYY-MM-DD}`, `used`,
+`expires_at` (TTL: two days after the day). A guest's reserve is ONE TransactWriteItems of
+the quota item's update above and `ADD used :one` on the network item, each conditional
+(`used < :limit`): both are taken or neither, and a refusal names the allowance that binds
+(`scope`: `daily`, `monthly` or `network`). The reservation record names its network
+(`net`), so a refund, the sweep's included, is again one transaction of the quota item's
+conditional update and `ADD used :minus` on that network's item of the reservation's day:
+the record's condition gates both, so the network gets back exactly what it gave, once.
+A commit touches the quota item only (the network's count stays). Transactions on the same
+network's item can be canceled for a conflict when they overlap: retried with backoff,
+then 503 `service_busy` (nothing taken).
 
 A reservation that neither commit nor refund ever reaches (the Lambda was killed) is found
 by `stale_reservations` (a Scan: see its cost) and refunded by `refund_stale`: the same
@@ -22,7 +36,9 @@ can tell "swept" (`swept`) from "my own earlier attempt was applied".
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,18 +47,29 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from aiimage import aws, dynamo
-from aiimage.errors import QuotaExceededError
+from aiimage.errors import QuotaExceededError, ServiceUnavailableError
+from aiimage.identity import Identity
 from aiimage.limits.plans import Entitlements
+from aiimage.network import UNKNOWN_NETWORK, network_hash
+from aiimage.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
         AttributeValueTypeDef,
         ScanInputTypeDef,
-        UpdateItemInputTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
     )
 
 # Month items outlive their month by this much, then the table's TTL removes them.
 _RETENTION = timedelta(days=35)
+# Network day items outlive their day by this much (a late refund still finds its day).
+_NETWORK_RETENTION = timedelta(days=2)
+# A transaction canceled for a conflict with an overlapping one is tried again this often,
+# after a jittered pause that doubles from _CONFLICT_PAUSE_SECONDS.
+_CONFLICT_ATTEMPTS = 6
+_CONFLICT_PAUSE_SECONDS = 0.02
+_BUSY_RETRY_AFTER_SECONDS = 1
 
 
 def _utcnow() -> datetime:
@@ -55,11 +82,25 @@ class Period:
     limit: int
     reset_at: datetime
 
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
 
 @dataclass(frozen=True, slots=True)
 class UsageSnapshot:
     daily: Period
     monthly: Period
+    # The guest's network allowance today; None for a signed-in user.
+    network: Period | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAllowance:
+    """The daily allowance shared by the guests of one network, by its keyed hash."""
+
+    key: str
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +109,13 @@ class Reservation:
     month: str
     day: str
     reservation_id: str
+    # The hash of the network the image was also taken from (guests); None: none.
+    network: str | None = None
+
+    @property
+    def date(self) -> str:
+        """The reservation's UTC day, YYYY-MM-DD."""
+        return f"{self.month}-{self.day.removeprefix('d')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +124,17 @@ class OpenReservation:
 
     reservation: Reservation
     reserved_at: datetime
+
+
+def network_allowance(identity: Identity) -> NetworkAllowance | None:
+    """What a caller's generate also counts against: a guest's network (an unknown one
+    counts as the one shared `UNKNOWN_NETWORK`); None for a signed-in user."""
+    if identity.owner_type != "guest":
+        return None
+    return NetworkAllowance(
+        key=network_hash(identity.network or UNKNOWN_NETWORK),
+        limit=get_settings().guest_network_daily_limit,
+    )
 
 
 def _next_day(now: datetime) -> datetime:
@@ -88,29 +147,64 @@ def _next_month(now: datetime) -> datetime:
     return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
 
 
+def _network_ttl(date: str) -> AttributeValueTypeDef:
+    day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
+    return {"N": str(int((day + timedelta(days=1) + _NETWORK_RETENTION).timestamp()))}
+
+
+def _conflicted(exc: ClientError) -> bool:
+    return "TransactionConflict" in dynamo.cancellation_codes(exc)
+
+
 class QuotaStore:
-    def __init__(self, table: str, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        table: str,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._table = table
         self._clock = clock
+        self._sleep = sleep
 
     def _key(self, owner_key: str, month: str) -> dict[str, dict[str, str]]:
         return {"pk": {"S": f"quota#{owner_key}"}, "sk": {"S": f"m#{month}"}}
 
-    def usage(self, owner_key: str, entitlements: Entitlements) -> UsageSnapshot:
-        """Today's and this month's counts: one strongly consistent GetItem."""
+    @staticmethod
+    def _network_key(network: str, date: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": f"quota-network#{network}"}, "sk": {"S": f"d#{date}"}}
+
+    def usage(
+        self, owner_key: str, entitlements: Entitlements, network: NetworkAllowance | None = None
+    ) -> UsageSnapshot:
+        """Today's and this month's counts (and the network's today): one strongly
+        consistent GetItem, or one BatchGetItem of both items for a guest."""
         now = self._clock()
         month, day = now.strftime("%Y-%m"), now.strftime("d%d")
-        item = (
-            aws.dynamodb()
-            .get_item(
-                TableName=self._table,
-                Key=self._key(owner_key, month),
-                ConsistentRead=True,
-                ProjectionExpression="month_used, #day",
-                ExpressionAttributeNames={"#day": day},
+        quota_key = self._key(owner_key, month)
+        if network is None:
+            item = (
+                aws.dynamodb()
+                .get_item(
+                    TableName=self._table,
+                    Key=quota_key,
+                    ConsistentRead=True,
+                    ProjectionExpression="month_used, #day",
+                    ExpressionAttributeNames={"#day": day},
+                )
+                .get("Item", {})
             )
-            .get("Item", {})
-        )
+            network_item = None
+        else:
+            network_key = self._network_key(network.key, now.strftime("%Y-%m-%d"))
+            items = {
+                it["pk"]["S"]: it
+                for it in aws.batch_get_items(
+                    self._table, [quota_key, network_key], consistent=True
+                )
+            }
+            item = items.get(quota_key["pk"]["S"], {})
+            network_item = items.get(network_key["pk"]["S"], {})
         return UsageSnapshot(
             daily=Period(
                 used=int(item.get(day, {}).get("N", "0")),
@@ -122,57 +216,117 @@ class QuotaStore:
                 limit=entitlements.monthly_images,
                 reset_at=_next_month(now),
             ),
+            network=None
+            if network is None or network_item is None
+            else Period(
+                used=int(network_item.get("used", {}).get("N", "0")),
+                limit=network.limit,
+                reset_at=_next_day(now),
+            ),
         )
 
-    def reserve(self, owner_key: str, entitlements: Entitlements) -> Reservation:
-        """Take one image from today's and this month's quota, or raise `QuotaExceededError`."""
+    def reserve(
+        self, owner_key: str, entitlements: Entitlements, network: NetworkAllowance | None = None
+    ) -> Reservation:
+        """Take one image from today's and this month's quota (and from the network's day,
+        in the same transaction), or raise `QuotaExceededError` naming what binds."""
         now = self._clock()
         reservation = Reservation(
             owner_key=owner_key,
             month=now.strftime("%Y-%m"),
             day=now.strftime("d%d"),
             reservation_id=secrets.token_hex(8),
+            network=None if network is None else network.key,
         )
+        record: dict[str, AttributeValueTypeDef] = {
+            "day": {"S": reservation.day},
+            "at": {"N": str(int(now.timestamp()))},
+        }
+        if network is not None:
+            record["net"] = {"S": network.key}
+        update: UpdateTypeDef = {
+            "TableName": self._table,
+            "Key": self._key(owner_key, reservation.month),
+            "UpdateExpression": "ADD month_used :one, #day :one SET #res = :res, expires_at = :ttl",
+            "ConditionExpression": (
+                "(attribute_not_exists(#day) OR #day < :daily)"
+                " AND (attribute_not_exists(month_used) OR month_used < :monthly)"
+            ),
+            "ExpressionAttributeNames": {
+                "#day": reservation.day,
+                "#res": f"r_{reservation.reservation_id}",
+            },
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":daily": {"N": str(entitlements.daily_burst_cap)},
+                ":monthly": {"N": str(entitlements.monthly_images)},
+                ":res": {"M": record},
+                ":ttl": {"N": str(int((_next_month(now) + _RETENTION).timestamp()))},
+            },
+        }
         try:
-            aws.dynamodb().update_item(
-                TableName=self._table,
-                Key=self._key(owner_key, reservation.month),
-                UpdateExpression=(
-                    "ADD month_used :one, #day :one SET #res = :res, expires_at = :ttl"
-                ),
-                ConditionExpression=(
-                    "(attribute_not_exists(#day) OR #day < :daily)"
-                    " AND (attribute_not_exists(month_used) OR month_used < :monthly)"
-                ),
-                ExpressionAttributeNames={
-                    "#day": reservation.day,
-                    "#res": f"r_{reservation.reservation_id}",
-                },
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":daily": {"N": str(entitlements.daily_burst_cap)},
-                    ":monthly": {"N": str(entitlements.monthly_images)},
-                    ":res": {
-                        "M": {
-                            "day": {"S": reservation.day},
-                            "at": {"N": str(int(now.timestamp()))},
-                        }
-                    },
-                    ":ttl": {"N": str(int((_next_month(now) + _RETENTION).timestamp()))},
-                },
-            )
+            if network is None:
+                aws.dynamodb().update_item(**update)
+            else:
+                self._transact([{"Update": update}, {"Update": self._take(network, reservation)}])
         except ClientError as exc:
             if not dynamo.condition_failed(exc):
                 raise
-            raise self._exceeded(owner_key, entitlements) from None
+            own = network is None or dynamo.condition_failed(exc, item=0)
+            raise self._exceeded(owner_key, entitlements, None if own else network) from None
         return reservation
+
+    def _take(self, network: NetworkAllowance, reservation: Reservation) -> UpdateTypeDef:
+        return {
+            "TableName": self._table,
+            "Key": self._network_key(network.key, reservation.date),
+            "UpdateExpression": "ADD used :one SET expires_at = :ttl",
+            "ConditionExpression": "attribute_not_exists(used) OR used < :limit",
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":limit": {"N": str(network.limit)},
+                ":ttl": _network_ttl(reservation.date),
+            },
+        }
+
+    def _give_back(self, reservation: Reservation, network: str) -> UpdateTypeDef:
+        # Unconditional: the quota item's condition in the same transaction gates it.
+        return {
+            "TableName": self._table,
+            "Key": self._network_key(network, reservation.date),
+            "UpdateExpression": "ADD used :minus SET expires_at = if_not_exists(expires_at, :ttl)",
+            "ExpressionAttributeValues": {
+                ":minus": {"N": "-1"},
+                ":ttl": _network_ttl(reservation.date),
+            },
+        }
+
+    def _transact(self, items: list[TransactWriteItemTypeDef]) -> None:
+        """One TransactWriteItems, tried again while it is canceled only for a conflict
+        with an overlapping transaction (nothing was applied); then 503, nothing taken."""
+        pause = _CONFLICT_PAUSE_SECONDS
+        for _ in range(_CONFLICT_ATTEMPTS):
+            try:
+                aws.dynamodb().transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                if dynamo.condition_failed(exc) or not _conflicted(exc):
+                    raise
+            self._sleep(pause * (1 + random.random()))  # noqa: S311 - jitter, not secrecy
+            pause *= 2
+        raise ServiceUnavailableError(
+            "The service is busy; try again shortly",
+            code="service_busy",
+            headers={"Retry-After": str(_BUSY_RETRY_AFTER_SECONDS)},
+        )
 
     def commit(self, reservation: Reservation) -> bool:
         """Keep the image counted. False if the reservation was already settled."""
         return self._settle(reservation, refund=False)
 
     def refund(self, reservation: Reservation) -> bool:
-        """Give the image back. False if the reservation was already settled."""
+        """Give the image back (to the network too). False if the reservation was already
+        settled."""
         return self._settle(reservation, refund=True)
 
     def refund_stale(self, reservation: Reservation) -> bool:
@@ -198,7 +352,7 @@ class QuotaStore:
 
     def _settle(self, reservation: Reservation, *, refund: bool, swept: bool = False) -> bool:
         names = {"#res": f"r_{reservation.reservation_id}"}
-        request: UpdateItemInputTypeDef = {
+        request: UpdateTypeDef = {
             "TableName": self._table,
             "Key": self._key(reservation.owner_key, reservation.month),
             "UpdateExpression": "REMOVE #res",
@@ -217,7 +371,15 @@ class QuotaStore:
         if values:
             request["ExpressionAttributeValues"] = values
         try:
-            aws.dynamodb().update_item(**request)
+            if refund and reservation.network is not None:
+                self._transact(
+                    [
+                        {"Update": request},
+                        {"Update": self._give_back(reservation, reservation.network)},
+                    ]
+                )
+            else:
+                aws.dynamodb().update_item(**request)
         except ClientError as exc:
             if dynamo.condition_failed(exc):
                 return False
@@ -228,8 +390,9 @@ class QuotaStore:
         self, *, older_than: datetime, months: Sequence[str]
     ) -> Iterator[OpenReservation]:
         """Reservations taken before `older_than` and still open, on the month items of
-        `months` (YYYY-MM). A Scan of the limits table: every item is read (one owner-month
-        quota item each, plus the rate-limit windows the TTL has not yet removed) and the
+        `months` (YYYY-MM), each with the network its record names. A Scan of the limits
+        table: every item is read (one owner-month quota item each, one network-day item per
+        guest network, plus the rate-limit windows the TTL has not yet removed) and the
         filter only trims the answer, so it costs about (table size / 4 KB) / 2 read units
         per run: ~2,400 units for 100,000 items of 200 bytes (20 MB, 20 pages of 1 MB).
         The quota items carry no index of their reservations: this trades an index's write
@@ -253,15 +416,17 @@ class QuotaStore:
                 for name, value in sorted(item.items()):
                     if not name.startswith("r_") or "M" not in value:
                         continue
-                    at = int(value["M"]["at"]["N"])
+                    record = value["M"]
+                    at = int(record["at"]["N"])
                     if at >= cutoff:
                         continue
                     yield OpenReservation(
                         reservation=Reservation(
                             owner_key=owner_key,
                             month=month,
-                            day=value["M"]["day"]["S"],
+                            day=record["day"]["S"],
                             reservation_id=name.removeprefix("r_"),
+                            network=record["net"]["S"] if "net" in record else None,
                         ),
                         reserved_at=datetime.fromtimestamp(at, UTC),
                     )
@@ -270,16 +435,23 @@ class QuotaStore:
                 return
             request["ExclusiveStartKey"] = last
 
-    def _exceeded(self, owner_key: str, entitlements: Entitlements) -> QuotaExceededError:
+    def _exceeded(
+        self, owner_key: str, entitlements: Entitlements, network: NetworkAllowance | None
+    ) -> QuotaExceededError:
         # Only on the refusal path: one read to tell the caller which limit and when it resets.
-        snapshot = self.usage(owner_key, entitlements)
-        period, scope = (
-            (snapshot.daily, "daily")
-            if snapshot.daily.used >= snapshot.daily.limit
-            else (snapshot.monthly, "monthly")
-        )
+        snapshot = self.usage(owner_key, entitlements, network)
+        if snapshot.network is not None:
+            period, scope = snapshot.network, "network"
+            message = f"The daily limit of {period.limit} images for guests on this network"
+        else:
+            period, scope = (
+                (snapshot.daily, "daily")
+                if snapshot.daily.used >= snapshot.daily.limit
+                else (snapshot.monthly, "monthly")
+            )
+            message = f"The {scope} limit of {period.limit} images"
         return QuotaExceededError(
-            f"The {scope} limit of {period.limit} images is reached",
+            f"{message} is reached",
             details={
                 "scope": scope,
                 "used": period.used,
