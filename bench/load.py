@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -176,6 +177,19 @@ def local_stack(env: Mapping[str, str] | None = None) -> Iterator[str]:
 # --- the guests --------------------------------------------------------------------------
 
 
+_loopback_guests = itertools.count()
+
+
+def _transport(base: str) -> httpx.AsyncHTTPTransport | None:
+    """On the local stack, a loopback address of its own per guest (127.0.0.2, .3, ...):
+    the stack counts guests per network too (GUEST_NETWORK_DAILY_LIMIT) by the socket's
+    address, and real guests come from networks of their own."""
+    if httpx.URL(base).host != "127.0.0.1":
+        return None
+    n = next(_loopback_guests)
+    return httpx.AsyncHTTPTransport(local_address=f"127.0.{n // 250}.{n % 250 + 2}")
+
+
 class Guest:
     """A browser of its own: its guest cookie, a CSRF cookie + header, same Origin."""
 
@@ -185,6 +199,7 @@ class Guest:
             base_url=base,
             headers={"Origin": base, "X-CSRF-Token": self.csrf},
             timeout=60,
+            transport=_transport(base),
         )
         # The stack's cookies are `Secure`; httpx's jar never returns those over http (a
         # browser does, for 127.0.0.1), so the jar is filled by hand.
