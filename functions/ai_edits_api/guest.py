@@ -26,11 +26,17 @@ from aiimage.edits.idempotency import idempotent_create
 from aiimage.errors import ValidationError
 from aiimage.http.app import CurrentIdentity
 from aiimage.http.models import Envelope
+from aiimage.http.ratelimit_headers import rate_limited_responses
 
 router = APIRouter(prefix="/api/v1/events/{token}", tags=["guest"])
 
 
-@router.post("/photos/{photo}/ai-edits", status_code=201, response_model=Envelope[GuestEdit])
+@router.post(
+    "/photos/{photo}/ai-edits",
+    status_code=201,
+    response_model=Envelope[GuestEdit],
+    responses=rate_limited_responses(201),
+)
 def guest_create(
     identity: CurrentIdentity,
     token: Token,
@@ -50,7 +56,12 @@ def guest_create(
     return Envelope(data=GuestEdit.of(created, token))
 
 
-@router.post("/photos", status_code=201, response_model=Envelope[PhotoUploadView])
+@router.post(
+    "/photos",
+    status_code=201,
+    response_model=Envelope[PhotoUploadView],
+    responses=rate_limited_responses(201),
+)
 def guest_upload_photo(
     identity: CurrentIdentity, token: Token, body: PhotoUploadRequest
 ) -> Envelope[PhotoUploadView]:

@@ -16,6 +16,7 @@ from aiimage.enhancer.views import JobAccepted, JobList, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.multipart import read_inline
+from aiimage.http.ratelimit_headers import rate_limited_responses
 
 router = APIRouter(prefix="/api/ai-image/jobs")
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{29}$", description="The job's id")]
@@ -26,6 +27,7 @@ JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{29}$", description="The job's id
     status_code=202,
     response_model=Envelope[JobAccepted],
     response_model_by_alias=True,
+    responses=rate_limited_responses(202),
     summary="Queue an enhancement; poll the job for its result",
 )
 async def create_job(

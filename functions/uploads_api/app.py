@@ -9,6 +9,7 @@ from aiimage.enhancer.uploads import create_upload
 from aiimage.enhancer.views import UploadRequest, UploadView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
+from aiimage.http.ratelimit_headers import rate_limited_responses
 
 router = APIRouter()
 
@@ -18,6 +19,7 @@ router = APIRouter()
     status_code=201,
     response_model=Envelope[UploadView],
     response_model_by_alias=True,
+    responses=rate_limited_responses(201),
     summary="A presigned PUT for one image up to 10 MB; pass its uploadKey to generate",
 )
 def create(identity: CurrentIdentity, body: UploadRequest) -> Envelope[UploadView]:

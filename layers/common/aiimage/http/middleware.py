@@ -5,7 +5,8 @@
    (`client_network`: API Gateway's sourceIp, never a client header);
 2. CSRF on cookie-authenticated state changes: the Origin must be an allowed origin and
    `X-CSRF-Token` must equal the `csrf_token` cookie (double submit);
-3. security headers on every response, errors and crashes included;
+3. security headers on every response, errors and crashes included, and the RateLimit
+   headers of the limits the request was checked against (`ratelimit_headers`);
 4. the envelope for anything that escapes the app (a crash becomes a bare 500).
 
 Plain ASGI rather than BaseHTTPMiddleware: no extra task per request, and it also wraps
@@ -25,8 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aiimage import identity as ident
 from aiimage.errors import AppError, AuthError, CsrfError, PayloadTooLargeError
 from aiimage.http.envelope import error_response, from_dependency_error
+from aiimage.http.ratelimit_headers import rate_limit_headers
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.identity import Identity
+from aiimage.limits.rate_limiter import RateDecision, track_decisions
 from aiimage.network import client_network as network_of
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
@@ -158,6 +161,19 @@ def _too_large(max_bytes: int) -> PayloadTooLargeError:
     )
 
 
+def _add_response_headers(
+    message: Message, set_cookies: list[str], rate_decisions: list[RateDecision]
+) -> None:
+    headers = MutableHeaders(scope=message)
+    for name, value in SECURITY_HEADERS:
+        headers.setdefault(name.decode(), value.decode())
+    for cookie in set_cookies:
+        headers.append("set-cookie", cookie)
+    # Written last, as the limiter's decisions are complete once the answer starts.
+    for field, text in rate_limit_headers(rate_decisions).items():
+        headers[field] = text
+
+
 class PlatformMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -168,17 +184,14 @@ class PlatformMiddleware:
             return
 
         set_cookies: list[str] = []
+        rate_decisions = track_decisions()
         started = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    headers.setdefault(name.decode(), value.decode())
-                for cookie in set_cookies:
-                    headers.append("set-cookie", cookie)
+                _add_response_headers(message, set_cookies, rate_decisions)
             await send(message)
 
         try:
