@@ -95,6 +95,11 @@ non-zero when a route is over its target."""
 
 
 NOTES = """\
+Reading the Enhancer rows: a guest's usage reads its quota month and its network's day in
+one consistent `BatchGetItem`; a guest's generate takes both in one `TransactWriteItems`
+(issue 14: the per-network allowance), which replaces the quota's `UpdateItem`, so the
+count stays 4 (rate limit, reserve, commit, usage answer). The transaction's price is in
+write units, not calls: 2 per item instead of 1, about 4 WCU for the reserve.
 Reading the create-edit row: a guest's join token addresses an alias item that carries a
 copy of the event (one `GetItem`; every change of the event rewrites both in one
 transaction); the photo, the style, the event's package, the tenant (its budget) and the
