@@ -100,6 +100,11 @@ one consistent `BatchGetItem`; a guest's generate takes both in one `TransactWri
 (issue 14: the per-network allowance), which replaces the quota's `UpdateItem`, so the
 count stays 4 (rate limit, reserve, commit, usage answer). The transaction's price is in
 write units, not calls: 2 per item instead of 1, about 4 WCU for the reserve.
+A paid route (Workers AI, Replicate, Runware) adds 2 `UpdateItem`s on its provider's spend
+day item (the reservation before the call and the settle after it: the daily ceilings of
+issue 14), so 6; the `local` provider costs nothing, writes no spend and stays at 4. They
+cannot join the quota's writes: another item, and a transaction on the hot day item would
+conflict under load (`tests/functional/test_spend_ceilings.py` holds the +2).
 Reading the create-edit row: a guest's join token addresses an alias item that carries a
 copy of the event (one `GetItem`; every change of the event rewrites both in one
 transaction); the photo, the style, the event's package, the tenant (its budget) and the

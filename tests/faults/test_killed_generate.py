@@ -128,7 +128,8 @@ def test_a_killed_generate_leaks_until_the_sweep_gives_the_image_back(
     assert bucket_keys() == []  # the orphan original is gone
     assert report.summary() == (
         "sweep-reservations: found 1, refunded 1, failed 0 - 0 of them Magic Edits budget "
-        "reservations, 1 orphan original(s) deleted, older than 30 min"
+        "reservations, 0 provider spend reservations, 1 orphan original(s) deleted, older "
+        "than 30 min"
     )
 
     again = sweep_reservations(now=datetime.now(UTC) + LATER)
@@ -325,8 +326,8 @@ def test_the_cli_pretends_then_sweeps(
     assert detail.endswith("would refund, 1 original(s)")
     assert summary == (
         "sweep-reservations: found 1, refunded 0, failed 0 (dry run: nothing changed) - "
-        "0 of them Magic Edits budget reservations, 0 orphan original(s) deleted, older than "
-        "15 min"
+        "0 of them Magic Edits budget reservations, 0 provider spend reservations, "
+        "0 orphan original(s) deleted, older than 15 min"
     )
     assert used_today(owner_key(identity)) == 1
     assert len(originals()) == 1
@@ -336,7 +337,8 @@ def test_the_cli_pretends_then_sweeps(
     assert cli.main(["sweep-reservations", "--minutes", "15"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         "sweep-reservations: found 1, refunded 1, failed 0 - 0 of them Magic Edits budget "
-        "reservations, 1 orphan original(s) deleted, older than 15 min"
+        "reservations, 0 provider spend reservations, 1 orphan original(s) deleted, older "
+        "than 15 min"
     )
     assert used_today(owner_key(identity)) == 0
     assert bucket_keys() == []

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aiimage.enhancer.dispatch import dispatch
+from aiimage.enhancer.dispatch import SpendScope, dispatch
 from aiimage.enhancer.model_catalog import GenerateParams, resolve
 from aiimage.errors import ConfigurationError
 from aiimage.limits.plans import PAID_PLANS
@@ -19,10 +19,13 @@ from infra.emulators.faults import Fault
 from infra.emulators.server import serve_in_thread
 from tests.functional.enhancer_support import jpeg
 
+pytestmark = pytest.mark.usefixtures("aws_stack")  # paid calls reserve spend
+
 TOKEN = "fallback-test-token"
 ACCOUNT = "acct0000"
 SD15 = "@cf/runwayml/stable-diffusion-v1-5-img2img"
 IMAGE = ImageInput(jpeg(64, 64), "image/jpeg")
+PAYER = SpendScope(owner_key="user#u1", quota_reservation_id="q1", guest=False)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def workers_ai_configured(
 
 def run() -> str:
     params = resolve(GenerateParams(model=SD15), PAID_PLANS["pro"])
-    dispatched = dispatch(params, IMAGE)
+    dispatched = dispatch(params, IMAGE, spend=PAYER)
     assert dispatched.outcome.status == "succeeded"
     return dispatched.route.provider
 

@@ -26,7 +26,16 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.dispatch import dispatch, routes_for
+from aiimage.enhancer.dispatch import (
+    Dispatched,
+    DispatchTimeoutError,
+    SpendScope,
+    dispatch,
+    release_spend,
+    routes_for,
+    settle_spend,
+    spend_reason,
+)
 from aiimage.enhancer.model_catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.usage import UsageView, get_usage
 from aiimage.errors import (
@@ -45,7 +54,6 @@ from aiimage.limits.plans import resolve_plan
 from aiimage.limits.quota import Reservation, network_allowance
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
-from aiimage.providers.transport import TIMEOUT_CODE
 from aiimage.settings import Settings, get_settings
 from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_key
 from aiimage.storage.objects import STORAGE_FAILURES, object_store
@@ -114,28 +122,18 @@ def generate(
         started = time.monotonic()
         try:
             image = ImageInput(clean.data, clean.content_type, _input_url(original_key, resolved))
-            dispatched = dispatch(resolved, image)
-        except ProviderUnavailableError as exc:
-            if exc.code != TIMEOUT_CODE:
-                raise
+            dispatched = dispatch(resolved, image, spend=_payer(identity, reservation))
+        except DispatchTimeoutError as exc:
             # The provider may still be working: finish in the background instead.
-            job = jobs.create(identity, resolved, original_key, reservation)
+            job = jobs.create(identity, resolved, original_key, reservation, spend=exc.spend)
             undo.pop_all()
             return _deferred(job)
         outcome = dispatched.outcome
         if outcome.status == "pending":
-            if outcome.job_id is None:  # nothing to poll: a malformed answer
-                raise ProviderUnavailableError(code="pending_without_job_id")
-            job = jobs.create(
-                identity,
-                resolved,
-                original_key,
-                reservation,
-                provider_job=jobs.ProviderJob(dispatched.route.provider, outcome.job_id),
-            )
+            job = _hand_over(identity, resolved, original_key, reservation, dispatched)
             undo.pop_all()
             return _deferred(job)
-        result_key = store_result(undo, identity, outcome)
+        result_key = _store_paid_result(undo, identity, dispatched)
         if not quota_store().commit(reservation) and quota_store().swept(reservation):
             # Refunded under us: this invocation outlived the sweep's grace period. Not
             # charged, so not delivered either: the clean-up deletes both objects. (A commit
@@ -164,6 +162,54 @@ def generate(
             cost_usd=None if outcome.cost_micros is None else outcome.cost_micros / 1_000_000,
         ),
     )
+
+
+def _payer(identity: Identity, reservation: Reservation) -> SpendScope:
+    return SpendScope(
+        owner_key=identity.owner_key,
+        quota_reservation_id=reservation.reservation_id,
+        guest=identity.owner_type == "guest",
+    )
+
+
+def _hand_over(
+    identity: Identity,
+    resolved: ResolvedParams,
+    original_key: ObjectKey,
+    reservation: Reservation,
+    dispatched: Dispatched,
+) -> jobs.Job:
+    """A provider still working: its job polls on and settles the spend when it ends."""
+    outcome = dispatched.outcome
+    if outcome.job_id is None:  # nothing to poll, nothing billed: a malformed answer
+        release_spend(dispatched.spend)
+        raise ProviderUnavailableError(code="pending_without_job_id")
+    try:
+        return jobs.create(
+            identity,
+            resolved,
+            original_key,
+            reservation,
+            provider_job=jobs.ProviderJob(dispatched.route.provider, outcome.job_id),
+            spend=dispatched.spend,
+        )
+    except Exception:
+        # No job will poll the run we started: pay for it at the estimate.
+        settle_spend(dispatched.spend, None, "abandoned")
+        raise
+
+
+def _store_paid_result(undo: ExitStack, identity: Identity, dispatched: Dispatched) -> ObjectKey:
+    """Store the result; the provider billed the call either way, so its spend is settled
+    with the reason (`succeeded`, or why we could not deliver it)."""
+    outcome = dispatched.outcome
+    try:
+        result_key = store_result(undo, identity, outcome)
+    except Exception:
+        settle_spend(dispatched.spend, outcome, spend_reason(outcome))
+        raise
+    settle_spend(dispatched.spend, outcome, "succeeded")
+    return result_key
 
 
 def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) -> jobs.Job:

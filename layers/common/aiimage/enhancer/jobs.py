@@ -10,6 +10,11 @@ conditional UpdateItem on the current state, so a duplicate SQS delivery, a raci
 cancel and a worker retry can never both win; the quota reservation taken at creation is
 committed by the one transition into `succeeded` and refunded by the one into `failed`
 or `canceled`.
+
+A job may also hold the spend reservation of a provider call that is still running (a
+`pending` outcome, or a generate whose provider timed out): the worker settles it when the
+call ends (`aiimage.enhancer.runner`), a cancel settles it at the estimate (a started
+provider run is billed) or releases it (none was started).
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from aiimage import aws, dynamo, pagination
+from aiimage.enhancer.dispatch import release_spend, settle_spend
 from aiimage.enhancer.model_catalog import GenerateParams, ProviderName, ResolvedParams
 from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
 from aiimage.identity import Identity
 from aiimage.limits import quota_store
 from aiimage.limits.quota import Reservation
+from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey
@@ -47,6 +54,40 @@ _RETENTION_SECONDS = 30 * 24 * 3600
 class ProviderJob:
     provider: ProviderName
     job_id: str
+
+
+class JobSpend(BaseModel):
+    """The open spend reservation of the provider call a job waits for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    day: str
+    reservation_id: str
+    estimate_micros: int
+    guest: bool
+
+    @classmethod
+    def of(cls, reservation: SpendReservation | None) -> JobSpend | None:
+        if reservation is None:
+            return None
+        return cls(
+            provider=reservation.provider,
+            day=reservation.day,
+            reservation_id=reservation.reservation_id,
+            estimate_micros=reservation.estimate_micros,
+            guest=reservation.guest,
+        )
+
+    @property
+    def reservation(self) -> SpendReservation:
+        return SpendReservation(
+            provider=self.provider,
+            day=self.day,
+            reservation_id=self.reservation_id,
+            estimate_micros=self.estimate_micros,
+            guest=self.guest,
+        )
 
 
 class Job(BaseModel):
@@ -72,6 +113,11 @@ class Job(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     polls: int = 0
+    spend: JobSpend | None = None
+
+    @property
+    def spend_reservation(self) -> SpendReservation | None:
+        return self.spend.reservation if self.spend else None
 
     @property
     def owner_key(self) -> str:
@@ -155,9 +201,11 @@ def create(
     reservation: Reservation,
     *,
     provider_job: ProviderJob | None = None,
+    spend: SpendReservation | None = None,
 ) -> Job:
     """Record a job and queue it. A job that already has a provider job starts as
-    `processing` (the worker only polls it); otherwise it is `queued`."""
+    `processing` (the worker only polls it); otherwise it is `queued`. `spend`: the open
+    reservation of the provider call it takes over."""
     now = _now_ms()
     job = Job(
         id=new_job_id(),
@@ -174,6 +222,7 @@ def create(
         updated_at=now,
         provider=provider_job.provider if provider_job else None,
         provider_job_id=provider_job.job_id if provider_job else None,
+        spend=JobSpend.of(spend),
     )
     try:
         aws.dynamodb().put_item(
@@ -299,6 +348,7 @@ def cancel(identity: Identity, job_id: str) -> Job:
     if job.status == "canceled":
         # Canceling again also finishes a refund that a crash interrupted (a no-op otherwise).
         quota_store().refund(job.reservation)
+        _cancel_spend(job)
         return job
     canceled = transition(job, from_status=ACTIVE, to_status="canceled")
     if canceled is None:
@@ -307,6 +357,7 @@ def cancel(identity: Identity, job_id: str) -> Job:
             f"The job is already {finished}", code="job_finished", details={"status": finished}
         )
     quota_store().refund(job.reservation)
+    _cancel_spend(job)
     if job.provider and job.provider_job_id:
         from aiimage.providers.registry import get_provider
 
@@ -316,3 +367,12 @@ def cancel(identity: Identity, job_id: str) -> Job:
             # The job is canceled for us either way; the provider run ends on its own.
             logger.warning(LogEvent.PROVIDER_ERROR, provider=job.provider, code=exc.code)
     return canceled
+
+
+def _cancel_spend(job: Job) -> None:
+    """A provider run that was started is billed for its time: settled at the estimate.
+    Without one, nothing was billed."""
+    if job.provider_job_id:
+        settle_spend(job.spend_reservation, None, "canceled")
+    else:
+        release_spend(job.spend_reservation)

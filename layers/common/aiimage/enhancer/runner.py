@@ -5,6 +5,12 @@ already taken, does nothing. A provider still working re-queues the message with
 (and counts the poll) instead of holding the Lambda; a provider that is down raises, so
 SQS redelivers the message, and on its last delivery the job fails and is refunded rather
 than being left to the dead-letter queue half done.
+
+Spend: the provider call a job waits for holds a reservation on its provider's daily
+ceiling (`Job.spend`, handed over by a generate or taken by this worker's own dispatch).
+It is settled when the provider answers with a finished outcome (stored or not: it billed),
+at the estimate when the job gives up on a started run, and released when the job fails
+without a billable answer.
 """
 
 from __future__ import annotations
@@ -12,11 +18,19 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.dispatch import dispatch
+from aiimage.enhancer.dispatch import (
+    DispatchTimeoutError,
+    SpendScope,
+    dispatch,
+    release_spend,
+    settle_spend,
+    spend_reason,
+)
 from aiimage.enhancer.generate import store_result
 from aiimage.enhancer.model_catalog import ProviderName, stored
 from aiimage.errors import AppError, NotFoundError, ValidationError
 from aiimage.limits import quota_store
+from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderRejectedError
 from aiimage.providers.registry import get_provider
@@ -47,7 +61,7 @@ def process(message: jobs.JobMessage, *, last_attempt: bool = False) -> None:
         _settle(job)
         return
     try:
-        provider, outcome = _advance(job)
+        provider, outcome, spend = _advance(job)
     except (ProviderRejectedError, ValidationError) as exc:
         _fail(job, exc.code, exc.message)
         return
@@ -57,35 +71,59 @@ def process(message: jobs.JobMessage, *, last_attempt: bool = False) -> None:
             return
         raise
     if outcome.status == "pending":
-        _keep_polling(job, message, provider, outcome)
+        _keep_polling(job, message, provider, outcome, spend)
     elif outcome.status == "failed":
+        settle_spend(spend, outcome, "failed")
         _fail(job, "generation_failed", outcome.error or "The provider could not process it")
     else:
-        _succeed(job, outcome)
+        _succeed(job, outcome, spend)
 
 
-def _advance(job: jobs.Job) -> tuple[ProviderName, Outcome]:
-    """Poll the provider's run if there is one, else start one."""
+def _advance(job: jobs.Job) -> tuple[ProviderName, Outcome, SpendReservation | None]:
+    """Poll the provider's run if there is one, else start one; with the spend reservation
+    of the call whose outcome it is."""
     if job.provider and job.provider_job_id:
-        return job.provider, get_provider(job.provider).poll(job.provider_job_id)
+        outcome = get_provider(job.provider).poll(job.provider_job_id)
+        return job.provider, outcome, job.spend_reservation
     key = parse_key(job.original_key)
     image = ImageInput(
         data=object_store().read(key),
         content_type=key.content_type,
         url=object_store().presign_get(key),
     )
-    dispatched = dispatch(stored(job.params), image, budget_seconds=WORKER_BUDGET_SECONDS)
-    return dispatched.route.provider, dispatched.outcome
+    payer = SpendScope(
+        owner_key=job.owner_key,
+        quota_reservation_id=job.reservation_id,
+        guest=job.owner_type == "guest",
+    )
+    try:
+        dispatched = dispatch(
+            stored(job.params), image, spend=payer, budget_seconds=WORKER_BUDGET_SECONDS
+        )
+    except DispatchTimeoutError as exc:
+        # Nothing to poll: the next delivery calls again (reserving the same id anew).
+        release_spend(exc.spend)
+        raise
+    if dispatched.spend != job.spend_reservation:
+        # A generate's timed-out call handed over on another route (or day): not ours.
+        release_spend(job.spend_reservation)
+    return dispatched.route.provider, dispatched.outcome, dispatched.spend
 
 
 def _keep_polling(
-    job: jobs.Job, message: jobs.JobMessage, provider: ProviderName, outcome: Outcome
+    job: jobs.Job,
+    message: jobs.JobMessage,
+    provider: ProviderName,
+    outcome: Outcome,
+    spend: SpendReservation | None,
 ) -> None:
     if job.polls >= MAX_POLLS:
         if outcome.job_id:
             get_provider(provider).cancel(outcome.job_id)
+        settle_spend(spend, None, "timeout")  # it ran (and billed) all this time
         _fail(job, "provider_timeout", "The provider did not finish in time")
         return
+    spend_record = jobs.JobSpend.of(spend)
     updated = jobs.transition(
         job,
         from_status=("processing",),
@@ -93,14 +131,20 @@ def _keep_polling(
         provider=provider,
         provider_job_id=outcome.job_id,
         polls=job.polls + 1,
+        spend=spend_record.model_dump() if spend_record else None,
     )
     if updated is not None:
         jobs.enqueue(message, delay_seconds=POLL_DELAY_SECONDS)
 
 
-def _succeed(job: jobs.Job, outcome: Outcome) -> None:
+def _succeed(job: jobs.Job, outcome: Outcome, spend: SpendReservation | None) -> None:
     with ExitStack() as undo:
-        result_key = store_result(undo, job, outcome)
+        try:
+            result_key = store_result(undo, job, outcome)
+        except Exception:
+            settle_spend(spend, outcome, spend_reason(outcome))
+            raise
+        settle_spend(spend, outcome, "succeeded")
         done = jobs.transition(
             job, from_status=("processing",), to_status="succeeded", result_key=str(result_key)
         )
@@ -123,8 +167,10 @@ def _holds_result(job: jobs.Job, result_key: str) -> bool:
 def _settle(job: jobs.Job) -> None:
     if job.status == "succeeded":
         quota_store().commit(job.reservation)
+        settle_spend(job.spend_reservation, None, "succeeded")
     elif job.status in ("failed", "canceled"):
         quota_store().refund(job.reservation)
+        release_spend(job.spend_reservation)
 
 
 def _fail(job: jobs.Job, code: str, message: str) -> None:
@@ -133,5 +179,7 @@ def _fail(job: jobs.Job, code: str, message: str) -> None:
     )
     if failed is not None:
         quota_store().refund(job.reservation)
+        # A billed call was settled before this; what is still open was never billed.
+        release_spend(failed.spend_reservation)
         logger.warning(LogEvent.GENERATE_FAILED, job_id=job.id, code=code)
         metrics.add_metric(name=MetricName.GENERATE_FAILED, unit="Count", value=1)

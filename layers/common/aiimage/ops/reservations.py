@@ -28,6 +28,12 @@ release, on the message's last receive). A request still queued or processing is
 `recover-stuck`'s; a succeeded one settled before its transition, so its reservation is
 never open. The release is the budget's single conditional write: a late release by a
 redelivery and this one cannot both count.
+
+Provider spend (`SpendLedger.open_reservations`: one consistent GetItem per paid provider
+and day, for today, yesterday and the cutoff's day: a handful of small items): an Enhancer
+reservation (it names its owner and quota reservation) older than `minutes` that no job
+holds is released, one conditional write, so a late settle and this release cannot both
+count. A reservation of Magic Edits names no owner and is left to its request's lifecycle.
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ from aiimage.edits.request_store import load_edit
 from aiimage.enhancer import jobs
 from aiimage.enhancer.generate import originals_prefix
 from aiimage.errors import NotFoundError
-from aiimage.limits import quota_store
+from aiimage.limits import quota_store, spend_ledger
 from aiimage.limits.quota import OpenReservation
+from aiimage.limits.spend import day_of
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.ops.report import Report, progress
 from aiimage.settings import get_settings
@@ -75,6 +82,7 @@ def sweep_reservations(
     report = Report("sweep-reservations", dry_run=pretend, verb="refunded")
     months = _months(now, cutoff)
     released = _sweep_budgets(report, cutoff=cutoff, months=months, pretend=pretend)
+    spend = _sweep_spend(report, now=now, cutoff=cutoff, pretend=pretend)
     stale = list(quota_store().stale_reservations(older_than=cutoff, months=months))
     report.found += len(stale)
     deleted = 0
@@ -113,8 +121,8 @@ def sweep_reservations(
                 originals=len(originals),
             )
     report.note = (
-        f"{released} of them Magic Edits budget reservations, {deleted} orphan original(s) "
-        f"deleted, older than {minutes} min"
+        f"{released} of them Magic Edits budget reservations, {spend} provider spend "
+        f"reservations, {deleted} orphan original(s) deleted, older than {minutes} min"
     )
     if report.changed:
         metrics.add_metric(
@@ -160,6 +168,46 @@ def _sweep_budgets(report: Report, *, cutoff: datetime, months: list[str], prete
                 request_id=reservation.request_id,
                 cost_micros=reservation.cost_micros,
                 request_status=status,
+            )
+    return released
+
+
+def _sweep_spend(report: Report, *, now: datetime, cutoff: datetime, pretend: bool) -> int:
+    """Release the stale Enhancer spend reservations no job holds; how many were released."""
+    days = sorted({day_of(now), day_of(now - timedelta(days=1)), day_of(cutoff)})
+    ledger = spend_ledger()
+    released = 0
+    for found in ledger.open_reservations(older_than=cutoff, days=days):
+        reservation = found.reservation
+        where = (
+            f"spend {reservation.provider} {reservation.day} r_{reservation.reservation_id} "
+            f"since {found.reserved_at.isoformat()}"
+        )
+        if found.owner_key is None or found.quota_reservation_id is None:
+            continue  # Magic Edits': settled or released by its request's workers
+        report.found += 1
+        with report.item(reservation_id=reservation.reservation_id):
+            holder = jobs.reservation_holder(found.owner_key, found.quota_reservation_id)
+            if holder is not None:
+                report.skipped += 1
+                report.details.append(f"{where}: held by job {holder}")
+                continue
+            if pretend:
+                report.details.append(f"{where}: would release")
+                continue
+            if not ledger.release(reservation):
+                report.skipped += 1
+                report.details.append(f"{where}: settled meanwhile")
+                continue
+            released += 1
+            report.changed += 1
+            report.details.append(f"{where}: released")
+            logger.info(
+                LogEvent.OPS_SPEND_RELEASED,
+                provider=reservation.provider,
+                day=reservation.day,
+                reservation_id=reservation.reservation_id,
+                estimate_micros=reservation.estimate_micros,
             )
     return released
 
