@@ -373,3 +373,74 @@ def _age_reservations(owner: str, by: timedelta) -> None:
             ExpressionAttributeNames={"#res": name, "#at": "at"},
             ExpressionAttributeValues={":at": {"N": str(at)}},
         )
+
+
+class KilledInTheCall:
+    """A paid provider during whose call the Lambda is killed."""
+
+    name = "replicate"
+
+    def submit(self, request: Any) -> Any:
+        raise Killed("killed while the provider worked")
+
+
+def test_the_sweep_releases_the_spend_of_a_generate_killed_in_the_provider_call(
+    monkeypatch: pytest.MonkeyPatch, settings_env: Any
+) -> None:
+    from aiimage.enhancer import dispatch as dispatch_module
+    from aiimage.limits import spend_ledger
+
+    settings_env(REPLICATE_API_TOKEN="r8_killed", REPLICATE_DAILY_CEILING_USD="1")
+    identity = guest_identity()
+    with monkeypatch.context() as patch:
+        patch.setattr(generate_module, "ExitStack", DiesWithTheProcess)
+        patch.setattr(generate_module, "_input_url", lambda key, params: None)
+        patch.setattr(dispatch_module, "get_provider", lambda name: KilledInTheCall())
+        with pytest.raises(Killed):
+            generate_module.generate(
+                identity,
+                GenerateParams(model=ESRGAN, scale=2),
+                generate_module.ImageSource(data=jpeg(64, 48)),
+            )
+    # What the kill leaves: the quota image and the call's estimate, both still reserved.
+    (held,) = open_reservations(owner_key(identity))
+    day = spend_ledger().day("replicate")
+    assert (day.reserved_micros, day.open_reservations) == (4_500, 1)
+
+    within_grace = sweep_reservations()
+    assert (within_grace.found, within_grace.changed) == (0, 0)
+    report = sweep_reservations(now=datetime.now(UTC) + LATER)
+    assert (report.found, report.changed, report.skipped, report.failed) == (2, 2, 0, 0)
+    assert any(
+        line.startswith(f"spend replicate {day.day} {held}-0 ") and line.endswith(": released")
+        for line in report.details
+    ), report.details
+    assert "1 provider spend reservations" in str(report.note)
+    day = spend_ledger().day("replicate")
+    assert (day.reserved_micros, day.spent_micros, day.released) == (0, 0, 1)
+    assert used_today(owner_key(identity)) == 0
+    again = sweep_reservations(now=datetime.now(UTC) + LATER)
+    assert (again.found, again.changed) == (0, 0)
+
+
+def test_the_sweep_leaves_the_spend_a_job_holds(
+    monkeypatch: pytest.MonkeyPatch, settings_env: Any
+) -> None:
+    from aiimage.limits import spend_ledger
+
+    settings_env(REPLICATE_DAILY_CEILING_USD="1")
+    identity = guest_identity()
+    spend = spend_ledger().reserve(
+        "replicate",
+        4_500,
+        reservation_id="q-held-0",
+        guest=True,
+        owner_key=owner_key(identity),
+        quota_reservation_id="q-held",
+    )
+    assert spend is not None
+    monkeypatch.setattr(jobs, "reservation_holder", lambda owner, rid: "job-1")
+    report = sweep_reservations(now=datetime.now(UTC) + LATER)
+    assert (report.found, report.changed, report.skipped) == (1, 0, 1)
+    assert report.details[-1].endswith("held by job job-1")
+    assert spend_ledger().day("replicate").reserved_micros == 4_500

@@ -153,7 +153,7 @@ def _attempt(
             raise DispatchTimeoutError(reserved) from exc
         release_spend(reserved)
         raise
-    except BaseException:
+    except Exception:
         release_spend(reserved)
         raise
     return Dispatched(route, outcome, reserved)
