@@ -54,7 +54,12 @@ def test_the_cli_reads_and_runs_against_the_local_stack(local_stack: LocalStack)
     ).json()["data"]
     assert f"total {api['total']}" in summary.stdout
 
-    for command in (("recover-stuck", "--minutes", "30"), ("prune", "--pretend"), ("dispatch",)):
+    for command in (
+        ("recover-stuck", "--minutes", "30"),
+        ("prune", "--pretend"),
+        ("dispatch",),
+        ("spend",),
+    ):
         result = ops(local_stack, *command)
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout.splitlines()[-1])

@@ -12,6 +12,7 @@ failed (2 for bad arguments). Long runs show a progress bar on stderr.
     blocked-terms TERM [TERM ...]
     rebuild-stats TENANT_ID EVENT_SLUG [--pretend]
     summary TENANT_ID EVENT_SLUG
+    spend [--day YYYY-MM-DD]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING
 
 from aiimage.ops.target import LOCAL_ENDPOINT
@@ -109,7 +111,23 @@ def parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="an event's summary (counters and alerts)")
     summary.add_argument("tenant_id")
     summary.add_argument("event_slug")
+
+    spend = commands.add_parser(
+        "spend", help="a UTC day's provider spend against the daily ceilings (USD)"
+    )
+    spend.add_argument("--day", type=_day, default=None, help="YYYY-MM-DD (default: today, UTC)")
     return root
+
+
+def _day(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_day(value)
+    except ValueError:
+        return _bad_day(value)
+
+
+def _bad_day(value: str) -> str:
+    raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {value!r}")
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -169,6 +187,10 @@ def run(args: argparse.Namespace) -> Report:
         from aiimage.ops.rebuild import rebuild_stats
 
         return rebuild_stats(args.tenant_id, args.event_slug, pretend=args.pretend)
+    if args.command == "spend":
+        from aiimage.ops.spend import spend_report
+
+        return spend_report(args.day)
     from aiimage.ops.summary import event_summary
 
     return event_summary(args.tenant_id, args.event_slug)
