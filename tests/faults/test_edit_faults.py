@@ -22,10 +22,16 @@ from aiimage.edits import admission, request_store, runner, stats
 from aiimage.edits.admission import Actor, EditCreate
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
-from aiimage.edits.models import EditRequest
+from aiimage.edits.models import EditRequest, Style
+from aiimage.limits import spend_ledger
 from aiimage.ops.dispatch import dispatch_queued
 from aiimage.ops.recover import recover_stuck
-from aiimage.providers.base import Outcome
+from aiimage.providers.base import (
+    GenerationRequest,
+    Outcome,
+    ProviderRateLimitedError,
+    ProviderRejectedError,
+)
 from edit_poll_worker.app import handler as poll_worker
 from edit_submit_worker.app import handler as submit_worker
 from infra.seed_edits import DemoCatalog, seed_demo
@@ -371,13 +377,14 @@ def test_a_worker_killed_between_the_settle_and_the_final_transition(
     assert_succeeded_once(demo, request_id)  # the second settle was a no-op
 
 
+# A blocked run was billed: it settles before its transition, like a success, and has no
+# release to lose (test_a_worker_killed_after_the_blocked_settle_is_healed_and_settles_once).
 @pytest.mark.parametrize(
     ("final", "status", "counted"),
     [
         (Outcome.failed("the model crashed"), "failed", {"n_failed": 1, "provider_failures": 1}),
-        (Outcome.failed("nsfw"), "blocked", {"n_blocked": 1, "moderation_hits": 1}),
     ],
-    ids=["failed", "blocked"],
+    ids=["failed"],
 )
 def test_a_worker_killed_between_the_final_transition_and_the_release(
     demo: DemoCatalog,
@@ -606,3 +613,207 @@ def test_a_failed_send_and_a_failed_requeue_leave_the_request_to_recover_stuck(
     assert recover_stuck(minutes=30, mode="requeue", now=later).changed == 1
     drain()
     assert_succeeded_once(demo, request_id)
+
+
+# --- provider spend (the daily ceilings) and true costs -----------------------------------
+
+SPEND_ESTIMATE = 10_000  # the price table's Runware default: what the ceiling reserves
+
+
+class Refusing(Scripted):
+    """A provider whose next submits raise `errors` (one each), then behave."""
+
+    def __init__(self, errors: list[Exception], final: Outcome) -> None:
+        super().__init__(0, final)
+        self.errors = errors
+
+    def submit(self, request: GenerationRequest) -> Outcome:
+        self.submits.append(request.idempotency_key)
+        if self.errors:
+            raise self.errors.pop(0)
+        return Outcome.pending("task-1")
+
+
+def paid_world(demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch, provider: Scripted) -> str:
+    """A Runware style (a paid provider, so the call reserves under its ceiling) answered by
+    `provider`; an edit of it created."""
+    catalog().put_style(
+        Style(
+            key="runware-art",
+            name="Runware art",
+            provider="runware",
+            provider_model="runware:101@1",
+            prompt_template="{prompt}",
+            cost_estimate_micros=ESTIMATE,
+        )
+    )
+    monkeypatch.setattr(runner, "get_provider", lambda name: provider)
+    event = catalog().get_event(demo.tenant_id, demo.event_slug)
+    body = EditCreate(style_key="runware-art")
+    return admission.create_edit(ACTOR, event, demo.photo_id, body).request_id
+
+
+def spend() -> tuple[int, int, int, int, dict[str, int]]:
+    """Today's Runware spend: (spent, reserved, open reservations, released, by reason)."""
+    day = spend_ledger().day("runware")
+    return (
+        day.spent_micros,
+        day.reserved_micros,
+        day.open_reservations,
+        day.released,
+        day.by_reason,
+    )
+
+
+def reasons(demo: DemoCatalog) -> list[tuple[int, str]]:
+    return [(e.cost_micros, e.reason) for e in budget_store().ledger(demo.tenant_id)]
+
+
+def a_result(cost: int = COST) -> Outcome:
+    return Outcome.succeeded(jpeg(96, 64), "image/jpeg", cost_micros=cost)
+
+
+def test_a_provider_refusal_at_submit_releases_the_spend_reservation(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = Refusing([ProviderRejectedError()], a_result())
+    request_id = paid_world(demo, monkeypatch, provider)
+
+    assert deliver(SUBMIT, submit_worker)["batchItemFailures"] == []
+
+    done = load(demo, request_id)
+    assert (done.status, done.error_code) == ("failed", "provider_rejected")
+    assert len(provider.submits) == 1
+    assert budget(demo) == (0, 0)
+    assert spend() == (0, 0, 0, 1, {})  # reserved before the call, given back after it
+    assert messages() == (0, 0)
+    deliver(SUBMIT, submit_worker)  # nothing left: a late copy cannot release twice
+    assert spend() == (0, 0, 0, 1, {})
+
+
+def test_a_busy_provider_releases_and_the_redelivery_reserves_and_settles_once(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = Refusing([ProviderRateLimitedError(5)], a_result())
+    request_id = paid_world(demo, monkeypatch, provider)
+
+    first = deliver(SUBMIT, submit_worker)
+
+    assert len(first["batchItemFailures"]) == 1  # SQS redelivers, as for any rate limit
+    assert load(demo, request_id).status == "processing"
+    assert spend() == (0, 0, 0, 1, {})
+    assert budget(demo) == (0, ESTIMATE)
+    drain()
+    assert load(demo, request_id).status == "succeeded"
+    assert len(provider.submits) == 2
+    assert budget(demo) == (COST, 0)
+    assert spend() == (COST, 0, 0, 1, {"succeeded": COST})
+
+
+def test_a_full_ceiling_defers_the_edit_uncharged_until_there_is_room(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch, settings_env: Any
+) -> None:
+    settings_env(RUNWARE_DAILY_CEILING_USD="0.005")  # 5,000 micro-USD: no room for 10,000
+    monkeypatch.setattr(runner, "CAPACITY_RETRY_MAX_SECONDS", 0)  # look again at once
+    provider = Scripted(0, a_result())
+    request_id = paid_world(demo, monkeypatch, provider)
+
+    for _ in range(3):  # refused each time: never failed, never lost, never charged
+        assert deliver(SUBMIT, submit_worker)["batchItemFailures"] == []
+        waiting = load(demo, request_id)
+        assert (waiting.status, waiting.provider_job_id, waiting.spend_day) == (
+            "processing",
+            None,
+            None,
+        )
+        assert provider.submits == []
+        assert messages() == (1, 0)  # its next submit message, a new one
+        assert spend() == (0, 0, 0, 0, {})
+        assert budget(demo) == (0, ESTIMATE)
+
+    settings_env(RUNWARE_DAILY_CEILING_USD="1")  # the operator raises it (or midnight came)
+    drain()
+
+    assert load(demo, request_id).status == "succeeded"
+    assert len(provider.submits) == 1
+    assert budget(demo) == (COST, 0)
+    assert spend() == (COST, 0, 0, 0, {"succeeded": COST})
+
+
+def test_a_capacity_refusal_on_the_last_receive_still_only_waits(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch, settings_env: Any
+) -> None:
+    settings_env(RUNWARE_DAILY_CEILING_USD="0.005")
+    provider = Scripted(0, a_result())
+    request_id = paid_world(demo, monkeypatch, provider)
+    taken = request_store.transition(
+        load(demo, request_id), from_status=("queued",), to_status="processing"
+    )
+    assert taken is not None
+
+    runner.submit(
+        request_store.EditMessage(demo.tenant_id, demo.event_slug, request_id), last_attempt=True
+    )
+
+    assert load(demo, request_id).status == "processing"
+    assert budget(demo) == (0, ESTIMATE)
+
+
+def test_a_result_that_is_no_image_was_billed_and_is_settled_as_store_failed(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    garbage = Outcome.succeeded(b"\x89PNG\r\n\x1a\n but not really", "image/png", cost_micros=COST)
+    request_id = paid_world(demo, monkeypatch, Scripted(0, garbage))
+
+    drain()
+
+    done = load(demo, request_id)
+    assert (done.status, done.error_code, done.actual_cost_micros) == (
+        "failed",
+        "store_failed",
+        COST,
+    )
+    assert budget(demo) == (COST, 0)
+    assert reasons(demo) == [(COST, "store_failed")]
+    assert spend() == (COST, 0, 0, 0, {"store_failed": COST})
+    assert result_objects(demo) == []
+    assert messages() == (0, 0)
+
+
+def test_a_provider_reporting_no_cost_settles_the_estimate_never_zero(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreported = Outcome.succeeded(jpeg(96, 64), "image/jpeg")
+    request_id = paid_world(demo, monkeypatch, Scripted(0, unreported))
+
+    drain()
+
+    assert load(demo, request_id).actual_cost_micros == ESTIMATE
+    assert budget(demo) == (ESTIMATE, 0)
+    assert spend() == (ESTIMATE, 0, 0, 0, {"succeeded": ESTIMATE})
+
+
+def is_transition_kwargs(status: str) -> Any:
+    return lambda *args, **kwargs: kwargs.get("to_status") == status
+
+
+def test_a_worker_killed_after_the_blocked_settle_is_healed_and_settles_once(
+    demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flagged = Outcome("failed", job_id="task-1", error=runner.NSFW, cost_micros=COST)
+    provider = Scripted(0, flagged)
+    request_id = paid_world(demo, monkeypatch, provider)
+    assert deliver(SUBMIT, submit_worker)["batchItemFailures"] == []
+    kill_once(monkeypatch, request_store, "transition", when=is_transition_kwargs("blocked"))
+
+    assert len(deliver(POLL, poll_worker)["batchItemFailures"]) == 1
+    assert load(demo, request_id).status == "processing"  # died after the settle
+    assert budget(demo) == (COST, 0)
+    assert deliver(POLL, poll_worker)["batchItemFailures"] == []
+
+    assert load(demo, request_id).status == "blocked"
+    assert provider.polls == 2
+    assert budget(demo) == (COST, 0)
+    assert reasons(demo) == [(COST, "blocked")]
+    assert spend() == (COST, 0, 0, 0, {"blocked": COST})
+    assert messages() == (0, 0)

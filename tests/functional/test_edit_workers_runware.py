@@ -17,6 +17,7 @@ from aiimage.edits import admission, request_store, runner
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import Style
+from aiimage.limits import spend_ledger
 from edit_submit_worker.app import handler as submit_worker
 from infra.emulators import runware
 from infra.emulators.faults import Fault
@@ -78,11 +79,73 @@ def test_success_after_three_polls_settles_the_reported_cost(
     assert usage(demo) == (6_500, 0)
 
 
-def test_nsfw_is_blocked_and_the_budget_released(demo: DemoCatalog) -> None:
+def test_an_nsfw_result_is_blocked_and_its_cost_stays_in_both_ledgers(demo: DemoCatalog) -> None:
+    # Runware generated the image, then flagged it: the run was billed (0.0065 USD), so the
+    # reservation is settled at that cost with a line saying why, never released.
     request_id = create(demo, prompt="nsfw-test")
+    assert usage(demo) == (0, 10_000)
+
     drain()
-    assert load(demo, request_id).status == "blocked"
+
+    done = load(demo, request_id)
+    assert (done.status, done.block_reason) == ("blocked", "provider_moderation")
+    assert done.actual_cost_micros == 6_500
+    assert usage(demo) == (6_500, 0)
+    (line,) = budget_store().ledger(demo.tenant_id)
+    assert (line.request_id, line.provider, line.cost_micros, line.reason) == (
+        request_id,
+        "runware",
+        6_500,
+        "blocked",
+    )
+    day = spend_ledger().day("runware")
+    assert (day.spent_micros, day.reserved_micros, day.open_reservations) == (6_500, 0, 0)
+    assert (day.by_reason, day.calls_by_reason, day.released) == (
+        {"blocked": 6_500},
+        {"blocked": 1},
+        0,
+    )
+
+
+def test_a_success_settles_the_reported_cost_under_the_provider_ceiling_too(
+    demo: DemoCatalog,
+) -> None:
+    request_id = create(demo)
+    run("EDITS_QUEUE_URL", submit_worker)
+    # Reserved at submit: the price table's Runware default (10,000), before the call.
+    submitted = load(demo, request_id)
+    assert (submitted.spend_day, submitted.spend_estimate_micros) == (
+        spend_ledger().day("runware").day,
+        10_000,
+    )
+    assert spend_ledger().day("runware").reserved_micros == 10_000
+
+    drain()
+
+    assert load(demo, request_id).status == "succeeded"
+    (line,) = budget_store().ledger(demo.tenant_id)
+    assert (line.cost_micros, line.reason) == (6_500, "succeeded")
+    day = spend_ledger().day("runware")
+    assert (day.spent_micros, day.reserved_micros, day.by_reason) == (
+        6_500,
+        0,
+        {"succeeded": 6_500},
+    )
+
+
+def test_a_failed_task_reports_no_bill_and_both_reservations_are_released(
+    demo: DemoCatalog, emulator: FastAPI
+) -> None:
+    emulator.state.faults.add(Fault(kind="failed", message="boom", path_contains="imageInference"))
+    request_id = create(demo)
+
+    drain()
+
+    assert load(demo, request_id).status == "failed"
     assert usage(demo) == (0, 0)
+    assert budget_store().ledger(demo.tenant_id) == []
+    day = spend_ledger().day("runware")
+    assert (day.spent_micros, day.reserved_micros, day.released) == (0, 0, 1)
 
 
 def test_a_429_on_status_then_success(demo: DemoCatalog, emulator: FastAPI) -> None:

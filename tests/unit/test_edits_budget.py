@@ -299,3 +299,42 @@ def test_budget_store_uses_the_edits_table() -> None:
         assert budget_store()._table == TABLE
     finally:
         budget_store.cache_clear()
+
+
+def test_each_ledger_line_says_why_the_bill_was_kept(store: BudgetStore) -> None:
+    budget = Budget()
+    kept = store.reserve("t1", budget, "ok", 10_000)
+    flagged = store.reserve("t1", budget, "nsfw", 10_000)
+    lost = store.reserve("t1", budget, "broken", 10_000)
+
+    assert store.settle(kept, 6_500, event_id="e1", provider="runware")  # "succeeded"
+    assert store.settle(flagged, 6_500, event_id="e1", provider="runware", reason="blocked")
+    assert store.settle(lost, 1_845, event_id="e1", provider="replicate", reason="store_failed")
+
+    lines = {e.request_id: (e.cost_micros, e.reason) for e in store.ledger("t1")}
+    assert lines == {
+        "ok": (6_500, "succeeded"),
+        "nsfw": (6_500, "blocked"),
+        "broken": (1_845, "store_failed"),
+    }
+    usage = store.month_usage("t1")
+    assert (usage.spent_micros, usage.reserved_micros) == (14_845, 0)
+
+
+def test_a_ledger_line_written_before_reasons_reads_as_succeeded(store: BudgetStore) -> None:
+    reservation = store.reserve("t1", Budget(), "old", 10_000)
+    assert store.settle(reservation, 4_000, event_id="e1", provider="fake")
+    (line,) = aws.dynamodb().query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "ledger#t1"}},
+    )["Items"]
+    aws.dynamodb().update_item(
+        TableName=TABLE,
+        Key={"pk": line["pk"], "sk": line["sk"]},
+        UpdateExpression="REMOVE reason",
+    )
+
+    (entry,) = store.ledger("t1")
+
+    assert (entry.request_id, entry.cost_micros, entry.reason) == ("old", 4_000, "succeeded")

@@ -56,6 +56,7 @@ class LogEvent(StrEnum):
     AI_EDIT_MISSING = "ai_edit_missing"
     AI_EDIT_MESSAGE_INVALID = "ai_edit_message_invalid"
     AI_EDIT_DISPATCH_DEFERRED = "ai_edit_dispatch_deferred"
+    AI_EDIT_WAITING_FOR_CAPACITY = "ai_edit_waiting_for_capacity"
     PROVIDER_CIRCUIT_OPEN = "provider_circuit_open"
     WATERMARK_UNAVAILABLE = "watermark_unavailable"
     # The seed system's log signals, verbatim: operators search for these texts.

@@ -10,7 +10,10 @@ Layout (edits table):
   and `month`/`at` = `budget#{YYYY-MM}`/`{tenant_id}`: the item's entry in the `ByMonth`
   index, through which `stale_reservations` finds every tenant's month item.
 - ledger entries (the seed's `ai_usage_ledgers`) `pk=ledger#{tenant_id}`,
-  `sk={ISO-8601 UTC time}#{request_id}`: one line per settled request, TTL 365 days.
+  `sk={ISO-8601 UTC time}#{request_id}`: one line per settled request, TTL 365 days, with
+  `reason`: why the provider's bill was kept (`succeeded`; `blocked`, `failed` or
+  `store_failed` for a run the provider billed whose result we then refused or lost; a line
+  written before reasons existed reads as `succeeded`).
 
 Why `total`: a DynamoDB condition cannot add (`spent + reserved + :cost <= :cap` is not
 expressible), so every write that changes `spent` or `reserved` changes `total` by the same
@@ -71,6 +74,8 @@ BUDGET_THRESHOLD_MESSAGE = LogEvent.AI_BUDGET_THRESHOLD_REACHED
 BUDGET_HARD_CAP_MESSAGE = LogEvent.AI_BUDGET_HARD_CAP_REACHED
 METRIC_SOFT_CAP = MetricName.AI_BUDGET_SOFT_CAP_REACHED
 METRIC_HARD_CAP = MetricName.AI_BUDGET_HARD_CAP_REJECTED
+# The ledger line's reason of a settlement for a result delivered (and of older lines).
+SUCCEEDED = "succeeded"
 
 
 def _utcnow() -> datetime:
@@ -126,6 +131,7 @@ class LedgerEntry:
     provider: str
     cost_micros: int
     at: datetime
+    reason: str = SUCCEEDED
 
 
 class BudgetStore:
@@ -314,9 +320,10 @@ class BudgetStore:
         *,
         event_id: str,
         provider: str,
+        reason: str = SUCCEEDED,
     ) -> bool:
-        """Turn the reservation into spend of `actual_cost_micros` and write its ledger line,
-        in one transaction. False if it was already settled or released."""
+        """Turn the reservation into spend of `actual_cost_micros` and write its ledger line
+        (saying why: `reason`), in one transaction. False if already settled or released."""
         if actual_cost_micros < 0:
             raise ValueError("actual_cost_micros must not be negative")
         now = self._clock()
@@ -352,6 +359,7 @@ class BudgetStore:
                     "event_id": {"S": event_id},
                     "request_id": {"S": reservation.request_id},
                     "provider": {"S": provider},
+                    "reason": {"S": reason},
                     "cost_micros": _n(actual_cost_micros),
                     "reserved_micros": _n(reservation.cost_micros),
                     "month": {"S": reservation.month},
@@ -458,6 +466,7 @@ class BudgetStore:
                 provider=item["provider"]["S"],
                 cost_micros=int(item["cost_micros"]["N"]),
                 at=datetime.strptime(item["at"]["S"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+                reason=item["reason"]["S"] if "reason" in item else SUCCEEDED,
             )
             for item in aws.query_items(request)
         ]

@@ -185,3 +185,8 @@ class EditRequest(Model):
     result_key: str | None = None
     provider_url: str | None = None  # the provider's copy: a fallback while it lasts
     actual_cost_micros: int | None = None
+    # Its call's reservation under the provider's daily ceiling (`aiimage.limits.spend`):
+    # the UTC day it counts against and the estimate reserved, so that whichever worker
+    # finishes the request settles (or releases) exactly that reservation.
+    spend_day: str | None = None
+    spend_estimate_micros: int | None = None

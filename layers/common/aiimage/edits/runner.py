@@ -8,6 +8,18 @@ resubmission is recognised by the provider, not run twice. A poll message names 
 attempt and only the poll that still matches the stored count proceeds. Settlement is a
 single conditional write on the budget reservation, done before the final transition, so
 a duplicate can never charge twice and a crash in between is healed by the redelivery.
+
+Money: a call to a paid provider first reserves its estimate under the provider's daily
+ceiling (`aiimage.limits.spend`, shared with the Enhancer). Magic Edits is funded by the
+tenant's budget, not by a guest's allowance, so its reservations count as not-guest: a
+guest who asks for an edit spends the tenant's money, which the budget already bounds. A
+ceiling with no room sends the request back to wait (`wait_for_capacity`), charging
+nothing. What the provider billed is settled in both ledgers with the same amount and
+reason: the reported cost (`Outcome.cost_micros`), else the request's estimate (a paid
+provider never runs for free), also when we refuse the result afterwards (`blocked` for
+moderation, `store_failed` for a result we cannot decode or watermark, `failed` for a run
+that failed on the provider's hardware). Only a call the provider never billed (refused
+before running, never reached, failed without a bill) is released.
 """
 
 from __future__ import annotations
@@ -19,6 +31,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from PIL import Image
 
 from aiimage import aws, credentials
 from aiimage.edits import request_store, stats
@@ -27,9 +42,17 @@ from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import circuit_breaker
 from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName
 from aiimage.edits.watermarking import watermark_for_event
-from aiimage.errors import AppError, AuthError, ConfigurationError, NotFoundError
+from aiimage.errors import (
+    AppError,
+    AuthError,
+    CapacityExhaustedError,
+    ConfigurationError,
+    NotFoundError,
+)
 from aiimage.imaging import webp
 from aiimage.imaging.validation import sanitize
+from aiimage.limits import spend_ledger
+from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
 from aiimage.providers import registry
 from aiimage.providers.base import (
@@ -41,18 +64,25 @@ from aiimage.providers.base import (
     is_retryable,
 )
 from aiimage.providers.params import GenerationParams
+from aiimage.providers.pricing import FREE_PROVIDERS, estimate_micros
 from aiimage.providers.registry import get_provider
 from aiimage.settings import get_settings
 from aiimage.storage.objects import object_store
 
 POLL_BASE_DELAY_SECONDS = 5
 POLL_MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
+# The longest a submit waits for room under a provider's ceiling before it looks again.
+CAPACITY_RETRY_MAX_SECONDS = POLL_MAX_DELAY_SECONDS
 NSFW = "nsfw"
 # How far an edit moves from the photo (img2img strength): a style, not a new picture.
 EDIT_STRENGTH = 0.6
 # How long a submit holds the worker for a synchronous answer (Replicate's `Prefer: wait`)
 # before it hands the run over to polls and webhooks.
 SUBMIT_WAIT_SECONDS = 5.0
+# Why a settled call was billed: the ledger lines' `reason` (budget and provider spend).
+SUCCEEDED, BLOCKED, FAILED, STORE_FAILED = "succeeded", "blocked", "failed", "store_failed"
+# What decoding or watermarking a provider's bytes raises when they are no usable image.
+UNUSABLE_IMAGE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,19 +142,71 @@ def submit(message: request_store.EditMessage, *, last_attempt: bool = False) ->
     provider = choose_provider(request, settings)
     try:
         generation = _generation_request(request, provider)
+        request = _reserve_spend(request, provider, generation.model)
         outcome = _call_provider(request, provider, lambda client: client.submit(generation))
+    except CapacityExhaustedError as exc:
+        wait_for_capacity(request, exc)
+        return
     except ProviderRejectedError as exc:
-        fail(request, "provider_rejected", exc.message)
+        fail(request, "provider_rejected", exc.message, provider=provider)
         return
     except AppError as exc:
         if not is_retryable(exc) or last_attempt:
             # A bad photo, refused credentials, a misconfiguration: retrying cannot help.
-            fail(request, exc.code, exc.message)
+            fail(request, exc.code, exc.message, provider=provider)
             return
         circuit_breaker().failure(provider)
+        _release_spend(request, provider)  # refused: the redelivery reserves again
         raise  # SQS redelivers with the queue's visibility timeout, then the DLQ
     circuit_breaker().success(provider)
     advance(request, provider, outcome, polled=False)
+
+
+def _reserve_spend(request: EditRequest, provider: ProviderName, model: str) -> EditRequest:
+    """Reserve the call's estimate under the provider's daily ceiling, before the call: one
+    conditional write (none for a free provider); `CapacityExhaustedError` when it has no
+    room. The request in hand then names the reservation, and the next transition stores
+    it. Not-guest: Magic Edits is paid from the tenant's budget (see the module's doc)."""
+    reserved = spend_ledger().reserve(
+        provider,
+        estimate_micros(provider, model),
+        reservation_id=request.request_id,
+        guest=False,
+    )
+    if reserved is None:
+        return request
+    return request.model_copy(
+        update={"spend_day": reserved.day, "spend_estimate_micros": reserved.estimate_micros}
+    )
+
+
+def wait_for_capacity(request: EditRequest, exc: CapacityExhaustedError) -> None:
+    """The provider's ceiling has no room today: nothing was reserved, sent or charged. The
+    request stays `processing` without a task (what a resubmission looks for), marked as
+    progressing so recover-stuck leaves it alone, and a new submit message brings it back
+    after `Retry-After` (at most SQS's 15 minutes, then again until the ceiling resets at
+    UTC midnight). A new message starts a new receive count: waiting never fails the
+    request nor sends it to the dead-letter queue."""
+    kept = request_store.transition(
+        request,
+        from_status=("processing",),
+        to_status="processing",
+        expected_polls=request.polls,
+    )
+    if kept is None:
+        return  # another delivery moved it on
+    queue_url = get_settings().edits_queue_url
+    if queue_url is None:
+        raise ConfigurationError("EDITS_QUEUE_URL is not configured")
+    message = request_store.EditMessage(request.tenant_id, request.event_slug, request.request_id)
+    delay = min(CAPACITY_RETRY_MAX_SECONDS, exc.retry_after)
+    aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message.to_json(), DelaySeconds=delay)
+    logger.warning(
+        LogEvent.AI_EDIT_WAITING_FOR_CAPACITY,
+        request_id=request.request_id,
+        provider=(exc.details or {}).get("provider"),
+        retry_in_seconds=delay,
+    )
 
 
 def _call_provider(
@@ -254,9 +336,16 @@ def advance(
         persist(request, provider, outcome)
     elif outcome.status == "failed":
         if outcome.error == NSFW:
-            block(request)
+            block(request, provider=provider, cost_micros=outcome.cost_micros)
         else:
-            fail(request, "provider_failed", outcome.error or "The provider could not edit it")
+            # A run that failed on the provider's hardware reports its bill; none: not billed.
+            fail(
+                request,
+                "provider_failed",
+                outcome.error or "The provider could not edit it",
+                provider=provider,
+                billed_micros=outcome.cost_micros,
+            )
     else:
         _keep_polling(request, provider, outcome, polled=polled)
 
@@ -278,6 +367,8 @@ def _keep_polling(
         provider_job_id=outcome.job_id,
         provider=provider,
         polls=polls,
+        spend_day=request.spend_day,
+        spend_estimate_micros=request.spend_estimate_micros,
     )
     if updated is None:
         return  # a duplicate delivery already moved it on
@@ -304,26 +395,47 @@ def _reservation(request: EditRequest) -> BudgetReservation:
 
 def store_result(request: EditRequest, image: bytes) -> str:
     """The provider's image with the event's watermark, stored as WebP; its object key."""
+    marked = _watermarked(request, image)
+    key = _result_key(request)
+    object_store().put(key, marked, "image/webp")
+    return key
+
+
+def _watermarked(request: EditRequest, image: bytes) -> bytes:
     event = catalog().get_event(request.tenant_id, request.event_slug)
     marked = watermark_for_event(event, webp.decode(image), in_place=True)
-    key = f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
-    object_store().put(key, webp.encode(marked, "WEBP", quality=90, release=True), "image/webp")
-    return key
+    return webp.encode(marked, "WEBP", quality=90, release=True)
+
+
+def _result_key(request: EditRequest) -> str:
+    return f"events/{request.event_slug}/ai-edits/{request.request_id}.webp"
 
 
 def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> None:
     """Store the result, settle, then move to `succeeded`. Each step is safe to repeat (the
     key is the request's, the settlement a single conditional write), so a worker that dies
-    anywhere in between is healed by the redelivery, or by `recover-stuck`'s poll."""
+    anywhere in between is healed by the redelivery, or by `recover-stuck`'s poll. Bytes
+    that are no usable image were billed all the same: settled as `store_failed`."""
     if outcome.image is None:
         # Outcome.succeeded always carries one; a provider answering otherwise failed.
         fail(request, "provider_failed", "The provider reported success without an image")
         return
-    key = store_result(request, outcome.image)
-    cost_micros = outcome.cost_micros or 0
-    budget_store().settle(
-        _reservation(request), cost_micros, event_id=request.event_id, provider=provider
-    )
+    cost_micros = _billed_micros(request, provider, outcome.cost_micros)
+    try:
+        marked = _watermarked(request, outcome.image)
+    except UNUSABLE_IMAGE:
+        fail(
+            request,
+            STORE_FAILED,
+            "The provider's result could not be stored",
+            provider=provider,
+            billed_micros=cost_micros,
+            reason=STORE_FAILED,
+        )
+        return
+    key = _result_key(request)
+    object_store().put(key, marked, "image/webp")
+    _settle(request, provider, cost_micros, reason=SUCCEEDED)
     done = request_store.transition(
         request,
         from_status=("processing",),
@@ -332,6 +444,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
         actual_cost_micros=cost_micros,
         provider=provider,
         provider_url=outcome.url,
+        **_spend_changes(request),
     )
     if done is not None:
         logger.info(LogEvent.AI_EDIT_SUCCEEDED, request_id=request.request_id, provider=provider)
@@ -347,35 +460,128 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
         object_store().delete(key)
 
 
+# --- money --------------------------------------------------------------------------------
+
+
+def _billed_micros(request: EditRequest, provider: ProviderName, reported: int | None) -> int:
+    """What the provider billed for a run it finished: what it reported, else the request's
+    estimate (a paid provider never runs for free); the in-process providers cost nothing."""
+    if reported is not None:
+        return reported
+    return 0 if provider in FREE_PROVIDERS else request.cost_estimate_micros
+
+
+def _spend(request: EditRequest, provider: ProviderName) -> SpendReservation | None:
+    """The request's reservation under the provider's ceiling, if its call took one."""
+    if request.spend_day is None or request.spend_estimate_micros is None:
+        return None
+    return SpendReservation(
+        provider=provider,
+        day=request.spend_day,
+        reservation_id=request.request_id,
+        estimate_micros=request.spend_estimate_micros,
+        guest=False,
+    )
+
+
+def _spend_changes(request: EditRequest) -> dict[str, Any]:
+    """The reservation's fields for a transition: a later delivery finds what to release."""
+    if request.spend_day is None:
+        return {}
+    return {"spend_day": request.spend_day, "spend_estimate_micros": request.spend_estimate_micros}
+
+
+def _settle(request: EditRequest, provider: ProviderName, cost_micros: int, *, reason: str) -> None:
+    """The provider billed the call: `cost_micros` becomes spend of the tenant's budget and
+    under the provider's ceiling, each with a ledger line saying why. Each is one conditional
+    write, a no-op once done, so a redelivery settles nothing twice."""
+    budget_store().settle(
+        _reservation(request),
+        cost_micros,
+        event_id=request.event_id,
+        provider=provider,
+        reason=reason,
+    )
+    spend = _spend(request, provider)
+    if spend is not None:
+        spend_ledger().settle(spend, cost_micros, reason=reason)
+
+
+def _release_spend(request: EditRequest, provider: ProviderName) -> None:
+    spend = _spend(request, provider)
+    if spend is not None:
+        spend_ledger().release(spend)
+
+
+def _release(request: EditRequest, provider: ProviderName) -> None:
+    """The provider did not bill: the budget's and the ceiling's reservations go back."""
+    budget_store().release(_reservation(request))
+    _release_spend(request, provider)
+
+
 def settle_finished(request: EditRequest) -> None:
     """A message for a finished request: a duplicate, or the redelivery after a worker died
     between its final transition and the release. Release again: a single conditional
-    write on the reservation, a no-op when it already happened (a success settles before
-    its transition, so it has nothing left to do)."""
+    write on each reservation, a no-op when it already happened (a billed call settles
+    before its transition, so it has nothing left to do)."""
     if request.status in ("failed", "blocked"):
-        budget_store().release(_reservation(request))
+        _release(request, request.provider)
 
 
-def fail(request: EditRequest, code: str, message: str) -> None:
+def fail(
+    request: EditRequest,
+    code: str,
+    message: str,
+    *,
+    provider: ProviderName | None = None,
+    billed_micros: int | None = None,
+    reason: str = FAILED,
+) -> None:
+    """Fail the request. A call the provider billed (`billed_micros`) is settled first, as
+    a success is, with a ledger line giving `reason`; anything else is released."""
+    provider = provider or request.provider
+    if billed_micros is not None:
+        _settle(request, provider, billed_micros, reason=reason)
+    changes = _spend_changes(request)
+    if changes:
+        changes["provider"] = provider
+    if billed_micros is not None:
+        changes["actual_cost_micros"] = billed_micros
     done = request_store.transition(
         request,
         from_status=("queued", "processing"),
         to_status="failed",
         error_code=code,
         error_message=message[:500],
+        **changes,
     )
     if done is not None:
-        budget_store().release(_reservation(request))
+        if billed_micros is None:
+            _release(request, provider)
         logger.warning(LogEvent.AI_EDIT_FAILED, request_id=request.request_id, code=code)
 
 
-def block(request: EditRequest) -> None:
+def block(
+    request: EditRequest,
+    *,
+    provider: ProviderName | None = None,
+    cost_micros: int | None = None,
+) -> None:
+    """The provider's moderation refused the image it generated: it billed the run, so its
+    cost (the reported one, else the estimate) is settled as `blocked`, never released."""
+    provider = provider or request.provider
+    billed = _billed_micros(request, provider, cost_micros)
+    _settle(request, provider, billed, reason=BLOCKED)
+    changes = _spend_changes(request)
+    if changes:
+        changes["provider"] = provider
     done = request_store.transition(
         request,
         from_status=("processing",),
         to_status="blocked",
         block_reason="provider_moderation",
+        actual_cost_micros=billed,
+        **changes,
     )
     if done is not None:
-        budget_store().release(_reservation(request))
         logger.warning(LogEvent.AI_EDIT_BLOCKED, request_id=request.request_id)
