@@ -6,6 +6,11 @@ then is the image read, validated, stored and sent to a provider. The reservatio
 committed when the result is stored and refunded on any failure, and every object written
 on the way is deleted again, so a failed generate costs nothing and leaves nothing.
 
+Money: the provider call itself reserves its estimate on the provider's daily ceiling
+(`aiimage.enhancer.dispatch`); a ceiling without room is 503 `capacity_exhausted` and the
+quota is refunded. Once the provider answered, its bill is settled even when the image is
+not delivered (reason `failed` or `store_failed`): the ledger counts what was spent.
+
 When the provider cannot finish within the API's deadline, the work is handed to an
 asynchronous job instead of timing out: the reservation and the stored original go with
 it, and the caller gets 202 and the job to poll.
