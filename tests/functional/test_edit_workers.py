@@ -147,7 +147,8 @@ def test_success_after_n_polls_settles_the_reported_cost_once(
     demo: DemoCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = scripted(
-        monkeypatch, Scripted(3, Outcome.succeeded(jpeg(320, 240), "image/jpeg", cost_micros=12_500))
+        monkeypatch,
+        Scripted(3, Outcome.succeeded(jpeg(320, 240), "image/jpeg", cost_micros=12_500)),
     )
     request_id = create(demo)
     drain()
