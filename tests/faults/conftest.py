@@ -149,17 +149,32 @@ def on_limits_table(params: dict[str, Any]) -> bool:
     return params.get("TableName") == TEST_ENV["LIMITS_TABLE"]
 
 
+def _updates(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The updates a write carries: itself (UpdateItem), or each Update of a transaction
+    (a guest's reserve and refund also write its network's day: TransactWriteItems)."""
+    items = params.get("TransactItems")
+    if items is None:
+        return [params]
+    return [item["Update"] for item in items if "Update" in item]
+
+
 def is_reserve(params: dict[str, Any]) -> bool:
-    return on_limits_table(params) and update_expression_starts("ADD month_used")(params)
+    return any(
+        on_limits_table(u) and update_expression_starts("ADD month_used")(u)
+        for u in _updates(params)
+    )
 
 
 def is_commit(params: dict[str, Any]) -> bool:
-    return on_limits_table(params) and params.get("UpdateExpression") == "REMOVE #res"
+    return any(
+        on_limits_table(u) and u.get("UpdateExpression") == "REMOVE #res" for u in _updates(params)
+    )
 
 
 def is_refund(params: dict[str, Any]) -> bool:
-    return on_limits_table(params) and str(params.get("UpdateExpression", "")).startswith(
-        "REMOVE #res ADD"
+    return any(
+        on_limits_table(u) and str(u.get("UpdateExpression", "")).startswith("REMOVE #res ADD")
+        for u in _updates(params)
     )
 
 
