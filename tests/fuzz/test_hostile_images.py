@@ -5,6 +5,7 @@ image costs nothing and leaves nothing in the bucket."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pytest
 from PIL import Image
@@ -60,8 +61,12 @@ def test_sanitize_refuses_clearly_or_returns_a_clean_image(name: str) -> None:
 
 
 @pytest.mark.usefixtures("aws_stack")
-def test_generate_answers_each_sample_with_a_4xx_or_a_result() -> None:
-    # One stack for the whole corpus (its set-up dominates); each sample is a new guest.
+def test_generate_answers_each_sample_with_a_4xx_or_a_result(
+    settings_env: Callable[..., None],
+) -> None:
+    # One stack for the whole corpus (its set-up dominates); each sample is a new guest, all
+    # from one network, whose allowance (tested in test_guest_network) must not bind here.
+    settings_env(GUEST_NETWORK_DAILY_LIMIT=str(len(SAMPLES)))
     outcomes = {name: _generate(sample) for name, sample in SAMPLES.items()}
     expected = {name: sample.refusal or (200, "ok") for name, sample in SAMPLES.items()}
     assert outcomes == expected
