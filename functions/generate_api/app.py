@@ -16,7 +16,7 @@ from aiimage.enhancer.views import GenerateView, JobAccepted, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.multipart import read_inline
-from aiimage.http.ratelimit_headers import rate_limited_responses
+from aiimage.http.ratelimit_headers import capacity_exhausted_response, rate_limited_responses
 
 router = APIRouter()
 
@@ -25,7 +25,11 @@ router = APIRouter()
     "/api/ai-image/generate",
     response_model=Envelope[GenerateView],
     response_model_by_alias=True,
-    responses=rate_limited_responses(200, 202, responses={202: {"model": Envelope[JobAccepted]}}),
+    responses=rate_limited_responses(
+        200,
+        202,
+        responses={202: {"model": Envelope[JobAccepted]}, 503: capacity_exhausted_response()},
+    ),
     summary="Enhance one image (200), or accept it as a job when it needs longer (202)",
 )
 async def generate_image(

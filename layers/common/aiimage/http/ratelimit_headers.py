@@ -58,6 +58,21 @@ _RETRY_AFTER_DOC = {
 }
 
 
+def capacity_exhausted_response() -> dict[str, Any]:
+    """The 503 of a route that calls a paid provider: its daily spend ceiling (or the
+    guests' share of it) has no room; `Retry-After` is the seconds to UTC midnight."""
+    return {
+        "model": ErrorEnvelope,
+        "description": "The provider's daily spend ceiling is reached: `capacity_exhausted`",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the ceilings reset (UTC midnight).",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
+
+
 def rate_limited_responses(
     *codes: int, responses: Mapping[int, dict[str, Any]] | None = None
 ) -> dict[int | str, dict[str, Any]]:
