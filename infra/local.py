@@ -405,7 +405,12 @@ def summary(stack: LocalStack) -> str:
 
 async def serve(stack: LocalStack, sock: socket.socket) -> None:
     """Serve until a signal; announce readiness once uvicorn accepts connections."""
-    config = uvicorn.Config(stack.gateway, lifespan="off", ws="none", log_level="info")
+    # proxy_headers off: uvicorn would otherwise take the client address from
+    # X-Forwarded-For for any request from 127.0.0.1, so a local script could claim any
+    # network; API Gateway's sourceIp is the TCP peer, and so is the local one.
+    config = uvicorn.Config(
+        stack.gateway, lifespan="off", ws="none", log_level="info", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not serving.done():

@@ -105,6 +105,17 @@ def test_twenty_fresh_guests_from_one_address_get_exactly_the_network_allowance(
             http.get("/api/ai-image/usage", headers=bearer).json()["data"]["networkUsage"] is None
         )
 
+    # From 127.0.0.1, the address uvicorn trusts proxy headers from by default, naming the
+    # exhausted address in X-Forwarded-For: still counted as 127.0.0.1 (the session's other
+    # tests use fewer than the allowance there), not as the network it claims.
+    with client(local_stack, "127.0.0.1") as http:
+        guest = http.get("/api/ai-image/usage").cookies["guest_id"]
+        claimed = http.get(
+            "/api/ai-image/usage",
+            headers={"Cookie": f"guest_id={guest}", "X-Forwarded-For": FIRST},
+        ).json()["data"]["networkUsage"]
+        assert claimed is None or claimed["used"] < NETWORK_LIMIT, claimed
+
     # A guest from a second address is unaffected.
     with client(local_stack, SECOND) as http:
         other = fresh_guest_generate(http, local_stack)
