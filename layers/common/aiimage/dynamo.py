@@ -9,13 +9,16 @@ validate the plain values, so a float field stored as `7` reads as `7.0`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+from aiimage.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
@@ -104,6 +107,34 @@ def condition_failed(exc: BaseException, *, item: int | None = None) -> bool:
     if item is None:
         return "ConditionalCheckFailed" in codes
     return len(codes) > item and codes[item] == "ConditionalCheckFailed"
+
+
+# A transaction canceled for a conflict with an overlapping one is tried again this often,
+# after a jittered pause that doubles from _CONFLICT_PAUSE_SECONDS.
+_CONFLICT_ATTEMPTS = 6
+_CONFLICT_PAUSE_SECONDS = 0.02
+_BUSY_RETRY_AFTER_SECONDS = 1
+
+
+def retry_conflicts(write: Callable[[], object], *, sleep: Callable[[float], None]) -> None:
+    """Run `write` (one TransactWriteItems) again while it is canceled only for a conflict
+    with an overlapping transaction (nothing was applied); then 503, nothing taken. Any
+    other error, a failed condition included, is raised at once."""
+    pause = _CONFLICT_PAUSE_SECONDS
+    for _ in range(_CONFLICT_ATTEMPTS):
+        try:
+            write()
+            return
+        except ClientError as exc:
+            if condition_failed(exc) or "TransactionConflict" not in cancellation_codes(exc):
+                raise
+        sleep(pause * (1 + random.random()))  # noqa: S311 - jitter, not secrecy
+        pause *= 2
+    raise ServiceUnavailableError(
+        "The service is busy; try again shortly",
+        code="service_busy",
+        headers={"Retry-After": str(_BUSY_RETRY_AFTER_SECONDS)},
+    )
 
 
 # --- time ---------------------------------------------------------------------------------

@@ -36,7 +36,6 @@ can tell "swept" (`swept`) from "my own earlier attempt was applied".
 
 from __future__ import annotations
 
-import random
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,7 +46,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from aiimage import aws, dynamo
-from aiimage.errors import QuotaExceededError, ServiceUnavailableError
+from aiimage.errors import QuotaExceededError
 from aiimage.identity import Identity
 from aiimage.limits.plans import Entitlements
 from aiimage.network import UNKNOWN_NETWORK, network_hash
@@ -65,11 +64,6 @@ if TYPE_CHECKING:
 _RETENTION = timedelta(days=35)
 # Network day items outlive their day by this much (a late refund still finds its day).
 _NETWORK_RETENTION = timedelta(days=2)
-# A transaction canceled for a conflict with an overlapping one is tried again this often,
-# after a jittered pause that doubles from _CONFLICT_PAUSE_SECONDS.
-_CONFLICT_ATTEMPTS = 6
-_CONFLICT_PAUSE_SECONDS = 0.02
-_BUSY_RETRY_AFTER_SECONDS = 1
 
 
 def _utcnow() -> datetime:
@@ -150,10 +144,6 @@ def _next_month(now: datetime) -> datetime:
 def _network_ttl(date: str) -> AttributeValueTypeDef:
     day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
     return {"N": str(int((day + timedelta(days=1) + _NETWORK_RETENTION).timestamp()))}
-
-
-def _conflicted(exc: ClientError) -> bool:
-    return "TransactionConflict" in dynamo.cancellation_codes(exc)
 
 
 class QuotaStore:
@@ -302,22 +292,8 @@ class QuotaStore:
         }
 
     def _transact(self, items: list[TransactWriteItemTypeDef]) -> None:
-        """One TransactWriteItems, tried again while it is canceled only for a conflict
-        with an overlapping transaction (nothing was applied); then 503, nothing taken."""
-        pause = _CONFLICT_PAUSE_SECONDS
-        for _ in range(_CONFLICT_ATTEMPTS):
-            try:
-                aws.dynamodb().transact_write_items(TransactItems=items)
-                return
-            except ClientError as exc:
-                if dynamo.condition_failed(exc) or not _conflicted(exc):
-                    raise
-            self._sleep(pause * (1 + random.random()))  # noqa: S311 - jitter, not secrecy
-            pause *= 2
-        raise ServiceUnavailableError(
-            "The service is busy; try again shortly",
-            code="service_busy",
-            headers={"Retry-After": str(_BUSY_RETRY_AFTER_SECONDS)},
+        dynamo.retry_conflicts(
+            lambda: aws.dynamodb().transact_write_items(TransactItems=items), sleep=self._sleep
         )
 
     def commit(self, reservation: Reservation) -> bool:
