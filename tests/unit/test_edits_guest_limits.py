@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from aiimage import aws
 from aiimage.edits import admission
 from aiimage.edits.abuse import scope_hash
 from aiimage.edits.admission import Actor, EditCreate
@@ -19,7 +21,7 @@ from aiimage.edits.allowance import Allowance, EditAllowances, edit_allowances
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import Budget, Event, GuestLimits
-from aiimage.errors import AppError, QuotaExceededError
+from aiimage.errors import AppError, QuotaExceededError, ServiceUnavailableError
 from aiimage.singletons import reset_singletons
 from infra.seed_edits import DemoCatalog, seed_demo
 from tests.conftest import TEST_ENV
@@ -170,3 +172,41 @@ def test_allowances_are_per_utc_day(clock: Clock) -> None:
     assert allowances.used(own[0]) == 1
     allowances.release(reservation)
     assert allowances.used(own[0]) == 0
+
+
+def test_an_allowance_transaction_in_conflict_is_tried_again_then_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Guests of one network write its item in overlapping transactions: DynamoDB cancels
+    # one of two for TransactionConflict (moto never does), applying nothing.
+    client = aws.dynamodb()
+    real = client.transact_write_items
+    conflicts = {"left": 2}
+
+    def flaky(**request: Any) -> Any:
+        if conflicts["left"] > 0:
+            conflicts["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return real(**request)
+
+    monkeypatch.setattr(client, "transact_write_items", flaky)
+    store = EditAllowances(TEST_ENV["LIMITS_TABLE"], sleep=lambda _: None)
+    own, net = Allowance("guest", "g", 10), Allowance("network", "n", 30)
+    taken = store.reserve((own, net), "r1")
+    assert (store.used(own), store.used(net)) == (1, 1)
+
+    conflicts["left"] = 2
+    store.release(taken)
+    assert (store.used(own), store.used(net)) == (0, 0)
+
+    conflicts["left"] = 100
+    with pytest.raises(ServiceUnavailableError) as busy:
+        store.reserve((own, net), "r2")
+    assert (busy.value.status, busy.value.code) == (503, "service_busy")
+    assert (store.used(own), store.used(net)) == (0, 0)

@@ -26,6 +26,7 @@ what a failed edit refunds, and a guest whose edits fail cannot retry without bo
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +68,15 @@ class AllowanceReservation:
 
 
 class EditAllowances:
-    def __init__(self, table: str, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        table: str,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._table = table
         self._clock = clock
+        self._sleep = sleep
 
     def reserve(
         self, allowances: tuple[Allowance, ...], reservation_id: str
@@ -96,9 +103,7 @@ class EditAllowances:
             for allowance in allowances
         ]
         try:
-            aws.dynamodb().transact_write_items(
-                TransactItems=items, ClientRequestToken=self._token("reserve", reservation)
-            )
+            self._transact(items, self._token("reserve", reservation))
         except ClientError as exc:
             if not dynamo.condition_failed(exc):
                 raise
@@ -123,8 +128,16 @@ class EditAllowances:
             }
             for allowance in reservation.allowances
         ]
-        aws.dynamodb().transact_write_items(
-            TransactItems=items, ClientRequestToken=self._token("release", reservation)
+        self._transact(items, self._token("release", reservation))
+
+    def _transact(self, items: list[TransactWriteItemTypeDef], token: str) -> None:
+        # Guests of one network write its item in overlapping transactions: a conflict is
+        # tried again (the same token: applied at most once), as the Enhancer's quota does.
+        dynamo.retry_conflicts(
+            lambda: aws.dynamodb().transact_write_items(
+                TransactItems=items, ClientRequestToken=token
+            ),
+            sleep=self._sleep,
         )
 
     def used(self, allowance: Allowance) -> int:
