@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from aiimage.enhancer.views import GenerateView, JobAccepted, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.multipart import read_inline
+from aiimage.http.origin import PublicBase
 from aiimage.http.ratelimit_headers import capacity_exhausted_response, rate_limited_responses
 
 router = APIRouter()
@@ -33,7 +34,7 @@ router = APIRouter()
     summary="Enhance one image (200), or accept it as a job when it needs longer (202)",
 )
 async def generate_image(
-    request: Request,
+    base: PublicBase,
     response: Response,
     identity: CurrentIdentity,
     form: Annotated[GenerateForm, Form()],
@@ -43,7 +44,6 @@ async def generate_image(
     source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
     # The use case is blocking I/O (boto3, httpx): keep it off the event loop.
     outcome = await run_in_threadpool(generate, identity, params, source)
-    base = str(request.base_url)
     if isinstance(outcome, Generated):
         view = GenerateView.of(outcome, base)
         response.headers["X-Usage-Limit"] = str(view.usage.limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from aiimage.enhancer.views import JobAccepted, JobList, JobView
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.multipart import read_inline
+from aiimage.http.origin import PublicBase
 from aiimage.http.ratelimit_headers import rate_limited_responses
 
 router = APIRouter(prefix="/api/ai-image/jobs")
@@ -31,7 +32,7 @@ JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{29}$", description="The job's id
     summary="Queue an enhancement; poll the job for its result",
 )
 async def create_job(
-    request: Request,
+    base: PublicBase,
     identity: CurrentIdentity,
     form: Annotated[GenerateForm, Form()],
     image: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4.5 MB")] = None,
@@ -39,9 +40,7 @@ async def create_job(
     params = form.requested()
     source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
     job = await run_in_threadpool(submit_job, identity, params, source)
-    accepted: Envelope[JobAccepted] = Envelope(
-        data=JobAccepted(job=JobView.of(job, str(request.base_url)))
-    )
+    accepted: Envelope[JobAccepted] = Envelope(data=JobAccepted(job=JobView.of(job, base)))
     return JSONResponse(
         accepted.model_dump(mode="json", by_alias=True),
         status_code=202,
@@ -56,14 +55,13 @@ async def create_job(
     summary="The caller's jobs, newest first",
 )
 def list_jobs(
-    request: Request,
+    base: PublicBase,
     identity: CurrentIdentity,
     status: Annotated[jobs.JobStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Envelope[JobList]:
     page = jobs.list_jobs(identity, status=status, limit=limit, cursor=cursor)
-    base = str(request.base_url)
     return Envelope(
         data=JobList(jobs=[JobView.of(j, base) for j in page.jobs], next_cursor=page.next_cursor)
     )
@@ -75,8 +73,8 @@ def list_jobs(
     response_model_by_alias=True,
     summary="One of the caller's jobs",
 )
-def get_job(request: Request, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
-    return Envelope(data=JobView.of(jobs.get(identity, job_id), str(request.base_url)))
+def get_job(base: PublicBase, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
+    return Envelope(data=JobView.of(jobs.get(identity, job_id), base))
 
 
 @router.post(
@@ -85,8 +83,8 @@ def get_job(request: Request, identity: CurrentIdentity, job_id: JobId) -> Envel
     response_model_by_alias=True,
     summary="Cancel a queued or running job; its image is given back",
 )
-def cancel_job(request: Request, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
-    return Envelope(data=JobView.of(jobs.cancel(identity, job_id), str(request.base_url)))
+def cancel_job(base: PublicBase, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
+    return Envelope(data=JobView.of(jobs.cancel(identity, job_id), base))
 
 
 app = create_app("AI Image Enhancer: jobs", router)

@@ -25,8 +25,9 @@ from web_app.messages import pick_lang
 router = APIRouter(tags=["web app"])
 
 Lang = Annotated[str | None, Query(max_length=8)]
-# The pages hold no caller data (the script asks the API), yet must follow a deploy at once.
-PAGE_CACHE = "no-cache"
+# The pages hold no caller data (the script asks the API), yet must follow a deploy at once;
+# private, because the first visit's answer sets the caller's cookies.
+PAGE_CACHE = "private, no-cache"
 # Versioned URLs (`?v=<content hash>`) may be kept for a year; others are revalidated.
 ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
 ASSET_CACHE = "public, max-age=300"

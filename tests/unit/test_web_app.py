@@ -42,7 +42,7 @@ def test_the_enhancer_page_is_german_by_default(client: TestClient) -> None:
     response = client.get(ENHANCER)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["cache-control"] == "private, no-cache"
     assert_security_headers(response.headers)
     assert '<html lang="de">' in response.text
     for word in ("Verbessern", "Original", "Ergebnis"):

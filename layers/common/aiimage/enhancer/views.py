@@ -1,7 +1,7 @@
 """What the Enhancer's HTTP functions answer: response models and their builders.
 
 URLs handed to clients are absolute (the seed's smoke tests fetch `imageUrl` as is), built
-from `PUBLIC_BASE_URL` or, by default, from the request's own origin.
+on `aiimage.http.origin.public_base`: configuration, never the request's `Host`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from aiimage.enhancer.generate import Generated
 from aiimage.enhancer.usage import OwnerLimits, UsageCounter
 from aiimage.http.models import ApiModel
 from aiimage.limits.plans import Entitlements
-from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey
 
 DELIVERY_PREFIX = "/r2-ai/"
 
 
-def object_url(request_base: str, key: ObjectKey | str) -> str:
-    base = (get_settings().public_base_url or request_base).rstrip("/")
+def object_url(base: str, key: ObjectKey | str) -> str:
     return f"{base}{DELIVERY_PREFIX}{key}"
 
 
@@ -42,12 +40,12 @@ class GenerateView(ApiModel):
     charge: ChargeView
 
     @classmethod
-    def of(cls, generated: Generated, request_base: str) -> GenerateView:
+    def of(cls, generated: Generated, base: str) -> GenerateView:
         usage = generated.usage
         return cls(
             model=generated.model,
-            image_url=object_url(request_base, generated.result_key),
-            original_url=object_url(request_base, generated.original_key),
+            image_url=object_url(base, generated.result_key),
+            original_url=object_url(base, generated.original_key),
             usage=usage.usage,
             monthly_usage=usage.monthly_usage,
             limits=usage.limits,
@@ -77,15 +75,15 @@ class JobView(ApiModel):
     error: JobError | None
 
     @classmethod
-    def of(cls, job: jobs.Job, request_base: str) -> JobView:
+    def of(cls, job: jobs.Job, base: str) -> JobView:
         return cls(
             id=job.id,
             status=job.status,
             model=job.params.model,
             created_at=job.created_at,
             updated_at=job.updated_at,
-            image_url=object_url(request_base, job.result_key) if job.result_key else None,
-            original_url=object_url(request_base, job.original_key),
+            image_url=object_url(base, job.result_key) if job.result_key else None,
+            original_url=object_url(base, job.original_key),
             error=(
                 JobError(code=job.error_code, message=job.error_message or "")
                 if job.error_code

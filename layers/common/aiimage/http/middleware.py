@@ -6,7 +6,9 @@
 2. CSRF on cookie-authenticated state changes: the Origin must be an allowed origin and
    `X-CSRF-Token` must equal the `csrf_token` cookie (double submit);
 3. security headers on every response, errors and crashes included, and the RateLimit
-   headers of the limits the request was checked against (`ratelimit_headers`);
+   headers of the limits the request was checked against (`ratelimit_headers`); cookies
+   only on responses no shared cache may keep, and `Cache-Control: no-store` by default on
+   JSON (every answer of the API is the caller's own) and on whatever sets a cookie;
 4. the envelope for anything that escapes the app (a crash becomes a bare 500).
 
 Plain ASGI rather than BaseHTTPMiddleware: no extra task per request, and it also wraps
@@ -167,11 +169,27 @@ def _add_response_headers(
     headers = MutableHeaders(scope=message)
     for name, value in SECURITY_HEADERS:
         headers.setdefault(name.decode(), value.decode())
-    for cookie in set_cookies:
-        headers.append("set-cookie", cookie)
+    if not shared_cacheable(headers.get("cache-control")):
+        # A shared cache would hand this caller's cookie to everyone it serves the response
+        # to; a response that may be kept there carries none.
+        for cookie in set_cookies:
+            headers.append("set-cookie", cookie)
+        if "cache-control" not in headers and (
+            set_cookies or headers.get("content-type", "").startswith("application/json")
+        ):
+            headers["cache-control"] = "no-store"
     # Written last, as the limiter's decisions are complete once the answer starts.
     for field, text in rate_limit_headers(rate_decisions).items():
         headers[field] = text
+
+
+def shared_cacheable(cache_control: str | None) -> bool:
+    """Whether a response may be kept by a shared cache (a CDN, a proxy): it says how
+    long, and neither `private` nor `no-store` (RFC 9111 section 3)."""
+    if not cache_control:
+        return False
+    directives = {part.strip().split("=", 1)[0].lower() for part in cache_control.split(",")}
+    return not directives & {"private", "no-store"}
 
 
 class PlatformMiddleware:
