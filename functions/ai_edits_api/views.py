@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiimage.edits.models import EditRequest, EditStatus, Photo, Style
+from aiimage.edits.models import MAX_VERSION, EditRequest, EditStatus, Photo, Style
 from aiimage.edits.photos import PhotoUpload
+from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
 
 if TYPE_CHECKING:
     from aiimage.storage.objects import StoredObject
@@ -30,13 +31,13 @@ class PhotoUploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_type: str = Field(max_length=100)
-    size: int
+    size: int = Field(le=MAX_UPLOAD_BYTES_CEILING)
 
 
 class SettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int = Field(ge=0)
+    expected_version: int = Field(ge=0, le=MAX_VERSION)
     changes: dict[str, Any]
 
 

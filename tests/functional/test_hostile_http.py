@@ -1,20 +1,30 @@
-"""Hostile HTTP against the functions' apps (issue 15, findings 5 and 6): a forged `Host`
-must not decide the URLs we hand out, and no response a shared cache may keep carries a
-caller's cookie; every per-caller JSON answer says `no-store`."""
+"""Hostile HTTP against the functions' apps (issue 15, findings 5 to 7): a forged `Host`
+must not decide the URLs we hand out; no response a shared cache may keep carries a
+caller's cookie, and every per-caller JSON answer says `no-store`; a money or count field
+beyond its documented maximum is a 422, never a 500."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from starlette.requests import HTTPConnection
 
+from ai_edits_api.app import app as edits_app
+from aiimage import dynamo
+from aiimage.edits.catalog_store import catalog
+from aiimage.edits.models import MAX_CAP_MICROS, MAX_EDIT_COST_MICROS, MAX_VERSION, Budget
+from aiimage.errors import UnprocessableError
 from aiimage.http.middleware import shared_cacheable
 from aiimage.http.origin import public_base
+from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
 from generate_api.app import app as generate_app
-from tests.conftest import ORIGIN
+from tests.conftest import ORIGIN, make_token
+from tests.functional.edits_world import COST
 from tests.functional.enhancer_support import browser, jpeg
 from usage_api.app import app as usage_app
 from web_app import pages
@@ -22,6 +32,7 @@ from web_app.app import app as web_app
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 SD15 = "@cf/runwayml/stable-diffusion-v1-5-img2img"
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.yaml"
 
 
 def generated_urls(headers: dict[str, str]) -> tuple[str, str]:
@@ -120,3 +131,87 @@ def test_json_answers_are_never_stored() -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/json")
     assert missing.headers["cache-control"] == "no-store"
+
+
+# --- finding 7: numbers beyond what DynamoDB holds are the caller's error, never a 500 -------
+
+HUGE = 10**39  # 40 digits: DynamoDB holds 38
+
+
+def superadmin() -> TestClient:
+    client = TestClient(edits_app, base_url=ORIGIN, raise_server_exceptions=False)
+    token = make_token("admin-tenant-a", tenant_id="tenant-a", roles=["superadmin"])
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def style(cost: int) -> dict[str, Any]:
+    return {
+        "key": "huge",
+        "name": "Huge",
+        "provider": "fake",
+        "provider_model": "fake-model",
+        "prompt_template": "{prompt}",
+        "cost_estimate_micros": cost,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/admin/tenants/tenant-a/budget", {"hard_cap_micros": HUGE}, "hard_cap_micros"),
+        ("/api/v1/admin/tenants/tenant-a/budget", {"soft_cap_micros": HUGE}, "soft_cap_micros"),
+        (
+            "/api/v1/admin/tenants/tenant-a/budget",
+            {"hard_cap_micros": MAX_CAP_MICROS + 1},
+            "hard_cap_micros",
+        ),
+        ("/api/v1/admin/ai-styles/huge", style(HUGE), "cost_estimate_micros"),
+        ("/api/v1/admin/ai-styles/huge", style(MAX_EDIT_COST_MICROS + 1), "cost_estimate_micros"),
+    ],
+)
+def test_money_beyond_its_documented_maximum_is_a_422(
+    world: None, path: str, body: dict[str, Any], field: str
+) -> None:
+    with superadmin() as admin:
+        response = admin.put(path, json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert field in str(error)
+    # Nothing was stored.
+    assert catalog().get_tenant("tenant-a").budget == Budget(hard_cap_micros=5 * COST)
+    assert "huge" not in {stored.key for stored in catalog().styles(active_only=False)}
+
+
+def test_money_at_its_documented_maximum_is_stored_exactly(world: None) -> None:
+    with superadmin() as admin:
+        budget = admin.put(
+            "/api/v1/admin/tenants/tenant-a/budget", json={"hard_cap_micros": MAX_CAP_MICROS}
+        )
+        styled = admin.put("/api/v1/admin/ai-styles/huge", json=style(MAX_EDIT_COST_MICROS))
+    assert budget.status_code == 200, budget.text
+    assert styled.status_code == 200, styled.text
+    assert catalog().get_tenant("tenant-a").budget.hard_cap_micros == 1_000_000_000_000
+    assert catalog().get_style("huge").cost_estimate_micros == 1_000_000_000
+
+
+def test_a_number_dynamodb_cannot_hold_is_a_422_from_the_codec() -> None:
+    with pytest.raises(UnprocessableError) as raised:
+        dynamo.to_item({"n": HUGE})
+    assert raised.value.code == "number_out_of_range"
+    assert dynamo.to_item({"n": 10**37}) == {"n": {"N": str(10**37)}}
+
+
+def test_the_bounds_are_in_the_openapi_description() -> None:
+    schemas = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+
+    def maximum(schema: str, field: str) -> int:
+        prop = schemas[schema]["properties"][field]
+        return int(next(s["maximum"] for s in prop.get("anyOf", [prop]) if "maximum" in s))
+
+    assert maximum("Budget", "hard_cap_micros") == MAX_CAP_MICROS
+    assert maximum("Budget", "soft_cap_micros") == MAX_CAP_MICROS
+    assert maximum("Style", "cost_estimate_micros") == MAX_EDIT_COST_MICROS
+    assert maximum("SettingsUpdate", "expected_version") == MAX_VERSION
+    assert maximum("UploadRequest", "size") == MAX_UPLOAD_BYTES_CEILING
+    assert maximum("PhotoUploadRequest", "size") == MAX_UPLOAD_BYTES_CEILING

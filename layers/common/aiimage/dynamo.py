@@ -4,7 +4,8 @@ lost condition, one sortable time stamp, one conditional status transition.
 The codec writes what boto3's serializer alone refuses: floats go in as `Decimal` (by
 their shortest repr, so they come back equal), datetimes as ISO-8601 UTC. Numbers come
 back as `int` when integral and `float` otherwise; the repositories' pydantic models
-validate the plain values, so a float field stored as `7` reads as `7.0`.
+validate the plain values, so a float field stored as `7` reads as `7.0`. A number beyond
+DynamoDB's 38 significant digits is the caller's error (422), not a crash in the serializer.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from aiimage.errors import ServiceUnavailableError
+from aiimage.errors import ServiceUnavailableError, UnprocessableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
@@ -63,7 +64,14 @@ def _from_dynamo(value: Any) -> Any:
 
 def to_attribute(value: Any) -> AttributeValue:
     """One Python value (nested dicts and lists included) as a DynamoDB attribute value."""
-    return cast("AttributeValue", _SERIALIZER.serialize(_to_dynamo(value)))
+    try:
+        return cast("AttributeValue", _SERIALIZER.serialize(_to_dynamo(value)))
+    except DecimalException:  # boto3's context: 38 digits, exponents -130..125
+        raise UnprocessableError(
+            "A number is too large or too precise to store",
+            code="number_out_of_range",
+            details={"maxDigits": 38},
+        ) from None
 
 
 def from_attribute(attribute: Mapping[str, Any]) -> Any:

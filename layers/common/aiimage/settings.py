@@ -17,6 +17,10 @@ from aiimage.singletons import singleton
 
 Stage = Literal["local", "test", "dev", "prod"]
 
+# The largest upload size anyone may declare or configure (422 beyond): Lambda never sees
+# these bytes, but a size is a count and every count has a documented maximum.
+MAX_UPLOAD_BYTES_CEILING = 100 * 1024 * 1024
+
 
 class ModelPrice(BaseModel):
     """What one call of a model costs, in integer micro-USD (1 USD = 1,000,000)."""
@@ -105,7 +109,7 @@ class Settings(BaseSettings):
     # Uploads (the seed system's limits) and the image pipeline's guards. A request body is
     # capped as Lambda caps it (6 MB), locally too, so both behave alike.
     max_request_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
-    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=MAX_UPLOAD_BYTES_CEILING)
     # Larger images must use a direct upload: the Lambda request payload is capped at 6 MB.
     max_inline_upload_bytes: int = Field(default=4_500_000, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)

@@ -16,6 +16,13 @@ FEATURE = "ai_styling"  # the package feature
 UNLOCK_ADDON = "ai_styling_unlock"  # the add-on that unlocks it per event
 
 
+# The most a money field may hold (422 beyond; the bounds are in the OpenAPI description).
+# Far inside DynamoDB's 38 significant digits, so no sum of them can overflow a number.
+MAX_CAP_MICROS = 1_000_000_000_000  # a month's budget cap: 1,000,000 USD
+MAX_EDIT_COST_MICROS = 1_000_000_000  # one edit's estimate: 1,000 USD
+MAX_VERSION = 1_000_000_000  # settings revisions
+
+
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -38,8 +45,8 @@ class AiEditingSettings(Model):
 class Budget(Model):
     """`tenant.settings.ai_editing.budget`: per calendar month (UTC)."""
 
-    soft_cap_micros: int | None = Field(default=None, ge=0)
-    hard_cap_micros: int | None = Field(default=None, ge=0)
+    soft_cap_micros: int | None = Field(default=None, ge=0, le=MAX_CAP_MICROS)
+    hard_cap_micros: int | None = Field(default=None, ge=0, le=MAX_CAP_MICROS)
     override_until: datetime | None = None
 
 
@@ -148,7 +155,7 @@ class Style(Model):
     negative_prompt_template: str | None = None
     is_active: bool = True
     is_premium: bool = False
-    cost_estimate_micros: int = Field(ge=0)
+    cost_estimate_micros: int = Field(ge=0, le=MAX_EDIT_COST_MICROS)
     entitlements: StyleEntitlements = StyleEntitlements()
 
 

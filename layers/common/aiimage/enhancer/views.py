@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from aiimage.enhancer import jobs
 from aiimage.enhancer.generate import Generated
 from aiimage.enhancer.usage import OwnerLimits, UsageCounter
 from aiimage.http.models import ApiModel
 from aiimage.limits.plans import Entitlements
+from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
 from aiimage.storage.keys import ObjectKey
 
 DELIVERY_PREFIX = "/r2-ai/"
@@ -102,8 +105,8 @@ class JobList(ApiModel):
 
 
 class UploadRequest(ApiModel):
-    content_type: str
-    size: int
+    content_type: str = Field(max_length=100)
+    size: int = Field(le=MAX_UPLOAD_BYTES_CEILING)
 
 
 class UploadView(ApiModel):
