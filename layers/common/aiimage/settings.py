@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     storage_access_key_id: str | None = None
     storage_secret_access_key: SecretStr | None = None
     storage_secret_access_key_param: str | None = None
-    # Absolute base of the URLs handed to clients (`imageUrl`); default: the request's own.
+    # Absolute base of the URLs handed to clients (`imageUrl`); default: API Gateway's
+    # domainName, else the first allowed origin, never `Host` (`aiimage.http.origin`).
     public_base_url: str | None = None
     presigned_url_ttl_seconds: int = Field(default=300, ge=30, le=3600)
     # Objects above this are answered with a redirect to a presigned URL: a Lambda response
