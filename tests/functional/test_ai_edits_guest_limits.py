@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from ai_edits_api.app import app
 from aiimage.edits.budget import budget_store
+from aiimage.edits.catalog_store import catalog
+from aiimage.edits.models import EventAiEditing, GuestLimits
 from aiimage.singletons import reset_singletons
 from tests.conftest import ORIGIN, make_token
 from tests.functional.edits_world import COST, TOKEN_A
@@ -49,6 +51,10 @@ def error(response: Any) -> dict[str, Any]:
 
 
 def test_the_photo_slot_rate_limit_refuses_with_429_in_the_envelope(guest: TestClient) -> None:
+    # Room for 11 open slots, so the rate limit is what refuses (the cap: test_photo_slots).
+    catalog().put_event_policy(
+        "tenant-a", "party", EventAiEditing(guest_limits=GuestLimits(open_photo_slots=20))
+    )
     slots = [
         guest.post(
             f"/api/v1/events/{TOKEN_A}/photos", json={"content_type": "image/jpeg", "size": 1000}
@@ -126,6 +132,9 @@ def test_the_guest_limits_route_keeps_its_bounds(admin_a: TestClient, admin_b: T
     assert admin_a.get(LIMITS).json()["data"] == {
         "edits_per_minute": 5,
         "photo_slots_per_minute": 10,
+        "network_photo_slots_per_minute": 30,
+        "event_photo_slots_per_minute": 100,
+        "open_photo_slots": 5,
         "edits_per_day": 10,
         "network_edits_per_day": 30,
     }

@@ -14,6 +14,7 @@ becomes part of a key, so no id can smuggle a `#` and address another item):
 | join-token alias| `token#{join_token}`  | `event` (a copy of the event)       |
 | add-ons         | `tenant#{tenant_id}`  | `event#{slug}#addons` (`a_{addon_id}` each) |
 | photo           | `tenant#{tenant_id}`  | `event#{slug}#photo#{photo_id}`     |
+| open slots      | `tenant#{tenant_id}`  | `event#{slug}#slots#{uploaded_by}` (`s_{photo_id}`) |
 
 An event and its alias are written in one transaction, both conditional on absence, so a
 token never points at two events and no half-created event exists. The alias carries a
@@ -23,6 +24,16 @@ written before it carried the copy holds only `tenant_id` and `slug`, and is fol
 the event.) An event's add-ons are attributes of one item, so the check chain of a create
 reads them with the photo, the style, the package and the tenant in a single BatchGetItem
 (`edit_inputs`).
+
+Photo slots are bounded. An `uploading` photo carries `expires_at` (the table's TTL
+attribute): its presigned PUT's lifetime plus `SLOT_COMPLETION_MARGIN_SECONDS`; past it the
+photo reads as gone even before DynamoDB's lazy TTL deletes it. A guest's open slots are
+attributes of one register item (`s_{photo_id}` = its expiry, `open` = how many): a slot is
+taken by ONE conditional UpdateItem (`open < cap`, pruning expired entries in the same
+write), and completing (the ready photo replaces the uploading one) or rejecting (deleting)
+the photo gives it back. A ready photo has no expiry and carries `gallery_pk`
+(`tenant#{tenant_id}#event#{slug}`) and `gallery_sk` (`{ready stamp}#{photo_id}`): the keys
+of the sparse index `ReadyPhotos`, the gallery's only read, which never sees an open slot.
 
 The settings carry a `version`: every update is one UpdateItem conditional on the version
 the caller last saw. Request paths read the settings through `cached_settings()`: a
@@ -39,6 +50,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -58,7 +70,13 @@ from aiimage.edits.models import (
     Style,
     Tenant,
 )
-from aiimage.errors import ConflictError, NotFoundError, ValidationError
+from aiimage.errors import (
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    ValidationError,
+)
 from aiimage.settings import get_settings
 from aiimage.singletons import singleton
 
@@ -73,6 +91,14 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SETTINGS_KEY = {"pk": {"S": "settings"}, "sk": {"S": "ai_editing"}}
 # Concurrent changes of one event each read, then write on the revision they read.
 _CHANGE_ATTEMPTS = 12
+# An open slot outlives its presigned PUT by this much: an upload started just before the
+# URL expired can still arrive and be completed.
+SLOT_COMPLETION_MARGIN_SECONDS = 300
+READY_PHOTOS_INDEX = "ReadyPhotos"
+_SLOT_PREFIX = "s_"
+# A slot claim retries only when a concurrent claim or release changed the register between
+# its condition and the entries it read back; each retry follows someone else's success.
+_SLOT_ATTEMPTS = 8
 
 
 # --- (de)serialisation ----------------------------------------------------------------------
@@ -165,6 +191,39 @@ class UnknownStyleError(NotFoundError):
     default_message = "Unknown style"
 
 
+class TooManyOpenSlotsError(RateLimitedError):
+    """429: the guest has `cap` uploads started and not completed; `Retry-After` says when
+    the oldest of them expires (completing one frees a place at once)."""
+
+    default_code = "too_many_open_photo_slots"
+    default_message = "Too many photo uploads not completed yet; complete one or wait"
+
+
+def _photo_key(tenant_id: str, slug: str, photo_id: str) -> dict[str, Any]:
+    return {"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}#photo#{photo_id}"}}
+
+
+def _slots_key(tenant_id: str, slug: str, uploaded_by: str) -> dict[str, Any]:
+    return {"pk": _tenant_pk(tenant_id), "sk": {"S": f"event#{slug}#slots#{uploaded_by}"}}
+
+
+def _gallery_pk(tenant_id: str, slug: str) -> dict[str, str]:
+    return {"S": f"tenant#{tenant_id}#event#{slug}"}
+
+
+def _slot_lifetime() -> int:
+    return get_settings().presigned_url_ttl_seconds + SLOT_COMPLETION_MARGIN_SECONDS
+
+
+def _slot_expiries(register: Mapping[str, Any]) -> dict[str, int]:
+    """The open slots of a register item: photo id → expiry (epoch seconds)."""
+    return {
+        name.removeprefix(_SLOT_PREFIX): int(value["N"])
+        for name, value in register.items()
+        if name.startswith(_SLOT_PREFIX)
+    }
+
+
 # --- the settings cache -----------------------------------------------------------------------
 
 
@@ -211,8 +270,9 @@ class _SettingsCache:
 class Catalog:
     """Typed access to the catalog items of one EditsTable.
 
-    `clock` (monotonic seconds) and `cache_seconds` exist for tests; `page_size` sets the
-    Query `Limit`, so pagination can be exercised without 1 MB of items.
+    `clock` (monotonic seconds), `wall_clock` (epoch seconds: slot expiry) and
+    `cache_seconds` exist for tests; `page_size` sets the Query `Limit`, so pagination can
+    be exercised without 1 MB of items.
     """
 
     def __init__(
@@ -222,8 +282,10 @@ class Catalog:
         cache_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         page_size: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.table = table
+        self.wall_clock = wall_clock
         self._cache_seconds = (
             get_settings().edits_settings_cache_seconds if cache_seconds is None else cache_seconds
         )
@@ -508,36 +570,159 @@ class Catalog:
     # --- photos -------------------------------------------------------------------------------
 
     def put_photo(self, tenant_id: str, slug: str, photo: Photo) -> None:
+        """Store a photo. An uploading one expires with its slot; a ready one enters the
+        gallery index and, if it replaces its own open slot, gives that slot back."""
         _check_id(tenant_id, "tenant_id")
         _check_id(slug, "slug")
         _check_id(photo.photo_id, "photo_id")
-        self._put(f"tenant#{tenant_id}", f"event#{slug}#photo#{photo.photo_id}", photo)
+        self._put_photo(tenant_id, slug, photo, int(self.wall_clock()) + _slot_lifetime())
+
+    def _put_photo(self, tenant_id: str, slug: str, photo: Photo, expires_at: int) -> None:
+        item = _photo_key(tenant_id, slug, photo.photo_id) | _attributes(photo)
+        if photo.status == "ready":
+            ready_at = dynamo.stamp(datetime.fromtimestamp(self.wall_clock(), UTC))
+            item["gallery_pk"] = _gallery_pk(tenant_id, slug)
+            item["gallery_sk"] = {"S": f"{ready_at}#{photo.photo_id}"}
+        else:
+            item["expires_at"] = {"N": str(expires_at)}
+        old = self._db().put_item(TableName=self.table, Item=item, ReturnValues="ALL_OLD")
+        if photo.status == "ready":
+            self._release_replaced(tenant_id, slug, old.get("Attributes"))
+
+    def open_photo_slot(self, tenant_id: str, slug: str, photo: Photo, *, cap: int) -> None:
+        """Store an uploading photo as one of its uploader's at most `cap` open slots, or
+        refuse with `TooManyOpenSlotsError` and store nothing. The slot is taken in the
+        uploader's register first (one conditional write), then the photo is stored."""
+        _check_id(tenant_id, "tenant_id")
+        _check_id(slug, "slug")
+        _check_id(photo.photo_id, "photo_id")
+        now = int(self.wall_clock())
+        expires_at = now + _slot_lifetime()
+        self._claim_slot(
+            _slots_key(tenant_id, slug, photo.uploaded_by), photo, cap, now, expires_at
+        )
+        try:
+            self._put_photo(tenant_id, slug, photo, expires_at)
+        except Exception:
+            self._release_slot(tenant_id, slug, photo.uploaded_by, photo.photo_id)
+            raise
+
+    def _claim_slot(
+        self, key: dict[str, Any], photo: Photo, cap: int, now: int, expires_at: int
+    ) -> None:
+        """One UpdateItem: add the slot if fewer than `cap` are open, removing in the same
+        write the entries that a refusal showed expired (each must still be there, so two
+        claims never both count the same expired place). A refusal returns the register:
+        full of live slots is 429; otherwise another claim or release came between, and
+        the next attempt knows the register as it is now."""
+        expired: list[str] = []
+        for _ in range(_SLOT_ATTEMPTS):
+            names = {"#open": "open", "#ttl": "expires_at", "#new": _SLOT_PREFIX + photo.photo_id}
+            names |= {f"#x{i}": _SLOT_PREFIX + photo_id for i, photo_id in enumerate(expired)}
+            condition = " AND ".join(
+                [
+                    *(f"attribute_exists(#x{i})" for i in range(len(expired))),
+                    "(attribute_not_exists(#open) OR #open < :room)",
+                ]
+            )
+            update = (
+                "SET #new = :expires, #ttl = :expires, #open = if_not_exists(#open, :zero) + :delta"
+            )
+            if expired:
+                update += " REMOVE " + ", ".join(f"#x{i}" for i in range(len(expired)))
+            try:
+                self._db().update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={
+                        ":expires": {"N": str(expires_at)},
+                        ":room": {"N": str(cap + len(expired))},
+                        ":zero": {"N": "0"},
+                        ":delta": {"N": str(1 - len(expired))},
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return
+            except ClientError as exc:
+                if not dynamo.condition_failed(exc):
+                    raise
+                register = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+                slots = _slot_expiries(register if isinstance(register, Mapping) else {})
+            live = sorted(at for at in slots.values() if at > now)
+            if len(live) >= cap:
+                raise TooManyOpenSlotsError(live[0] - now)
+            expired = [photo_id for photo_id, at in slots.items() if at <= now]
+        raise ServiceUnavailableError(
+            "Photo uploads are busy; try again shortly",
+            code="service_busy",
+            headers={"Retry-After": "1"},
+        )
+
+    def _release_replaced(self, tenant_id: str, slug: str, old: Mapping[str, Any] | None) -> None:
+        """Give back the open slot of `old` (a photo's item before a write), if it was one."""
+        if old is not None and old.get("status") == {"S": "uploading"}:
+            self._release_slot(tenant_id, slug, old["uploaded_by"]["S"], old["photo_id"]["S"])
+
+    def _release_slot(self, tenant_id: str, slug: str, uploaded_by: str, photo_id: str) -> None:
+        """One conditional UpdateItem on the entry: a second completion, or an entry a
+        claim already pruned as expired, releases nothing."""
+        try:
+            self._db().update_item(
+                TableName=self.table,
+                Key=_slots_key(tenant_id, slug, uploaded_by),
+                UpdateExpression="REMOVE #slot SET #open = #open - :one",
+                ConditionExpression="attribute_exists(#slot)",
+                ExpressionAttributeNames={"#slot": _SLOT_PREFIX + photo_id, "#open": "open"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        except ClientError as exc:
+            if not dynamo.condition_failed(exc):
+                raise
 
     def get_photo(self, tenant_id: str, slug: str, photo_id: str) -> Photo:
         item = None
         if _is_id(tenant_id) and _is_id(slug) and _is_id(photo_id):
             item = self._get(f"tenant#{tenant_id}", f"event#{slug}#photo#{photo_id}")
-        if item is None:
+        photo = self._unexpired(item)
+        if photo is None:
             raise UnknownPhotoError()
+        return photo
+
+    def _unexpired(self, item: Mapping[str, Any] | None) -> Photo | None:
+        """The photo of an item, None for none or for an open slot past its expiry (TTL
+        deletion is lazy: DynamoDB may keep an expired item for days)."""
+        if item is None:
+            return None
+        expires_at = item.get("expires_at")
+        if expires_at is not None and int(expires_at["N"]) <= self.wall_clock():
+            return None
         return _model(Photo, item)
 
     def photos(self, tenant_id: str, slug: str, *, limit: int) -> list[Photo]:
-        """Up to `limit` of the event's ready photos (the guest gallery)."""
-        if not (_is_id(tenant_id) and _is_id(slug)):
+        """Up to `limit` of the event's ready photos, newest first (the guest gallery). It
+        reads the sparse `ReadyPhotos` index: open slots are not in it, so they cost the
+        gallery nothing however many there are."""
+        if not (_is_id(tenant_id) and _is_id(slug)) or limit < 1:
             return []
-        ready = (
-            photo
-            for photo in (
-                _model(Photo, item)
-                for item in self._query(f"tenant#{tenant_id}", f"event#{slug}#photo#")
-            )
-            if photo.status == "ready"
-        )
-        return list(islice(ready, limit))
+        params: QueryInputTypeDef = {
+            "TableName": self.table,
+            "IndexName": READY_PHOTOS_INDEX,
+            "KeyConditionExpression": "gallery_pk = :gallery",
+            "ExpressionAttributeValues": {":gallery": _gallery_pk(tenant_id, slug)},
+            "ScanIndexForward": False,
+            "Limit": min(limit, self._page_size or limit),
+        }
+        return [_model(Photo, item) for item in islice(aws.query_items(params), limit)]
 
     def delete_photo(self, tenant_id: str, slug: str, photo_id: str) -> None:
-        key = {"pk": {"S": f"tenant#{tenant_id}"}, "sk": {"S": f"event#{slug}#photo#{photo_id}"}}
-        self._db().delete_item(TableName=self.table, Key=key)
+        """Delete a photo's record (a rejected upload); its open slot, if any, is given back."""
+        old = self._db().delete_item(
+            TableName=self.table, Key=_photo_key(tenant_id, slug, photo_id), ReturnValues="ALL_OLD"
+        )
+        self._release_replaced(tenant_id, slug, old.get("Attributes"))
 
     # --- styles -------------------------------------------------------------------------------
 
@@ -576,7 +761,7 @@ class Catalog:
         photo, style, tenant = item.get("photo"), item.get("style"), item["tenant"]
         package = item.get("package")
         return EditInputs(
-            photo=None if photo is None else _model(Photo, photo),
+            photo=self._unexpired(photo),
             style=None if style is None else _model(Style, style),
             package=None if package is None else _model(Package, package),
             tenant=None if tenant is None else _model(Tenant, tenant),

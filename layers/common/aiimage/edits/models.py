@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiimage.safety import blocked_terms
+from aiimage.settings import get_settings
+
 ProviderName = Literal["runware", "replicate", "workers_ai", "local", "fake"]
 EditStatus = Literal["queued", "processing", "succeeded", "failed", "blocked"]
 GrantedBy = Literal["package", "addon"]
@@ -38,8 +41,16 @@ class AiEditingSettings(Model):
     queue_auto_dispatch: bool = False
     queue_name: str = "ai-edits"
     queue_max_polls: int = Field(default=30, ge=1, le=500)
-    blocked_terms: tuple[str, ...] = ()
+    # The prompt block list in force for Magic Edits; None: the platform's (`aiimage.safety`:
+    # `BLOCKED_TERMS`, else the shipped baseline). A list replaces it, an empty one blocks
+    # nothing.
+    blocked_terms: tuple[str, ...] | None = None
     version: int = 0  # bumped by every update (optimistic concurrency, cache invalidation)
+
+    def terms_in_force(self) -> tuple[str, ...]:
+        if self.blocked_terms is not None:
+            return self.blocked_terms
+        return blocked_terms(get_settings().blocked_terms)
 
 
 class Budget(Model):
@@ -75,6 +86,12 @@ class GuestLimits(Model):
 
     - `edits_per_minute`, `photo_slots_per_minute`: rate limits on creating edits and on
       photo upload slots, per guest (429 `rate_limited`);
+    - `network_photo_slots_per_minute`, `event_photo_slots_per_minute`: the photo-slot rate
+      of every guest behind one network (so fresh cookies do not multiply it) and of the
+      whole event (429 `rate_limited`);
+    - `open_photo_slots`: uploads a guest may have started and not completed at once (429
+      `too_many_open_photo_slots`); completing, a rejected upload or the slot's expiry
+      frees one;
     - `edits_per_day`: edits per guest and UTC day (403 `quota_exceeded`, scope `guest`);
     - `network_edits_per_day`: edits per UTC day shared by every guest behind one network
       (an IPv4 address or an IPv6 /64), so that minting fresh cookies does not multiply
@@ -85,6 +102,9 @@ class GuestLimits(Model):
     # At most 100: the most a rate limit counts (`aiimage.limits.rate_limiter`).
     edits_per_minute: int = Field(default=5, ge=1, le=100)
     photo_slots_per_minute: int = Field(default=10, ge=1, le=100)
+    network_photo_slots_per_minute: int = Field(default=30, ge=1, le=100)
+    event_photo_slots_per_minute: int = Field(default=100, ge=1, le=100)
+    open_photo_slots: int = Field(default=5, ge=1, le=20)
     edits_per_day: int = Field(default=10, ge=1, le=1000)
     network_edits_per_day: int = Field(default=30, ge=1, le=5000)
 

@@ -1,13 +1,19 @@
 """Guest photo uploads to an event.
 
 1. `create_photo_upload`: a presigned PUT bounded like the Enhancer's (type and exact size
-   are part of the signature), at most `GuestLimits.photo_slots_per_minute` a guest; the
-   photo is recorded as `uploading`.
-2. `complete_photo_upload`, once the PUT is done: the bytes are sanitised (sniffed, capped,
-   EXIF/GPS stripped) and written back over the upload, and a display copy carrying the
-   event's watermark (the same resolver as edit results) is stored beside it. Then the photo
-   is `ready`: listed in the gallery and open to edits. A rejected upload is deleted with
-   its record, so nothing unsanitised stays behind.
+   are part of the signature). A guest's slot is rate-limited three ways (`GuestLimits`:
+   per guest, per network so fresh cookies gain nothing, per event) and is one of at most
+   `open_photo_slots` uncompleted ones; the photo is recorded as `uploading`, and expires
+   with its upload (`catalog_store`: TTL, then read as gone).
+2. `complete_photo_upload`, once the PUT is done: quarantine, then publish. The PUT went
+   to the photo's quarantine key (`storage.keys.quarantined`), which nothing else reads;
+   the bytes are sanitised (sniffed, capped, EXIF/GPS/comments stripped) and published
+   under `photo.object_key`, which no presigned URL names, with a display copy carrying
+   the event's watermark (the same resolver as edit results); then the quarantine object
+   is deleted and the photo is `ready`: listed in the gallery and open to edits. A second
+   PUT to the still valid URL lands in quarantine again and changes nothing anyone reads
+   (the sweep and a lifecycle rule expire it). A rejected upload is deleted with its
+   record, so nothing unsanitised stays behind.
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from aiimage.imaging import webp
 from aiimage.imaging.validation import sanitize
 from aiimage.limits import rate_limiter
 from aiimage.settings import get_settings
-from aiimage.storage.keys import CONTENT_TYPES, EXTENSIONS
+from aiimage.storage.keys import (
+    CONTENT_TYPES,
+    QUARANTINE_PREFIX,
+    photo_display_key,
+    photo_key,
+    quarantined,
+)
 from aiimage.storage.objects import PresignedUpload, StoredObject, object_store
 from aiimage.storage.uploads import check_upload
 
@@ -42,19 +54,17 @@ class PhotoUpload:
 
 
 def create_photo_upload(actor: Actor, event: Event, *, content_type: str, size: int) -> PhotoUpload:
-    """A photo slot: refused 429 `rate_limited` past the event's
-    `guest_limits.photo_slots_per_minute` for a guest."""
+    """A photo slot. A guest is refused 429 `rate_limited` past a slot rate of the event's
+    `guest_limits`, and 429 `too_many_open_photo_slots` with `open_photo_slots` uploads
+    not completed; bad input is refused before anything is counted."""
     content_type = check_upload(content_type, size)
+    limits = event.ai_editing.guest_limits
     if actor.kind == "guest":
-        rate_limiter().hit(
-            "event-photos",
-            f"{event.event_id}#{actor.scope_hash}",
-            limit=event.ai_editing.guest_limits.photo_slots_per_minute,
-            window_seconds=60,
-        )
+        _count_slot_request(actor, event)
     photo_id = f"photo-{secrets.token_hex(12)}"
-    key = f"events/{event.slug}/photos/{photo_id}.{EXTENSIONS[content_type]}"
-    presigned = object_store().presign_put(key, content_type=content_type, size=size)
+    key = photo_key(event.slug, photo_id, content_type)
+    # The browser uploads into quarantine; only `complete` publishes to `key`.
+    presigned = object_store().presign_put(quarantined(key), content_type=content_type, size=size)
     photo = Photo(
         photo_id=photo_id,
         event_id=event.event_id,
@@ -62,8 +72,27 @@ def create_photo_upload(actor: Actor, event: Event, *, content_type: str, size: 
         uploaded_by=actor.requested_by,
         status="uploading",
     )
-    catalog().put_photo(event.tenant_id, event.slug, photo)
+    if actor.kind == "guest":
+        catalog().open_photo_slot(event.tenant_id, event.slug, photo, cap=limits.open_photo_slots)
+    else:
+        catalog().put_photo(event.tenant_id, event.slug, photo)
     return PhotoUpload(photo=photo, presigned=presigned)
+
+
+def _count_slot_request(actor: Actor, event: Event) -> None:
+    """Count a guest's slot request against its own rate, its network's (every guest behind
+    one address: a script minting fresh cookies shares it) and the event's, in that order,
+    so a caller refused at its own or its network's limit takes nothing from the event's."""
+    limits = event.ai_editing.guest_limits
+    rates = [
+        ("event-photos", f"{event.event_id}#{actor.scope_hash}", limits.photo_slots_per_minute)
+    ]
+    if actor.network_hash is not None:
+        network = f"{event.event_id}#{actor.network_hash}"
+        rates.append(("event-photos-network", network, limits.network_photo_slots_per_minute))
+    rates.append(("event-photos-event", event.event_id, limits.event_photo_slots_per_minute))
+    for bucket, owner, limit in rates:
+        rate_limiter().hit(bucket, owner, limit=limit, window_seconds=60)
 
 
 def complete_photo_upload(actor: Actor, event: Event, photo_id: str) -> Photo:
@@ -77,11 +106,13 @@ def complete_photo_upload(actor: Actor, event: Event, photo_id: str) -> Photo:
 
 
 def prepare_photo(event: Event, photo: Photo) -> Photo:
-    """Sanitise the uploaded bytes in place, store the watermarked display copy, mark ready."""
+    """Sanitise the quarantined upload into the published key, store the watermarked
+    display copy, delete the quarantine object, mark ready."""
     settings = get_settings()
     store = object_store()
+    upload_key = quarantined(photo.object_key)
     try:
-        data = store.read(photo.object_key)
+        data = store.read(upload_key)
     except NotFoundError:
         raise ConflictError(
             "The photo has not been uploaded yet", code="photo_not_uploaded"
@@ -97,7 +128,7 @@ def prepare_photo(event: Event, photo: Photo) -> Photo:
                 code="image_type_mismatch",
             )
     except ValidationError:
-        store.delete(photo.object_key)
+        store.delete(upload_key)
         catalog().delete_photo(event.tenant_id, event.slug, photo.photo_id)
         raise
     store.put(photo.object_key, clean.data, clean.content_type)
@@ -105,6 +136,8 @@ def prepare_photo(event: Event, photo: Photo) -> Photo:
     store.put(display_key, display_copy(event, clean.data), "image/webp")
     ready = photo.model_copy(update={"status": "ready", "display_key": display_key})
     catalog().put_photo(event.tenant_id, event.slug, ready)
+    # Last: a failure before this leaves the upload in place for a retried `complete`.
+    store.delete(upload_key)
     return ready
 
 
@@ -117,7 +150,15 @@ def display_copy(event: Event, clean: bytes) -> bytes:
 
 
 def display_key_for(slug: str, photo_id: str) -> str:
-    return f"events/{slug}/photos/{photo_id}.display.webp"
+    return photo_display_key(slug, photo_id)
+
+
+def published_key(photo: Photo) -> str:
+    """The sanitised photo edits read and providers fetch: a ready photo's published key,
+    never its quarantine (409 `photo_not_ready` for a photo not completed)."""
+    if photo.status != "ready" or photo.object_key.startswith(QUARANTINE_PREFIX):
+        raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
+    return photo.object_key
 
 
 def gallery(event: Event) -> list[Photo]:
