@@ -1,6 +1,6 @@
 """Hypothesis properties of the input parsers: the object-key parser the delivery proxy
 trusts, the generate endpoint's multipart form, and the blocked-terms normaliser (its
-detection properties are in tests/unit/test_edits_safety.py; these add stability)."""
+detection properties are in tests/unit/test_safety.py; these add stability)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiimage.edits.safety import check_prompt, normalise
 from aiimage.errors import AppError, NotFoundError
 from aiimage.identity import guest
+from aiimage.safety import check_prompt, normalise
 from aiimage.storage.keys import ROOT, InvalidKeyError, new_key, parse_key
 from generate_api.app import app as generate_app
 from tests.functional.enhancer_support import browser, bucket_keys, jpeg

@@ -1,4 +1,5 @@
-"""Prompt safety: whole-word matching of blocked terms through Unicode and obfuscation."""
+"""Prompt safety (`aiimage.safety`): whole-word matching of blocked terms through Unicode
+confusables, separators, fillers, leetspeak and word forms, with the shipped baseline."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiimage.edits.safety import check_prompt, normalise
+from aiimage.safety import baseline_terms, blocked_terms, check_prompt, normalise
 
 
 def fullwidth(text: str) -> str:
@@ -31,7 +32,8 @@ TERMS = ("nude", "ass", "naked child", "cunt", "god", "kill", "porn")
         ("a classy look", None),
         ("passing the bass", None),
         ("Scunthorpe United", None),
-        ("as good as it gets", None),  # neither `as` nor `good` is a stretched term
+        ("as it gets", None),  # `as` is not a shortened `ass`
+        ("as good as it gets", "god"),  # a doubled letter is a stretched one: list with care
         ("godzilla", None),
         ("oh god", "god"),
         ("skill", None),
@@ -63,7 +65,7 @@ TERMS = ("nude", "ass", "naked child", "cunt", "god", "kill", "porn")
         ("asssss", "ass"),
         ("kiiiilll", "kill"),
         ("gooood", "god"),
-        ("nuude", None),  # a doubled letter is not stretching: `good` is not `god`
+        ("nuude", "nude"),  # a doubled letter is stretching too
         ("as", None),
         # leetspeak and symbols
         ("nud3", "nude"),
@@ -152,7 +154,7 @@ def test_lone_surrogates_do_not_raise() -> None:
 BLOCKED = ("nude", "ass", "naked child", "porn")
 BLOCKED_LETTERS = set("".join(BLOCKED).replace(" ", ""))
 # Letters that no blocked term uses, nor maps to (leetspeak, look-alikes).
-SAFE_LETTERS = "bfgjmqvwxyzBFGJMQVWXYZ" + "þðæ" + "中文字日本語"
+SAFE_LETTERS = "bfgjqvwxyzBFGJQVWXYZ" + "þ" + "中文字日本語"
 assert not BLOCKED_LETTERS & set(normalise(SAFE_LETTERS))
 SEPARATORS = st.sampled_from([" ", "  ", ".", ",", "-", "_", "\n", "\t", "!", "?", "/"])
 
@@ -222,3 +224,121 @@ def test_separated_letters_are_found(term: str, separator: str) -> None:
 def test_stretched_letters_are_found(term: str, stretch: int) -> None:
     stretched = "".join(ch * stretch if ch != " " else ch for ch in term)
     assert check_prompt(stretched, BLOCKED) == term
+
+
+# -- finding 2 of issue 15: the bypasses of the old normaliser, against the baseline ----
+
+BASELINE = baseline_terms()
+
+
+@pytest.mark.parametrize(
+    ("prompt", "term"),
+    [
+        ("nudes", "nude"),
+        ("nudity", "nude"),
+        ("nu de", "nude"),
+        ("nud e", "nude"),
+        ("nu\nde", "nude"),
+        ("nu....de", "nude"),
+        ("kiII", "kill"),
+        ("k!ll", "kill"),
+        ("k|ll", "kill"),
+        ("\u0578\u057dde", "nude"),  # Armenian vo, seh
+        ("\u1952ude", "nude"),  # Tai Le nga
+        ("nu\u0289de", "nude"),  # u bar
+        ("nu\u3164de", "nude"),  # Hangul filler
+        ("nu\u115fde", "nude"),
+        ("nu\u1160de", "nude"),
+        ("nu\uffa0de", "nude"),
+        ("NUDITY at the beach", "nude"),
+        ("the killer", "kill"),
+        ("kill!", "kill"),
+        ("eine nackte Frau", "nackt"),
+        ("ein Mörder", "mörder"),
+        ("Sieg Heil", "sieg heil"),
+        ("oben-ohne", "oben ohne"),
+    ],
+)
+def test_the_reported_bypasses_are_refused(prompt: str, term: str) -> None:
+    assert check_prompt(prompt, BASELINE) == term
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Kilimanjaro at sunrise",
+        "a skill tree",
+        "skilled craftsmen",
+        "my dog Bloodhound in the park",
+        "first class lounge",
+        "Scunthorpe United",
+        "Therapist office, warm light",
+        # German compounds: innocent ones pass, only listed compounds are refused.
+        "Nacktschnecke im Garten",  # slug
+        "ein Nacktmull",  # naked mole rat
+        "ein Mordsspaß",
+        "Mords-Hunger",
+        "Kinderfest im Sommer",
+        "Nudeln mit Tomatensoße",
+        "the road to Mordor",
+        "Essex and Sussex",
+        "a sharp, detailed, well-exposed photograph",
+        "a watercolor portrait in the style of Monet",
+    ],
+)
+def test_innocent_prompts_pass_the_baseline(prompt: str) -> None:
+    assert check_prompt(prompt, BASELINE) is None
+
+
+def test_the_baseline_ships_german_and_english_and_configuration_replaces_it() -> None:
+    assert {"nude", "nackt", "kill", "mörder", "nazi"} <= set(BASELINE)
+    assert blocked_terms(None) == BASELINE
+    assert blocked_terms(["zebra"]) == ("zebra",)
+    assert check_prompt("nude", blocked_terms(["zebra"])) is None  # replaced, not added to
+    assert check_prompt("z.e.b.r.a", blocked_terms(["zebra"])) == "zebra"
+    assert blocked_terms([]) == ()
+
+
+_INNOCENT = (
+    "a an as at be by do go he in is it me my no of on or so to up us we "
+    "the and for you are was not but all any can had her one our out day get has him his "
+    "how man new now old see two way who boy did its let put say she too use dad mom "
+    "portrait photo light style beach party wedding family garden forest sunset city night "
+    "castle dragon knight queen king skill class pass glass grass kiss miss "
+    "ein eine der die das und mit von zu im am an auf fur ist nicht ich du er sie es wir "
+    "ihr hund katze baum haus garten strand hochzeit feier kinder kind mutter vater sonne "
+    "mond stern berg see meer wald stadt nacht tag licht farbe bild foto stil blume"
+)
+INNOCENT_WORDS = _INNOCENT.split()
+FILLERS = st.sampled_from(
+    [" ", ".", "-", "_", "\n", "....", "\u200b", "\u00ad", "\u3164", "\u115f", "\uffa0"]
+)
+
+
+@given(words=st.lists(st.sampled_from(INNOCENT_WORDS), min_size=1, max_size=12))
+@settings(max_examples=400)
+def test_sentences_of_innocent_words_pass(words: list[str]) -> None:
+    assert check_prompt(" ".join(words), BASELINE) is None
+
+
+@st.composite
+def disguised(draw: st.DrawFn, term: str) -> str:
+    """`term` with fillers, separators and confusables put in at random places."""
+    swaps = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "n": "\u0578", "u": "\u057d",
+             "i": "1", "l": "I", "k": "\u043a"}  # fmt: skip
+    out: list[str] = []
+    for ch in term:
+        if ch != " " and draw(st.booleans()):
+            ch = swaps.get(ch, ch.upper())
+        out.append(ch)
+        if draw(st.integers(0, 3)) == 0:
+            out.append(draw(FILLERS))
+    return "".join(out)
+
+
+@given(data=st.data(), term=st.sampled_from(["nude", "naked", "kill", "porn", "nazi", "nackt"]))
+@settings(max_examples=400)
+def test_disguised_terms_are_still_found(data: st.DataObject, term: str) -> None:
+    prompt = data.draw(disguised(term))
+    before = data.draw(st.sampled_from(INNOCENT_WORDS))
+    assert check_prompt(f"{before}, {prompt}", BASELINE) == term

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiimage.edits import abuse, request_store, safety
+from aiimage.edits import abuse, request_store
 from aiimage.edits.allowance import Allowance, AllowanceReservation, edit_allowances
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import (
@@ -55,6 +55,7 @@ from aiimage.edits.models import (
 from aiimage.errors import ConflictError, FeatureLockedError, ForbiddenError
 from aiimage.limits import rate_limiter
 from aiimage.observability import LogEvent, logger
+from aiimage.safety import PromptBlockedError, check_prompt
 
 MAX_PROMPT_LENGTH = 500
 
@@ -99,11 +100,6 @@ class StyleNotAllowedError(ForbiddenError):
     default_message = "This style is not available for this event"
 
 
-class PromptBlockedError(ForbiddenError):
-    default_code = "prompt_blocked"
-    default_message = "The prompt contains a blocked term"
-
-
 _LOG_KEYS = ("scope_hash", "event_id", "tenant_id")
 
 
@@ -146,7 +142,7 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
             raise StyleNotAllowedError()
         request = _new_request(actor, event, photo_id, style, body, request_id, now, settings)
         request = request.model_copy(update={"budget_month": reservation.month})
-        if safety.check_prompt(request.prompt, settings.blocked_terms) is not None:
+        if _blocked(request, settings):
             # Stored for the moderation view; the money goes back with the refusal below.
             request_store.insert(
                 request.model_copy(update={"status": "blocked", "block_reason": "blocked_term"})
@@ -158,6 +154,13 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
     if settings.queue_auto_dispatch:
         request_store.dispatch_or_defer(stored)
     return stored
+
+
+def _blocked(request: EditRequest, settings: AiEditingSettings) -> bool:
+    """The wish in its style template (after substitution) or the style's negative prompt
+    holds a term of the list in force (`aiimage.safety`)."""
+    terms = settings.terms_in_force()
+    return any(check_prompt(text, terms) for text in (request.prompt, request.negative_prompt))
 
 
 def _guest_links(actor: Actor, event: Event, request_id: str) -> AllowanceReservation | None:

@@ -59,6 +59,7 @@ from aiimage.limits.plans import resolve_plan
 from aiimage.limits.quota import Reservation, network_allowance
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
+from aiimage.safety import blocked_terms, refuse_blocked
 from aiimage.settings import Settings, get_settings
 from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_key
 from aiimage.storage.objects import STORAGE_FAILURES, object_store
@@ -105,6 +106,7 @@ def generate(
     _, entitlements = resolve_plan(identity, settings)
     resolved = resolve(params, entitlements)
     routes_for(resolved, settings)  # a misconfiguration fails before anything is counted
+    _check_prompts(resolved, settings)
     _check_source(source)
     rate_limiter().hit(
         "generate",
@@ -223,6 +225,7 @@ def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) 
     _, entitlements = resolve_plan(identity, settings)
     resolved = resolve(params, entitlements)
     routes_for(resolved, settings)
+    _check_prompts(resolved, settings)
     _check_source(source)
     rate_limiter().hit(
         "jobs", identity.owner_key, limit=settings.jobs_rate_limit_per_minute, window_seconds=60
@@ -241,6 +244,15 @@ def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) 
         undo.pop_all()
     _discard_upload(identity, source)
     return job
+
+
+def _check_prompts(resolved: ResolvedParams, settings: Settings) -> None:
+    """Prompt safety (`aiimage.safety`), free like the other parameter checks: a blocked
+    term is 403 `prompt_blocked` before the rate limit or the quota counts anything."""
+    refuse_blocked(
+        [("prompt", resolved.params.prompt), ("negative_prompt", resolved.params.negative_prompt)],
+        blocked_terms(settings.blocked_terms),
+    )
 
 
 def _check_source(source: ImageSource) -> None:

@@ -45,12 +45,13 @@ def event_policy(
 def add_blocked_terms(terms: Sequence[str]) -> Report:
     store = catalog()
     current = store.get_settings()
-    merged = tuple(
-        dict.fromkeys([*current.blocked_terms, *(t.strip() for t in terms if t.strip())])
-    )
+    # Added to the list in force (the baseline until a list is configured), which the
+    # stored list then replaces.
+    in_force = current.terms_in_force()
+    merged = tuple(dict.fromkeys([*in_force, *(t.strip() for t in terms if t.strip())]))
     report = Report("blocked-terms", verb="added")
     report.found = len(terms)
-    report.changed = len(merged) - len(current.blocked_terms)
+    report.changed = len(merged) - len(in_force)
     if report.changed:
         store.update_settings({"blocked_terms": list(merged)}, expected_version=current.version)
     report.note = f"{len(merged)} blocked terms"
