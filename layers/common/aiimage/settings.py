@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from aiimage.origins import Origin, parse_origins
 from aiimage.singletons import singleton
 
 Stage = Literal["local", "test", "dev", "prod"]
@@ -155,11 +154,6 @@ class Settings(BaseSettings):
     runware_api_key: SecretStr | None = None
     runware_api_key_param: str | None = None
     runware_base_url: str = "https://api.runware.ai/v1"
-    # Where provider outputs may also be downloaded from, beyond each provider's delivery
-    # domain and its API base URL (`aiimage.providers.outputs`): comma-separated origins
-    # `scheme://host[:port]`, `*.` for subdomains (`https://*.cdn.example`). Private,
-    # loopback and link-local addresses stay refused whatever this admits.
-    provider_output_origins: Annotated[tuple[Origin, ...], NoDecode] = ()
     # Runware's completion webhooks are unsigned: a secret token in their URL authenticates
     # them. Used only with PUBLIC_BASE_URL (the address Runware can reach).
     runware_webhook_token: SecretStr | None = None
@@ -211,6 +205,10 @@ class Settings(BaseSettings):
     ai_editing_request_retention_days: int = Field(default=90, ge=1, le=3650)
     ai_editing_usage_ledger_retention_days: int = Field(default=365, ge=1, le=3650)
 
+    # Prompt safety (`aiimage.safety`): comma-separated terms that replace the shipped
+    # baseline list; unset or empty, the baseline. Magic Edits' runtime setting wins there.
+    blocked_terms: Annotated[tuple[str, ...] | None, NoDecode] = None
+
     # Rate limits per owner and minute.
     generate_rate_limit_per_minute: int = Field(default=15, ge=1)
     jobs_rate_limit_per_minute: int = Field(default=10, ge=1)
@@ -231,10 +229,12 @@ class Settings(BaseSettings):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
 
-    @field_validator("provider_output_origins", mode="before")
+    @field_validator("blocked_terms", mode="before")
     @classmethod
-    def _parse_output_origins(cls, value: object) -> object:
-        return parse_origins(value)
+    def _split_terms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip()) or None
+        return value
 
     @field_validator(
         "aws_endpoint_url",
