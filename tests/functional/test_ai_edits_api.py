@@ -22,6 +22,7 @@ from aiimage.edits.models import (
     Budget,
     EventAiEditing,
 )
+from aiimage.storage.keys import quarantined
 from tests.conftest import ORIGIN, TEST_ENV, make_token
 from tests.functional.edits_world import COST, TOKEN_A, TOKEN_B
 
@@ -327,10 +328,10 @@ def test_a_guest_uploads_a_photo_then_edits_it(guest: TestClient) -> None:
     assert photo.status == "uploading"
     not_ready = create(guest, {"style_key": "watercolor"}, photo=upload["photo_id"])
     assert (not_ready.status_code, code(not_ready)) == (409, "photo_not_ready")
-    # The browser's PUT to the presigned URL, then the completion call.
+    # The browser's PUT to the presigned URL (a quarantine key), then the completion call.
     aws.s3().put_object(
         Bucket=TEST_ENV["IMAGES_BUCKET"],
-        Key=photo.object_key,
+        Key=quarantined(photo.object_key),
         Body=jpeg_bytes(),
         ContentType="image/jpeg",
     )

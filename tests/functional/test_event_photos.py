@@ -1,6 +1,7 @@
-"""Guest photo uploads end to end on moto: presign, the upload itself, completion
-(sanitised in place, watermarked display copy through the shared resolver), the gallery and
-the display route, and every way a completion can be refused without leaving anything."""
+"""Guest photo uploads end to end on moto: presign, the upload itself (into quarantine),
+completion (sanitised into the published key, watermarked display copy through the shared
+resolver), the gallery and the display route, and every way a completion can be refused
+without leaving anything."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EventAiEditing, Watermark
 from aiimage.errors import NotFoundError
 from aiimage.imaging.watermark import margin_for, mark_box, prepare_mark
+from aiimage.storage.keys import quarantined
 from tests.conftest import ORIGIN, TEST_ENV
 from tests.functional.edits_world import TOKEN_A, TOKEN_B
 from tests.functional.enhancer_support import CSRF
@@ -55,7 +57,8 @@ def presign(client: TestClient, content_type: str = "image/jpeg", size: int = 10
 def upload(client: TestClient, data: bytes, content_type: str = "image/jpeg") -> str:
     """Presign, then do the browser's PUT (moto in-process: straight to the bucket)."""
     photo_id = presign(client, content_type, len(data))
-    key = catalog().get_photo("tenant-a", "party", photo_id).object_key
+    # The presigned PUT targets the photo's quarantine key, not the published one.
+    key = quarantined(catalog().get_photo("tenant-a", "party", photo_id).object_key)
     aws.s3().put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
     return photo_id
 
@@ -65,8 +68,12 @@ def complete(client: TestClient, photo_id: str, token: str = TOKEN_A) -> Any:
 
 
 def keys() -> set[str]:
-    listed = aws.s3().list_objects_v2(Bucket=BUCKET, Prefix="events/party/photos/")
-    return {item["Key"] for item in listed.get("Contents", [])}
+    """The event's photo objects, published and quarantined."""
+    found: set[str] = set()
+    for prefix in ("events/party/photos/", quarantined("events/party/photos/")):
+        listed = aws.s3().list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+        found |= {item["Key"] for item in listed.get("Contents", [])}
+    return found
 
 
 def other_guest() -> TestClient:
@@ -89,6 +96,8 @@ def test_a_completed_upload_is_clean_watermarked_listed_and_editable(guest: Test
     stored = aws.s3().get_object(Bucket=BUCKET, Key=photo.object_key)["Body"].read()
     with Image.open(io.BytesIO(stored)) as reopened:
         assert not reopened.getexif()
+    # Published, display copy beside it; the quarantined upload is gone.
+    assert keys() == {photo.object_key, photo.display_key}
     listed = guest.get(f"/api/v1/events/{TOKEN_A}/photos").json()["data"]
     assert photo_id in [item["photo_id"] for item in listed]
     assert create(guest, {"style_key": "watercolor"}, photo=photo_id).status_code == 201

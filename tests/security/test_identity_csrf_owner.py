@@ -210,7 +210,8 @@ def test_objects_jobs_and_uploads_of_another_owner_are_out_of_reach() -> None:
         stranger_cookie = stranger.cookies["guest_id"]
     with browser(delivery_app, cookies={"guest_id": stranger_cookie}) as stranger:
         assert stranger.get(f"/r2-ai/{original}").status_code == 403
-        assert stranger.get(f"/r2-ai/{upload_key}").status_code == 403
+        # A quarantined upload is served to no one, its owner included (quarantine).
+        assert stranger.get(f"/r2-ai/{upload_key}").status_code == 404
     with TestClient(delivery_app, base_url=ORIGIN) as user:
         # A signed-in user whose id equals the guest's id is still someone else.
         response = user.get(

@@ -1,4 +1,5 @@
-"""Object keys: built only from validated parts; parsed strictly by the delivery proxy."""
+"""Object keys: built only from validated parts; parsed strictly by the delivery proxy and,
+for quarantined uploads, by generate."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import pytest
 
 from aiimage.errors import NotFoundError, ValidationError
 from aiimage.identity import Identity
-from aiimage.storage.keys import InvalidKeyError, new_key, parse_key
+from aiimage.storage.keys import (
+    QUARANTINE_PREFIX,
+    InvalidKeyError,
+    new_key,
+    parse_key,
+    parse_upload_key,
+    photo_display_key,
+    photo_key,
+    quarantined,
+)
 
 GUEST = Identity(owner_type="guest", owner_id="a" * 32, plan="guest", via="cookie")
 OTHER = Identity(owner_type="guest", owner_id="b" * 32, plan="guest", via="cookie")
@@ -59,3 +69,36 @@ def test_an_owner_id_that_is_no_path_segment_is_refused() -> None:
     weird = Identity(owner_type="user", owner_id="a/b", plan="free", via="bearer")
     with pytest.raises(ValidationError):
         new_key("uploads", weird, "image/png")
+
+
+def test_an_upload_key_lives_in_quarantine_and_only_generate_parses_it() -> None:
+    key = new_key("uploads", GUEST, "image/jpeg")
+    assert str(key).startswith(f"{QUARANTINE_PREFIX}ai-enhancer/uploads/guest/{'a' * 32}/")
+    assert parse_upload_key(str(key)) == key
+    # The delivery proxy serves no upload, quarantined or not.
+    for raw in (str(key), str(key).removeprefix(QUARANTINE_PREFIX)):
+        with pytest.raises(NotFoundError):
+            parse_key(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (f"ai-enhancer/uploads/guest/{'a' * 32}/{'0' * 32}.jpg", NotFoundError),  # not quarantined
+        (f"quarantine/ai-enhancer/originals/guest/{'a' * 32}/{'0' * 32}.jpg", NotFoundError),
+        (f"quarantine/events/party/photos/photo-{'0' * 24}.jpg", NotFoundError),
+        (f"quarantine/ai-enhancer/uploads/guest/../{'0' * 32}.jpg", InvalidKeyError),
+        (f"quarantine/ai-enhancer/uploads/guest/{'a' * 32}/x.jpg", InvalidKeyError),
+        (f"quarantine//ai-enhancer/uploads/guest/{'a' * 32}/{'0' * 32}.jpg", InvalidKeyError),
+    ],
+)
+def test_an_upload_key_is_parsed_as_strictly(raw: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_upload_key(raw)
+
+
+def test_photo_keys_publish_outside_quarantine() -> None:
+    published = photo_key("party", "photo-1", "image/png")
+    assert published == "events/party/photos/photo-1.png"
+    assert quarantined(published) == "quarantine/events/party/photos/photo-1.png"
+    assert photo_display_key("party", "photo-1") == "events/party/photos/photo-1.display.webp"

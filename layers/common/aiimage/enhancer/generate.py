@@ -61,7 +61,7 @@ from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
 from aiimage.safety import blocked_terms, refuse_blocked
 from aiimage.settings import Settings, get_settings
-from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_key
+from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_upload_key
 from aiimage.storage.objects import STORAGE_FAILURES, object_store
 
 RESULT_CONTENT_TYPE = "image/webp"
@@ -279,10 +279,9 @@ def read_image(identity: Identity, source: ImageSource, settings: Settings) -> C
 
 
 def _read_upload(identity: Identity, raw_key: str, settings: Settings) -> bytes:
-    key = parse_key(raw_key)
-    if key.kind != "uploads" or not key.owned_by(identity):
-        # Another owner's key is indistinguishable from a missing one.
-        raise ValidationError("Unknown uploadKey", code="upload_not_found")
+    """The raw bytes of the caller's own quarantined upload (`storage.keys`): read here
+    only, sanitised by the caller, then deleted by `_discard_upload`."""
+    key = _upload_key(identity, raw_key)
     store_ = object_store()
     try:
         head = store_.head(key)
@@ -301,10 +300,23 @@ def _read_upload(identity: Identity, raw_key: str, settings: Settings) -> bytes:
         raise StorageUnavailableError() from exc
 
 
+def _upload_key(identity: Identity, raw_key: str) -> ObjectKey:
+    try:
+        key = parse_upload_key(raw_key)
+    except NotFoundError:
+        key = None  # not a quarantined upload: an original, a result, a foreign prefix
+    if key is None or not key.owned_by(identity):
+        # Another owner's key is indistinguishable from a missing one.
+        raise ValidationError("Unknown uploadKey", code="upload_not_found")
+    return key
+
+
 def _discard_upload(identity: Identity, source: ImageSource) -> None:
-    # The sanitised original is stored; the raw upload (with its EXIF) is no longer needed.
+    # The sanitised original is stored; the raw upload (with its EXIF) leaves quarantine.
+    # A later PUT to its URL lands in quarantine again, where only a generate naming it
+    # (sanitising anew) or the sweep looks.
     if source.upload_key is not None:
-        object_store().delete(parse_key(source.upload_key))
+        object_store().delete(_upload_key(identity, source.upload_key))
 
 
 def check_output_size(clean: CleanImage, resolved: ResolvedParams, settings: Settings) -> None:

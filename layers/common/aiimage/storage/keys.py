@@ -1,11 +1,22 @@
-"""Object key layout, and the strict parser the delivery proxy trusts.
+"""Object key layout, and the strict parsers the delivery proxy and generate trust.
 
-    ai-enhancer/{kind}/{ownerType}/{ownerId}/{objectId}.{ext}
+    ai-enhancer/{kind}/{ownerType}/{ownerId}/{objectId}.{ext}       (originals, results)
+    events/{slug}/photos/{photoId}.{ext}                            (a published guest photo)
+    events/{slug}/photos/{photoId}.display.webp                     (its gallery copy)
+    quarantine/ai-enhancer/uploads/{ownerType}/{ownerId}/{objectId}.{ext}
+    quarantine/events/{slug}/photos/{photoId}.{ext}
 
-`kind` is `uploads` (direct uploads, expired by a lifecycle rule), `originals` (the
-sanitised input of a generation) or `results`. The owner is part of the key, so the proxy
-can gate delivery without a database read, and every key is built here from validated
-parts, never from caller text.
+Quarantine, then publish: every direct upload (a presigned PUT, whose URL stays valid for
+its whole lifetime, even after the upload was used) lands under `quarantine/`, and only
+its consumer reads it there: an Enhancer upload by the generate (or job) that names it, a
+guest photo by its `complete`. Both sanitise the bytes into a published key, which no
+presigned PUT ever names, and delete the quarantine object, so a second PUT to the same
+URL changes nothing anyone reads. Delivery, jobs, edits and providers read published keys
+only. What is left in quarantine expires: a bucket lifecycle rule (a day) and the
+`sweep-quarantine` ops run (the presign lifetime plus a margin).
+
+Enhancer keys carry their owner, so the proxy can gate delivery without a database read,
+and every key is built here from validated parts, never from caller text.
 """
 
 from __future__ import annotations
@@ -18,8 +29,11 @@ from typing import Literal, Protocol, get_args
 from aiimage.errors import NotFoundError, ValidationError
 
 ROOT = "ai-enhancer"
+QUARANTINE_PREFIX = "quarantine/"
 Kind = Literal["uploads", "originals", "results"]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
+# What the delivery proxy serves: never a quarantined upload, not even to its owner.
+DELIVERED_KINDS: frozenset[str] = KINDS - {"uploads"}
 EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
 CONTENT_TYPES = {ext: content_type for content_type, ext in EXTENSIONS.items()}
 
@@ -51,7 +65,8 @@ class ObjectKey:
     name: str
 
     def __str__(self) -> str:
-        return f"{ROOT}/{self.kind}/{self.owner_type}/{self.owner_id}/{self.name}"
+        key = f"{ROOT}/{self.kind}/{self.owner_type}/{self.owner_id}/{self.name}"
+        return quarantined(key) if self.kind == "uploads" else key
 
     @property
     def content_type(self) -> str:
@@ -74,15 +89,33 @@ def new_key(kind: Kind, owner: Owner, content_type: str) -> ObjectKey:
 
 
 def parse_key(raw: str) -> ObjectKey:
-    """The key a caller asked for, or `InvalidKeyError` (traversal, encoded or doubled
-    separators, anything not built by `new_key`) / `NotFoundError` (a prefix we do not
-    serve). Only the exact shape is accepted: there is nothing to normalise."""
+    """The key a caller asked the delivery proxy for, or `InvalidKeyError` (traversal,
+    encoded or doubled separators, anything not built by `new_key`) / `NotFoundError` (a
+    prefix we do not serve, quarantine included). Only the exact shape is accepted: there
+    is nothing to normalise."""
+    return _parse(raw, DELIVERED_KINDS)
+
+
+def parse_upload_key(raw: str) -> ObjectKey:
+    """The `uploadKey` a generate names: a quarantined Enhancer upload of exactly the shape
+    `new_key("uploads", ...)` builds, or `InvalidKeyError` / `NotFoundError`."""
+    _check_text(raw)
+    if not raw.startswith(QUARANTINE_PREFIX):
+        raise NotFoundError()
+    return _parse(raw.removeprefix(QUARANTINE_PREFIX), frozenset({"uploads"}))
+
+
+def _check_text(raw: str) -> None:
     if len(raw) > _MAX_KEY_LENGTH or any(
         bad in raw for bad in ("..", "//", "\\", "%", "\x00", "./")
     ):
         raise InvalidKeyError()
+
+
+def _parse(raw: str, kinds: frozenset[str]) -> ObjectKey:
+    _check_text(raw)
     parts = raw.split("/")
-    if len(parts) < 2 or parts[0] != ROOT or parts[1] not in KINDS:
+    if len(parts) < 2 or parts[0] != ROOT or parts[1] not in kinds:
         raise NotFoundError()
     if len(parts) != 5:
         raise InvalidKeyError()
@@ -92,3 +125,20 @@ def parse_key(raw: str) -> ObjectKey:
     if not _OBJECT_NAME.fullmatch(name):
         raise InvalidKeyError()
     return ObjectKey(kind=kind, owner_type=owner_type, owner_id=owner_id, name=name)  # type: ignore[arg-type]
+
+
+# --- Magic Edits: event photos ------------------------------------------------------------
+
+
+def photo_key(slug: str, photo_id: str, content_type: str) -> str:
+    """Where a guest photo is published once sanitised (edits and providers read it)."""
+    return f"events/{slug}/photos/{photo_id}.{EXTENSIONS[content_type]}"
+
+
+def photo_display_key(slug: str, photo_id: str) -> str:
+    return f"events/{slug}/photos/{photo_id}.display.webp"
+
+
+def quarantined(published: str) -> str:
+    """The quarantine key a presigned PUT targets for what is published at `published`."""
+    return f"{QUARANTINE_PREFIX}{published}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,13 @@ class StoredObject:
     size: int
     # None when the caller's ETag still matches (304) or the object is too large to inline.
     body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    key: str
+    size: int
+    last_modified: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,15 @@ class ObjectStore:
         if body is None:  # only a matching If-None-Match leaves it out, and none was sent
             raise AppError(code="storage_no_body")
         return body
+
+    def listed(self, prefix: str) -> Iterator[ListedObject]:
+        """Every object under `prefix`, page by page (ListObjectsV2, 1,000 a page)."""
+        pages = (
+            aws.s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield ListedObject(item["Key"], item["Size"], item["LastModified"])
 
     def delete(self, key: ObjectKey | str) -> None:
         aws.s3().delete_object(Bucket=self.bucket, Key=str(key))
