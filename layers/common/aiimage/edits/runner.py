@@ -36,7 +36,7 @@ from typing import Any
 from PIL import Image
 
 from aiimage import aws, credentials
-from aiimage.edits import request_store, stats
+from aiimage.edits import photos, request_store, stats
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import circuit_breaker
@@ -224,7 +224,10 @@ def _call_provider(
 
 def _generation_request(request: EditRequest, provider: ProviderName) -> GenerationRequest:
     photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
-    data = object_store().read(photo.object_key)
+    # The published photo only: `complete` wrote it sanitised, and no presigned PUT names
+    # it. The provider gets these bytes sanitised once more, or a GET of that key.
+    key = photos.published_key(photo)
+    data = object_store().read(key)
     settings = get_settings()
     clean = sanitize(
         data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
@@ -234,9 +237,7 @@ def _generation_request(request: EditRequest, provider: ProviderName) -> Generat
         model = _fallback_model(provider, request)
     return GenerationRequest(
         model=model,
-        image=ImageInput(
-            clean.data, clean.content_type, url=object_store().presign_get(photo.object_key)
-        ),
+        image=ImageInput(clean.data, clean.content_type, url=object_store().presign_get(key)),
         params=GenerationParams(
             prompt=request.prompt, negative_prompt=request.negative_prompt, strength=EDIT_STRENGTH
         ),
