@@ -104,3 +104,4 @@ class MetricName(StrEnum):
     AI_EDITS_PRUNED = "AiEditsPruned"
     AI_OUTPUTS_BACKFILLED = "AiOutputsBackfilled"
     QUOTA_RESERVATIONS_REFUNDED = "QuotaReservationsRefunded"
+    QUARANTINE_OBJECTS_SWEPT = "QuarantineObjectsSwept"

@@ -4,6 +4,7 @@ failed (2 for bad arguments). Long runs show a progress bar on stderr.
 
     recover-stuck --minutes 30 [--requeue | --fail]
     sweep-reservations [--pretend] [--minutes 30]
+    sweep-quarantine [--pretend] [--minutes 20]
     prune [--pretend] [--request-days 90] [--ledger-days 365]
     backfill-storage [--pretend] [--limit 200] [--request-id ID]
     dispatch [--pretend] [--limit N]
@@ -21,7 +22,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from aiimage.ops.target import LOCAL_ENDPOINT
@@ -62,6 +63,17 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--pretend", action="store_true", help="dry run: list only")
     sweep.add_argument(
         "--minutes", type=int, default=30, help="older than this (at least 15: the longest run)"
+    )
+
+    quarantine = commands.add_parser(
+        "sweep-quarantine", help="delete direct uploads never consumed (raw bytes in quarantine)"
+    )
+    quarantine.add_argument("--pretend", action="store_true", help="dry run: list only")
+    quarantine.add_argument(
+        "--minutes",
+        type=int,
+        default=None,
+        help="older than this (default: the presign lifetime plus 15; at least the lifetime)",
     )
 
     prune = commands.add_parser(
@@ -142,6 +154,11 @@ def run(args: argparse.Namespace) -> Report:
         from aiimage.ops.reservations import sweep_reservations
 
         return sweep_reservations(minutes=args.minutes, pretend=args.pretend, show_progress=show)
+    if args.command == "sweep-quarantine":
+        from aiimage.ops.quarantine import sweep_quarantine
+
+        older_than = None if args.minutes is None else timedelta(minutes=args.minutes)
+        return sweep_quarantine(older_than=older_than, pretend=args.pretend, show_progress=show)
     if args.command == "prune":
         from aiimage.ops.prune import prune
 
@@ -166,19 +183,7 @@ def run(args: argparse.Namespace) -> Report:
 
         return kill_switch(args.state == "on", message=args.message)
     if args.command == "event-policy":
-        from aiimage.ops.policy import event_policy
-
-        styles = None
-        if args.styles is not None:
-            styles = [key.strip() for key in args.styles.split(",") if key.strip()]
-        return event_policy(
-            args.tenant_id,
-            args.event_slug,
-            allow_custom_prompt=args.custom_prompt,
-            allowed_style_keys=styles,
-            enabled=args.enabled,
-            message=args.message,
-        )
+        return _event_policy(args)
     if args.command == "blocked-terms":
         from aiimage.ops.policy import add_blocked_terms
 
@@ -194,6 +199,22 @@ def run(args: argparse.Namespace) -> Report:
     from aiimage.ops.summary import event_summary
 
     return event_summary(args.tenant_id, args.event_slug)
+
+
+def _event_policy(args: argparse.Namespace) -> Report:
+    from aiimage.ops.policy import event_policy
+
+    styles = None
+    if args.styles is not None:
+        styles = [key.strip() for key in args.styles.split(",") if key.strip()]
+    return event_policy(
+        args.tenant_id,
+        args.event_slug,
+        allow_custom_prompt=args.custom_prompt,
+        allowed_style_keys=styles,
+        enabled=args.enabled,
+        message=args.message,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

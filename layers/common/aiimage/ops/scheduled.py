@@ -6,7 +6,8 @@ the CLI, with the schedule's choices.
   progress is sent on again (bounded: submits go to the DLQ after 5 receives and fail on the
   last, polls stop at `queue_max_polls`); the count is the `AiStuckRequests` metric. The
   same run sweeps the Enhancer's stale quota reservations (`sweep-reservations`, 30
-  minutes): what a killed generate left reserved is refunded and its original deleted;
+  minutes): what a killed generate left reserved is refunded and its original deleted,
+  and sweeps the quarantine (`sweep-quarantine`): direct uploads never consumed;
 - `prune` daily at 02:30 UTC with the retention settings.
 """
 
@@ -36,6 +37,7 @@ def run(event: Mapping[str, Any]) -> Report:
         mode: Mode = "list" if event.get("mode") == "list" else "requeue"
         report = recover_stuck(minutes=minutes, mode=mode)
         _fold(report, _sweep(pretend=mode == "list"))
+        _fold(report, _sweep_quarantine(pretend=mode == "list"))
     elif command == "sweep-reservations":
         from aiimage.ops.reservations import sweep_reservations
 
@@ -60,9 +62,17 @@ def _sweep(*, pretend: bool) -> Report:
     return report
 
 
+def _sweep_quarantine(*, pretend: bool) -> Report:
+    from aiimage.ops.quarantine import sweep_quarantine
+
+    report = sweep_quarantine(pretend=pretend)
+    _log(report)
+    return report
+
+
 def _fold(report: Report, sweep: Report) -> None:
-    """The sweep rides on the recover-stuck schedule (no schedule of its own in the
-    template): its failures fail the run (the Errors alarm), its summary is the note."""
+    """The sweeps ride on the recover-stuck schedule (no schedule of their own in the
+    template): their failures fail the run (the Errors alarm), their summaries the note."""
     report.failed += sweep.failed
     report.note = sweep.summary() if report.note is None else f"{report.note}; {sweep.summary()}"
 
