@@ -1,12 +1,27 @@
-"""A Replicate emulator: the predictions API (create with `Prefer: wait`, get, cancel) and
-files, answering with real images from the local enhancer, with fault injection.
+"""A Replicate emulator: the predictions API (create with `Prefer: wait`, get, cancel, list),
+model predictions, model versions and files, answering with real images from the local
+enhancer, with fault injection. It serves every endpoint the official `replicate` client
+(1.0.7) calls in our flows, and tests/contract drives it with that client.
 
 Runs are asyncio tasks on the server's loop: `starting` → `processing` (for
 `processing_seconds`, then the image work in a thread) → `succeeded`, `failed` or
 `canceled`. Outputs are served without auth at `/v1/__outputs/{id}.png`, as
-replicate.delivery serves them. Create requests are recorded on `app.state.requests`, and
-every `/v1` request's method and path on `app.state.received` (on arrival, before any fault).
-A prediction names its `model` (`owner/name`) and, on terminal states only, carries
+replicate.delivery serves them. A `Prefer: wait` whose run finishes in time answers 201 with
+the output; `app.state.finished_wait` says in which state: `succeeded` (the default, with its
+metrics) or `processing` (output filled, no metrics yet), as the real API often answers
+because the run is marked terminal just after the answer leaves.
+
+Requests are validated as the API does, with its problem+json (`title`, `detail`, `status`;
+an input error adds `invalid_fields`): a create names `version` (or is posted to
+`/v1/models/{owner}/{name}/predictions`, which runs the model's latest version) and an
+`input` object valid against the version's schema. Predictions carry `urls.get`,
+`urls.cancel` and `urls.web` (`urls.stream` when the create asked for `stream`); files carry
+`etag`, `checksums` and `expires_at`; `GET /v1/predictions` pages newest first with `next`
+and `previous` cursors (`app.state.page_size` per page, 100 by default).
+
+Create requests are recorded on `app.state.requests` (reduced) and `app.state.wire` (as sent),
+and every `/v1` request's method and path on `app.state.received` (on arrival, before any
+fault). A prediction names its `model` (`owner/name`) and, on terminal states only, carries
 `metrics.predict_time` and `metrics.total_time`, which Replicate bills by; tests script
 `app.state.predict_time` (see `PredictTime`) to know each run's exact cost.
 
@@ -35,7 +50,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -58,6 +73,10 @@ FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 PREFER_WAIT = re.compile(r"^wait(=([1-9]|[1-9][0-9]|60))?$")
 FILE_PATH = re.compile(r"^/v1/files/([a-z0-9]+)(/download)?$")
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
+PAGE_SIZE = 100  # the API's page of `GET /v1/predictions`
+FILE_LIFETIME = timedelta(hours=24)  # uploaded files expire a day after their upload
+COG_VERSION = "0.9.4"
+WEB_URL = "https://replicate.com/p/{id}"
 DEFAULT_FAILURE = "Prediction failed: the model raised an exception"
 WEBHOOK_ATTEMPTS = 4
 WEBHOOK_BACKOFF_SECONDS = 0.2
@@ -133,6 +152,7 @@ _GFPGAN = KnownModel("tencentarc/gfpgan", GfpganInput)
 _CODEFORMER = KnownModel("sczhou/codeformer", CodeformerInput)
 
 # Versions seen in public use (providers.md §2.9); Replicate runs any of a model's versions.
+# The first version of each model is its latest: what a model prediction runs.
 VERSIONS: dict[str, KnownModel] = {
     "42fed1c4974146d4d2414e2be2c5277c7fcf05fcc3a73abf41610695738c1d7b": _REAL_ESRGAN,
     "f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa": _REAL_ESRGAN,
@@ -145,11 +165,30 @@ VERSIONS: dict[str, KnownModel] = {
 }
 
 
+LATEST: dict[str, str] = {}
+for _version, _model in VERSIONS.items():
+    LATEST.setdefault(_model.name, _version)
+
+
 class CreatePrediction(BaseModel):
-    version: str
-    input: dict[str, Any]
+    # Checked by the route, not by FastAPI, to answer in Replicate's words and shapes.
+    version: Any = None
+    input: Any = None
     webhook: str | None = None
     webhook_events_filter: list[str] | None = None
+    stream: bool | None = None
+
+
+def _input_problem(field: str, kind: str, description: str) -> EmulatorError:
+    """Replicate's input validation error: a `- field: description` line per field."""
+    return EmulatorError(
+        problem(
+            422,
+            f"- {field}: {description}\n",
+            title="Input validation failed",
+            invalid_fields=[{"type": kind, "field": field, "description": description}],
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +202,16 @@ class CreateRecord:
     prefer: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """A create as it arrived: for comparing clients field by field."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
 @dataclass(slots=True)
 class Job:
     id: str
@@ -174,6 +223,7 @@ class Job:
     fail_with: str | None
     webhook: str | None = None
     webhook_events: frozenset[str] = frozenset()
+    stream: bool = False
     status: str = "starting"
     output: str | None = None
     error: str | None = None
@@ -204,6 +254,13 @@ class Job:
 
     def as_json(self, scripted: PredictTime = None) -> dict[str, Any]:
         prediction_url = f"{self.base_url}/v1/predictions/{self.id}"
+        urls = {
+            "get": prediction_url,
+            "cancel": f"{prediction_url}/cancel",
+            "web": WEB_URL.format(id=self.id),
+        }
+        if self.stream:
+            urls["stream"] = f"{self.base_url}/v1/streams/{self.id}"  # not served here
         return {
             "id": self.id,
             "model": self.model.name,
@@ -218,8 +275,13 @@ class Job:
             "started_at": _timestamp(self.started_at),
             "completed_at": _timestamp(self.completed_at),
             "metrics": self.metrics(scripted),
-            "urls": {"get": prediction_url, "cancel": f"{prediction_url}/cancel"},
+            "urls": urls,
         }
+
+    def as_processing_json(self) -> dict[str, Any]:
+        """A finished run as a `Prefer: wait` answers it before the run is marked terminal:
+        `processing`, the output filled, no completion time and no metrics yet."""
+        return {**self.as_json(), "status": "processing", "completed_at": None, "metrics": {}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +377,8 @@ def run_model(model_input: ModelInput, data: bytes) -> bytes:
 
 def sign_webhook(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
     """Replicate's `webhook-signature` value for a body (Standard Webhooks, `v1`)."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+    # Padded as the Standard Webhooks libraries pad: Replicate's keys may come without `=`.
+    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
@@ -360,7 +423,7 @@ class ReplicateEmulator:
         fault = self.faults.take(path)
         if fault is not None and fault.kind == "failed":
             request.state.fault = fault  # the create route ends its prediction as failed
-        created = request.method == "POST" and path == "/v1/predictions"
+        created = request.method == "POST" and path.endswith("/predictions")
         answers = FAULT_ANSWERS_TO_CREATE if created else FAULT_ANSWERS
         return await answer(fault, answers, lambda: call_next(request))
 
@@ -469,23 +532,65 @@ class ReplicateEmulator:
         request: Request,
         prefer: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
+        if not isinstance(body.version, str) or not body.version:
+            detail = "A version is required: pass `version`, or create the prediction at "
+            detail += "/v1/models/{owner}/{name}/predictions"
+            raise EmulatorError(problem(422, detail, title="Invalid version or not permitted"))
         version = body.version.rpartition(":")[2]  # "owner/name:<id>" is accepted too
         model = VERSIONS.get(version)
         if model is None:
             detail = "Invalid version or not permitted"
             raise EmulatorError(problem(422, detail, title="Invalid version"))
-        try:
-            model_input = model.schema.model_validate(body.input)
-        except PydanticValidationError as exc:
-            detail = "; ".join(
-                f"input.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        return await self.create(model, version, body, request, prefer)
+
+    async def create_model_prediction(
+        self,
+        owner: str,
+        name: str,
+        body: CreatePrediction,
+        request: Request,
+        prefer: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        version = LATEST.get(f"{owner}/{name}")
+        if version is None:
+            raise EmulatorError(problem(404, "The requested resource could not be found"))
+        return await self.create(VERSIONS[version], version, body, request, prefer)
+
+    def validated_input(self, model: KnownModel, raw: Any) -> ModelInput:
+        if raw is None:
+            raise _input_problem("input", "required", "Input is required")
+        if not isinstance(raw, dict):
+            given = type(raw).__name__
+            raise _input_problem(
+                "input", "invalid_type", f"Invalid type. Expected: object, given: {given}"
             )
-            raise EmulatorError(problem(422, detail, title="Input validation failed")) from exc
+        try:
+            return model.schema.model_validate(raw)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(["input", *map(str, first["loc"])])
+            raise _input_problem(field, str(first["type"]), str(first["msg"])) from exc
+
+    async def create(
+        self,
+        model: KnownModel,
+        version: str,
+        body: CreatePrediction,
+        request: Request,
+        prefer: str | None,
+    ) -> JSONResponse:
+        model_input = self.validated_input(model, body.input)
+        raw_input: dict[str, Any] = body.input
         ref = model_input.image_ref
         source = self.image_source(model_input, request)
-        recorded = {**body.input, model_input.image_field: f"<{source}>"}
+        recorded = {**raw_input, model_input.image_field: f"<{source}>"}
         self.app.state.requests.append(
             CreateRecord(version, recorded, source, "data:" if source == "data" else ref, prefer)
+        )
+        self.app.state.wire.append(
+            WireRequest(
+                request.method, request.url.path, dict(request.headers), await request.json()
+            )
         )
         fault: Fault | None = getattr(request.state, "fault", None)
         job = Job(
@@ -493,23 +598,27 @@ class ReplicateEmulator:
             model=model,
             version=version,
             input=model_input,
-            raw_input=body.input,
+            raw_input=raw_input,
             base_url=str(request.base_url).rstrip("/"),
             fail_with=(fault.message or DEFAULT_FAILURE) if fault else None,
             webhook=body.webhook,
             webhook_events=frozenset(body.webhook_events_filter or ()),
+            stream=bool(body.stream),
         )
         self.jobs[job.id] = job
         job.task = asyncio.create_task(self.run(job, source, ref))
         self.tasks.add(job.task)
         job.task.add_done_callback(self.tasks.discard)
         headers: dict[str, str] = {}
-        if prefer is not None and (match := PREFER_WAIT.match(prefer.strip())):
-            wait = int(match.group(2) or 60)
-            headers["Preference-Applied"] = "wait"
-            # Unfinished after `wait` seconds: answer with the run still going; clients poll.
-            await asyncio.wait({job.task}, timeout=wait)
-        return JSONResponse(self.prediction_json(job), status_code=201, headers=headers)
+        if prefer is None or not (match := PREFER_WAIT.match(prefer.strip())):
+            return JSONResponse(self.prediction_json(job), status_code=201)
+        headers["Preference-Applied"] = "wait"
+        # Unfinished after `wait` seconds: answer with the run still going; clients poll.
+        await asyncio.wait({job.task}, timeout=int(match.group(2) or 60))
+        answered = self.prediction_json(job)
+        if job.status == "succeeded" and self.app.state.finished_wait == "processing":
+            answered = job.as_processing_json()
+        return JSONResponse(answered, status_code=201, headers=headers)
 
     async def default_webhook_secret(self) -> dict[str, str]:
         return {"key": self.secret}
@@ -520,6 +629,39 @@ class ReplicateEmulator:
 
     async def get_prediction(self, prediction_id: str) -> dict[str, Any]:
         return self.prediction_json(self.find(prediction_id))
+
+    async def list_predictions(self, request: Request, cursor: str | None = None) -> dict[str, Any]:
+        """Newest first, a page at a time; the cursors are opaque to clients (an offset)."""
+        offset = int(cursor) if cursor is not None and cursor.isdigit() else 0
+        size: int = self.app.state.page_size
+        newest = sorted(self.jobs.values(), key=lambda job: job.created_at, reverse=True)
+        page = newest[offset : offset + size]
+        base = f"{str(request.base_url).rstrip('/')}/v1/predictions?cursor="
+        following = offset + size < len(newest)
+        return {
+            "previous": f"{base}{max(offset - size, 0)}" if offset > 0 else None,
+            "next": f"{base}{offset + size}" if following else None,
+            "results": [self.prediction_json(job) for job in page],
+        }
+
+    async def get_version(self, owner: str, name: str, version_id: str) -> dict[str, Any]:
+        model = VERSIONS.get(version_id)
+        if model is None or model.name != f"{owner}/{name}":
+            raise EmulatorError(problem(404, "The requested resource could not be found"))
+        return {
+            "id": version_id,
+            "created_at": "2023-01-01T00:00:00.000000Z",
+            "cog_version": COG_VERSION,
+            "openapi_schema": {
+                "openapi": "3.0.2",
+                "components": {
+                    "schemas": {
+                        "Input": model.schema.model_json_schema(),
+                        "Output": {"type": "string", "format": "uri"},
+                    }
+                },
+            },
+        }
 
     async def cancel_prediction(self, prediction_id: str) -> dict[str, Any]:
         job = self.find(prediction_id)
@@ -577,6 +719,9 @@ def create_app(
     app.state.webhooks = []  # (prediction id, HTTP status or error) per delivery attempt
     app.state.received = []
     app.state.predict_time = None  # see PredictTime: tests script it for exact costs
+    app.state.finished_wait = "succeeded"  # or "processing": see the module docstring
+    app.state.page_size = PAGE_SIZE
+    app.state.wire = []  # WireRequest per create: what a client sent, headers and all
     emulator = ReplicateEmulator(
         app, faults, api_token=api_token, processing_seconds=processing_seconds, secret=secret
     )
@@ -585,6 +730,13 @@ def create_app(
     app.exception_handler(RequestValidationError)(emulator.on_invalid_body)
     app.middleware("http")(emulator.inject_faults)
     app.post("/v1/predictions", status_code=201, dependencies=auth)(emulator.create_prediction)
+    app.get("/v1/predictions", dependencies=auth)(emulator.list_predictions)
+    app.post("/v1/models/{owner}/{name}/predictions", status_code=201, dependencies=auth)(
+        emulator.create_model_prediction
+    )
+    app.get("/v1/models/{owner}/{name}/versions/{version_id}", dependencies=auth)(
+        emulator.get_version
+    )
     app.get("/v1/webhooks/default/secret", dependencies=auth)(emulator.default_webhook_secret)
     app.get("/v1/predictions/{prediction_id}", dependencies=auth)(emulator.get_prediction)
     app.post("/v1/predictions/{prediction_id}/cancel", dependencies=auth)(
@@ -599,13 +751,17 @@ def create_app(
 
 
 def _file_json(stored: StoredFile, base_url: str) -> dict[str, Any]:
+    md5 = hashlib.md5(stored.data, usedforsecurity=False).hexdigest()
     return {
         "id": stored.id,
         "name": stored.name,
         "content_type": stored.content_type,
         "size": len(stored.data),
+        "etag": md5,
+        "checksums": {"sha256": hashlib.sha256(stored.data).hexdigest(), "md5": md5},
         "metadata": {},
         "created_at": _timestamp(stored.created_at),
+        "expires_at": _timestamp(stored.created_at + FILE_LIFETIME),
         "urls": {"get": f"{base_url}/v1/files/{stored.id}"},
     }
 

@@ -30,6 +30,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.outputs import OutputPolicy
 from aiimage.providers.replicate import MODELS, ReplicateProvider, map_error
 from aiimage.providers.transport import TIMEOUT_CODE
 from infra.emulators.replicate import MISSING, CreateRecord, PredictTime, create_app
@@ -57,6 +58,11 @@ class Emulator(provider_emulators.Emulator):
         self.app.state.requests.clear()
         self.app.state.received.clear()
         self.app.state.predict_time = None
+        self.app.state.finished_wait = "succeeded"
+
+    def answer_finished_waits_as_processing(self) -> None:
+        """A wait that finishes answers `processing` with the output, as the API often does."""
+        self.app.state.finished_wait = "processing"
 
     def script_predict_time(self, seconds: PredictTime) -> None:
         self.app.state.predict_time = seconds
@@ -108,7 +114,7 @@ def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
             *,
             token: str = TOKEN,
             max_retries: int = 2,
-            hosts: frozenset[str] = frozenset({"127.0.0.1"}),
+            outputs: OutputPolicy | None = None,
             downloader: httpx.Client | None = None,
         ) -> ReplicateProvider:
             wire = transport(
@@ -120,7 +126,10 @@ def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
                 max_retries=max_retries,
             )
             provider = ReplicateProvider(
-                transport=wire, allowed_output_hosts=hosts, downloader=downloader
+                transport=wire,
+                # The emulator serves its outputs on its own (loopback) origin.
+                outputs=outputs or OutputPolicy.of(emulator.url, allow_loopback=True),
+                downloader=downloader,
             )
             return made.enter_context(closing(provider))
 
@@ -258,6 +267,34 @@ def test_prefer_wait_is_the_callers_wait_within_replicates_bounds(
 
     assert outcome.status == "succeeded"
     assert emulator.creates[0].prefer == header
+
+
+def test_a_wait_answered_processing_with_its_output_is_done_without_a_poll(
+    provider: ReplicateProvider, emulator: Emulator
+) -> None:
+    # The API marks the run terminal just after `Prefer: wait` answers: 201 `processing`
+    # with `output` filled, which the official client (replicate.run) takes as done.
+    emulator.answer_finished_waits_as_processing()
+
+    outcome = provider.submit(request(scale=2))
+
+    assert size_of(outcome) == (96, 64)
+    assert emulator.received("POST", "/predictions") == 1
+    polls = [r for r in emulator.app.state.received if r.startswith("GET /v1/predictions")]
+    assert polls == []
+    # No metric before the terminal state: the model's estimate (4,500 micro-USD), never 0.
+    assert (outcome.cost_micros, outcome.metrics) == (4_500, {})
+
+
+def test_a_wait_answered_processing_without_output_is_pending(
+    make_provider: ProviderFactory, slow_emulator: Emulator
+) -> None:
+    slow_emulator.answer_finished_waits_as_processing()
+    provider = make_provider(slow_emulator)
+
+    submitted = provider.submit(request(scale=2, wait_seconds=1))
+
+    assert (submitted.status, submitted.cost_micros) == ("pending", None)
 
 
 def test_a_slow_run_is_pending_then_polled_to_success(
@@ -402,21 +439,23 @@ def test_an_output_over_the_size_cap_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("host", "allowed"),
+    ("url", "allowed"),
     [
-        ("replicate.delivery", True),
-        ("pbxt.replicate.delivery", True),
-        ("replicate.delivery.evil.example", False),
-        ("evilreplicate.delivery", False),
-        ("169.254.169.254", False),
+        ("https://replicate.delivery/x.png", True),
+        ("https://pbxt.replicate.delivery/x.png", True),
+        ("https://replicate.delivery:8443/x.png", False),  # the port is part of the origin
+        ("http://replicate.delivery/x.png", False),  # and so is the scheme
+        ("https://replicate.delivery.evil.example/x.png", False),
+        ("https://evilreplicate.delivery/x.png", False),
+        ("http://169.254.169.254/", False),
     ],
 )
 def test_the_output_allow_list_admits_replicate_delivery_and_its_subdomains(
-    host: str, allowed: bool
+    url: str, allowed: bool
 ) -> None:
     provider = ReplicateProvider.from_settings()
     try:
-        assert provider.is_allowed(host) is allowed
+        assert provider.is_allowed(url) is allowed
     finally:
         provider.close()
 

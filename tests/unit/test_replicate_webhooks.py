@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+from standardwebhooks import Webhook
 
 from aiimage.errors import AuthError
-from aiimage.providers.replicate import WEBHOOK_TOLERANCE_SECONDS, verify_webhook
+from aiimage.providers.replicate import WEBHOOK_TOLERANCE_SECONDS, WebhookSecret, verify_webhook
 from infra.emulators.replicate import sign_webhook
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -61,3 +64,39 @@ def test_refused(case: str, sent_headers: dict[str, str], body: bytes) -> None:
     with pytest.raises(AuthError) as refused:
         verify_webhook(SECRET, sent_headers, body, now=NOW)
     assert refused.value.code == "invalid_webhook_signature", case
+
+
+# --- the secret as Replicate hands it out (`GET /v1/webhooks/default/secret`) ---------------
+
+# 32 bytes are 44 base64 characters ending in one `=`: without it, the form the official
+# library accepts by padding it back (standardwebhooks' Webhook.__init__).
+UNPADDED = "whsec_" + base64.b64encode(b"unpadded-secret-of-thirty-two-b!").decode().rstrip("=")
+
+
+def test_an_unpadded_secret_verifies_as_the_official_library_signs() -> None:
+    assert not UNPADDED.endswith("=")
+    stamp = datetime.fromtimestamp(NOW, UTC)
+    signed = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": Webhook(UNPADDED).sign("msg_1", stamp, BODY),
+    }
+
+    verify_webhook(UNPADDED, signed, BODY, now=NOW)
+    with pytest.raises(AuthError):
+        verify_webhook(UNPADDED, signed, BODY + b" ", now=NOW)
+
+
+@pytest.mark.parametrize("key", [SECRET, UNPADDED, "whsec_" + "A" * 43])
+def test_the_secret_model_takes_padded_and_unpadded_keys(key: str) -> None:
+    assert WebhookSecret(key=key).key == key
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "whsec_", "A" * 44, "whsec_" + "A" * 5, "whsec_AAAA AAAA", "whsec_A=AA", "whsec_AA==="],
+)
+def test_the_secret_model_refuses_what_is_no_base64_key(key: str) -> None:
+    # `A` * 5 is one character past a 4-character group: no padding can make it base64.
+    with pytest.raises(ValidationError):
+        WebhookSecret(key=key)

@@ -16,18 +16,20 @@ the metric the model's estimate stands, never 0. An `aborted` run never started:
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError
 
 from aiimage.credentials import replicate_api_token
 from aiimage.errors import AuthError, ConfigurationError
@@ -145,7 +147,14 @@ class Prediction(_Wire):
 
 
 class WebhookSecret(_Wire):
-    key: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$")
+    # Base64 with or without its `=` padding, as the Standard Webhooks libraries take it.
+    key: str = Field(pattern=r"^whsec_[A-Za-z0-9+/]+={0,2}$")
+
+    @field_validator("key")
+    @classmethod
+    def _decodes(cls, key: str) -> str:
+        _signer(key)  # a length no padding can make base64 (4n + 1) is no key
+        return key
 
 
 class _FileUrls(_Wire):
@@ -243,7 +252,7 @@ class ReplicateProvider(OutputDownloadingProvider):
             # Connect fast; wait for the read as long as the provider holds the request.
             timeout=httpx.Timeout(wait + WAIT_MARGIN_SECONDS, connect=5.0),
         )
-        return self._outcome(response)
+        return self._outcome(response, waited=True)
 
     def poll(self, job_id: str) -> Outcome:
         response = self._transport.request(
@@ -320,14 +329,17 @@ class ReplicateProvider(OutputDownloadingProvider):
 
     # --- output ----------------------------------------------------------------------------
 
-    def _outcome(self, response: httpx.Response) -> Outcome:
-        return self._outcome_of(response.content)
+    def _outcome(self, response: httpx.Response, *, waited: bool = False) -> Outcome:
+        return self._outcome_of(response.content, waited=waited)
 
-    def _outcome_of(self, content: bytes) -> Outcome:
+    def _outcome_of(self, content: bytes, *, waited: bool = False) -> Outcome:
+        """`waited`: the answer to a `Prefer: wait` create (see `_finished_by_wait`)."""
         try:
             prediction = Prediction.model_validate_json(content)
         except PydanticValidationError as exc:
             raise ProviderUnavailableError("The image provider sent a malformed answer") from exc
+        if waited:
+            prediction = _finished_by_wait(prediction)
         if prediction.status in ("starting", "processing"):
             # File outputs can appear before the run ends; only a terminal state is final.
             return Outcome.pending(prediction.id)
@@ -359,6 +371,16 @@ class ReplicateProvider(OutputDownloadingProvider):
         )
 
 
+def _finished_by_wait(prediction: Prediction) -> Prediction:
+    """A `Prefer: wait` answer of `processing` with the output filled is a finished run: the
+    API answers before it marks the run terminal. The official client takes it as done
+    (`replicate.run`: any state but `starting`), and so do we, without a poll; it has no
+    metrics yet, so it is billed at the model's estimate."""
+    if prediction.status == "processing" and _first_output(prediction.output) is not None:
+        return prediction.model_copy(update={"status": "succeeded"})
+    return prediction
+
+
 def _cost_micros(prediction: Prediction, predict_time: float | None) -> int | None:
     """What a terminal prediction cost: `predict_time` on its model's hardware (the
     model's estimate when the metric is missing, never 0); None for one never billed."""
@@ -379,8 +401,12 @@ def _first_output(output: Any) -> str | None:
 def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: float) -> None:
     """Replicate's webhook signature (Standard Webhooks): HMAC-SHA256 keyed with the
     base64-decoded secret over `{webhook-id}.{webhook-timestamp}.{raw body}`, compared with
-    every `v1,<base64>` entry of `webhook-signature`; the timestamp must lie within
-    `WEBHOOK_TOLERANCE_SECONDS` of `now`, so a captured webhook cannot be replayed later."""
+    every entry of `webhook-signature`; the timestamp must lie within
+    `WEBHOOK_TOLERANCE_SECONDS` of `now`, so a captured webhook cannot be replayed later.
+
+    The key and the signature come from the official `standardwebhooks` library (it pads an
+    unpadded secret). Its `verify` reads the wall clock itself, so the timestamp is checked
+    here against `now`, with its tolerance (5 minutes, both ends inclusive)."""
     webhook_id = headers.get("webhook-id", "")
     timestamp = headers.get("webhook-timestamp", "")
     signatures = headers.get("webhook-signature", "")
@@ -388,11 +414,15 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now:
         raise AuthError("The webhook is not signed", code="invalid_webhook_signature")
     if abs(now - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
         raise AuthError("The webhook is too old or too new", code="invalid_webhook_signature")
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    offered = (entry.partition(",") for entry in signatures.split())
-    if not any(
-        version == "v1" and hmac.compare_digest(expected, value) for version, _, value in offered
-    ):
+    signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+    expected = _signer(secret).sign(webhook_id, signed_at, body).encode()
+    if not any(hmac.compare_digest(expected, entry.encode()) for entry in signatures.split()):
         raise AuthError("The webhook signature does not match", code="invalid_webhook_signature")
+
+
+def _signer(secret: str) -> Webhook:
+    """The Standard Webhooks signer of a `whsec_` secret; ValueError for one that is no key."""
+    try:
+        return Webhook(secret)
+    except (ValueError, EmptyWebhookSecretError) as exc:  # binascii.Error is a ValueError
+        raise ValueError("The webhook secret is not a base64 key") from exc
