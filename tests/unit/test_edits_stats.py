@@ -18,12 +18,13 @@ from ai_edits_api.app import app
 from aiimage import aws
 from aiimage.edits import abuse, admission, request_store, runner, stats
 from aiimage.edits.abuse import AbuseBlockedError
-from aiimage.edits.admission import Actor, EditCreate, PromptBlockedError
+from aiimage.edits.admission import Actor, EditCreate
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest, GuestLimits
 from aiimage.observability import logger
 from aiimage.providers.base import Outcome
+from aiimage.safety import PromptBlockedError
 from infra.seed_edits import DemoCatalog, seed_demo
 from tests.conftest import TEST_ENV, make_token
 from tests.functional.enhancer_support import jpeg
