@@ -2,13 +2,17 @@
 submits with a webhook URL, the Replicate emulator runs the prediction and POSTs the signed
 terminal event to the Magic Edits app served on loopback, and the request finishes through
 the same persistence path as a poll, with zero status calls. Forged, stale and replayed
-webhooks change nothing."""
+webhooks change nothing; a webhook's output is fetched only after its prediction matched a
+request of ours, and a webhook id is acted on once (issue 15, finding 4)."""
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -165,3 +169,127 @@ def test_forged_stale_and_replayed_webhooks_change_nothing(
     assert replay.json()["data"]["completed"] == 0
     assert load(demo, request_id).status == "succeeded"
     assert len(budget_store().ledger(demo.tenant_id)) == 1
+
+
+# --- issue 15, finding 4: match before fetch, webhook ids once ------------------------------
+
+
+@pytest.fixture
+def quiet(demo: DemoCatalog, settings_env: Callable[..., None]) -> DemoCatalog:
+    """Submits without a webhook URL: the emulator delivers nothing, the tests do."""
+    settings_env(PUBLIC_BASE_URL="")
+    return demo
+
+
+def processing(demo: DemoCatalog) -> tuple[str, str]:
+    """A request submitted and still processing: its id and its prediction's."""
+    request_id = create(demo)
+    assert run("EDITS_QUEUE_URL", submit_worker) == 1
+    submitted = load(demo, request_id)
+    assert submitted.status == "processing"
+    return request_id, str(submitted.provider_job_id)
+
+
+def prediction(emulator: FastAPI, job_id: str) -> bytes:
+    """The emulator's finished prediction, as its webhook would carry it."""
+    deadline = time.monotonic() + EVENT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        answer = httpx.get(
+            f"{emulator.state.url}/v1/predictions/{job_id}",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
+        if answer.json()["status"] == "succeeded":
+            return answer.content
+        time.sleep(0.1)
+    pytest.fail(f"the emulator did not finish {job_id}")
+
+
+def signed(emulator: FastAPI, body: bytes, webhook_id: str) -> dict[str, str]:
+    now = str(int(time.time()))
+    return {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": now,
+        "webhook-signature": replicate.sign_webhook(
+            emulator.state.webhook_secret, webhook_id, now, body
+        ),
+    }
+
+
+def output_fetches(emulator: FastAPI) -> int:
+    return sum(line.startswith("GET /v1/__outputs/") for line in emulator.state.received)
+
+
+def test_a_signed_webhook_for_a_prediction_not_ours_fetches_nothing(
+    quiet: DemoCatalog, emulator: FastAPI, public_api: str
+) -> None:
+    output = f"{emulator.state.url}/v1/__outputs/p_not_ours.png"  # an allowed origin
+    body = json.dumps({"id": "p_not_ours", "status": "succeeded", "output": output}).encode()
+    answer = httpx.post(
+        f"{public_api}/api/v1/webhooks/replicate",
+        content=body,
+        headers=signed(emulator, body, "msg_not_ours"),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["completed"] == 0
+    assert output_fetches(emulator) == 0  # no connection for a prediction we never made
+
+
+def test_a_webhook_naming_another_loopback_port_connects_nowhere(
+    quiet: DemoCatalog, emulator: FastAPI, public_api: str
+) -> None:
+    # The finding: `http://127.0.0.1:<port>/evil.png`, the emulator's host on another port.
+    request_id, job_id = processing(quiet)
+    with socket.create_server(("127.0.0.1", 0)) as evil:
+        evil.setblocking(False)
+        url = f"http://127.0.0.1:{evil.getsockname()[1]}/evil.png"
+        body = json.dumps({"id": job_id, "status": "succeeded", "output": url}).encode()
+        headers = signed(emulator, body, "msg_evil")
+        for _ in range(2):  # refused twice: a refusal releases its webhook id
+            answer = httpx.post(
+                f"{public_api}/api/v1/webhooks/replicate", content=body, headers=headers
+            )
+            assert answer.status_code == 502, answer.text
+            assert answer.json()["error"]["type"] == "server_error"
+        with pytest.raises(BlockingIOError):
+            evil.accept()  # nobody ever connected
+    assert load(quiet, request_id).status == "processing"
+
+
+def test_a_replayed_webhook_id_is_acknowledged_and_nothing_is_done_twice(
+    quiet: DemoCatalog, emulator: FastAPI, public_api: str
+) -> None:
+    request_id, job_id = processing(quiet)
+    body = prediction(emulator, job_id)
+    headers = signed(emulator, body, "msg_genuine")
+    url = f"{public_api}/api/v1/webhooks/replicate"
+    first = httpx.post(url, content=body, headers=headers)
+    replay = httpx.post(url, content=body, headers=headers)
+    assert (first.status_code, first.json()["data"]["completed"]) == (200, 1)
+    assert (replay.status_code, replay.json()["data"]["completed"]) == (200, 0)
+    assert load(quiet, request_id).status == "succeeded"
+    assert output_fetches(emulator) == 1
+    assert len(budget_store().ledger(quiet.tenant_id)) == 1
+
+
+def test_concurrent_duplicates_of_one_webhook_id_are_processed_once(
+    quiet: DemoCatalog, emulator: FastAPI, public_api: str
+) -> None:
+    request_id, job_id = processing(quiet)
+    body = prediction(emulator, job_id)
+    headers = signed(emulator, body, "msg_duplicated")
+    url = f"{public_api}/api/v1/webhooks/replicate"
+    copies = 8
+    start = threading.Barrier(copies)
+
+    def deliver(_: int) -> httpx.Response:
+        start.wait()
+        return httpx.post(url, content=body, headers=headers, timeout=EVENT_WAIT_SECONDS)
+
+    with ThreadPoolExecutor(copies) as pool:
+        answers = list(pool.map(deliver, range(copies)))
+    assert [a.status_code for a in answers] == [200] * copies
+    assert sum(a.json()["data"]["completed"] for a in answers) == 1
+    assert output_fetches(emulator) == 1
+    assert load(quiet, request_id).status == "succeeded"
+    assert len(budget_store().ledger(quiet.tenant_id)) == 1

@@ -41,7 +41,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.outputs import OutputDownloadingProvider
+from aiimage.providers.outputs import OutputDownloadingProvider, OutputPolicy
 from aiimage.providers.params import GenerationParams
 from aiimage.providers.transport import ProviderTransport
 from infra.emulators import replicate as replicate_emulator
@@ -69,7 +69,7 @@ class Case:
     api_path: str  # the emulator's API prefix (the client's base URL is url + api_path)
     submit_path: str  # what a submit's path contains (faults are aimed at it)
     model: str
-    make: Callable[[ProviderTransport, frozenset[str]], Client]
+    make: Callable[[ProviderTransport, OutputPolicy], Client]
     map_error: Callable[..., Any]
     # The settings that make `registry` build this client against the emulator at `url`,
     # its key read from the SSM parameter named `param`.
@@ -107,8 +107,8 @@ CASES = [
         api_path="/v1",
         submit_path="/predictions",
         model="nightmareai/real-esrgan",
-        make=lambda wire, hosts: replicate_client.ReplicateProvider(
-            transport=wire, allowed_output_hosts=hosts
+        make=lambda wire, outputs: replicate_client.ReplicateProvider(
+            transport=wire, outputs=outputs
         ),
         map_error=replicate_client.map_error,
         settings=lambda url, param: {
@@ -121,9 +121,7 @@ CASES = [
         api_path="/v1",
         submit_path="/v1",
         model="runware:101@1",
-        make=lambda wire, hosts: runware_client.RunwareProvider(
-            transport=wire, allowed_output_hosts=hosts
-        ),
+        make=lambda wire, outputs: runware_client.RunwareProvider(transport=wire, outputs=outputs),
         map_error=runware_client.map_error,
         settings=lambda url, param: {
             "RUNWARE_API_KEY_PARAM": param,
@@ -201,7 +199,7 @@ def make_client(case: Case, emulator: Emulator, sleep: RecordingSleep) -> Iterat
     with ExitStack() as made:
 
         def make(
-            *, token: Token = lambda: SecretStr(TOKEN), hosts: frozenset[str] | None = None
+            *, token: Token = lambda: SecretStr(TOKEN), outputs: OutputPolicy | None = None
         ) -> Client:
             wire = ProviderTransport(
                 provider=case.name,
@@ -212,7 +210,8 @@ def make_client(case: Case, emulator: Emulator, sleep: RecordingSleep) -> Iterat
                 map_error=case.map_error,
                 sleep=sleep,
             )
-            client = case.make(wire, hosts if hosts is not None else frozenset({"127.0.0.1"}))
+            # The emulator serves its outputs on its own (loopback) origin.
+            client = case.make(wire, outputs or OutputPolicy.of(emulator.url, allow_loopback=True))
             return made.enter_context(closing(client))
 
         yield make
@@ -460,14 +459,14 @@ def test_every_failure_is_a_provider_error(
 def test_an_output_on_a_host_off_the_allow_list_is_refused(
     case: Case, make_client: ClientFactory, emulator: Emulator
 ) -> None:
-    client = make_client(hosts=frozenset({"outputs.example"}))
+    client = make_client(outputs=OutputPolicy.of("https://outputs.example"))
 
     with pytest.raises(ProviderUnavailableError) as caught:
         finished(client, client.submit(case.request()))
 
     assert caught.value.code == "provider_output_refused"
     assert isinstance(client, OutputDownloadingProvider)
-    assert not client.is_allowed("127.0.0.1")
+    assert not client.is_allowed(f"{emulator.url}/__outputs/x.png")
     assert emulator.calls("/__outputs/") == 0  # refused before any request
 
 

@@ -32,6 +32,7 @@ from aiimage.providers.base import (
     ProviderUnavailableError,
 )
 from aiimage.providers.fake import FakeProvider
+from aiimage.providers.outputs import OutputPolicy
 from aiimage.providers.runware import RunwareProvider, map_error, task_uuid_for
 from infra.emulators.runware import COST_PER_IMAGE, TaskRecord, create_app
 from infra.emulators.server import serve_in_thread
@@ -96,14 +97,16 @@ def make_provider(sleep: RecordingSleep) -> Iterator[ProviderFactory]:
             *,
             key: str = KEY,
             max_retries: int = 2,
-            hosts: frozenset[str] = frozenset({"127.0.0.1"}),
+            outputs: OutputPolicy | None = None,
             url: str | None = None,
         ) -> RunwareProvider:
             base_url = url or f"{emulator.url}/v1"
             wire = transport(
                 "runware", base_url, key, map_error=map_error, sleep=sleep, max_retries=max_retries
             )
-            provider = RunwareProvider(transport=wire, allowed_output_hosts=hosts)
+            # The emulator serves its outputs on its own (loopback) origin.
+            outputs = outputs or OutputPolicy.of(emulator.url, allow_loopback=True)
+            provider = RunwareProvider(transport=wire, outputs=outputs)
             return made.enter_context(closing(provider))
 
         yield make
@@ -578,20 +581,23 @@ def test_an_output_over_the_size_cap_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("host", "allowed"),
+    ("url", "allowed"),
     [
-        ("im.runware.ai", True),
-        ("runware.ai", True),
-        ("runware.ai.evil.example", False),
-        ("evilrunware.ai", False),
-        ("169.254.169.254", False),
-        ("api.runware.ai", True),
+        ("https://im.runware.ai/image/x.webp", True),
+        ("https://runware.ai/x.webp", True),
+        ("https://im.runware.ai:443/x.webp", True),
+        ("https://im.runware.ai:8443/x.webp", False),  # the port is part of the origin
+        ("http://im.runware.ai/x.webp", False),  # and so is the scheme
+        ("https://runware.ai.evil.example/x.webp", False),
+        ("https://evilrunware.ai/x.webp", False),
+        ("http://169.254.169.254/", False),
+        ("https://api.runware.ai/v1", True),
     ],
 )
-def test_the_output_allow_list_admits_runware_and_its_subdomains(host: str, allowed: bool) -> None:
+def test_the_output_allow_list_admits_runware_and_its_subdomains(url: str, allowed: bool) -> None:
     provider = RunwareProvider.from_settings()
     try:
-        assert provider.is_allowed(host) is allowed
+        assert provider.is_allowed(url) is allowed
     finally:
         provider.close()
 

@@ -57,6 +57,10 @@ class LogEvent(StrEnum):
     AI_EDIT_MESSAGE_INVALID = "ai_edit_message_invalid"
     AI_EDIT_DISPATCH_DEFERRED = "ai_edit_dispatch_deferred"
     AI_EDIT_WAITING_FOR_CAPACITY = "ai_edit_waiting_for_capacity"
+    # A provider webhook we acknowledge without acting: its task is not ours, or its
+    # webhook id was already processed (a replay or a concurrent duplicate).
+    WEBHOOK_UNMATCHED = "webhook_unmatched"
+    WEBHOOK_REPLAYED = "webhook_replayed"
     PROVIDER_CIRCUIT_OPEN = "provider_circuit_open"
     WATERMARK_UNAVAILABLE = "watermark_unavailable"
     # The seed system's log signals, verbatim: operators search for these texts.

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aiimage.origins import Origin, parse_origins
 from aiimage.singletons import singleton
 
 Stage = Literal["local", "test", "dev", "prod"]
@@ -154,6 +155,11 @@ class Settings(BaseSettings):
     runware_api_key: SecretStr | None = None
     runware_api_key_param: str | None = None
     runware_base_url: str = "https://api.runware.ai/v1"
+    # Where provider outputs may also be downloaded from, beyond each provider's delivery
+    # domain and its API base URL (`aiimage.providers.outputs`): comma-separated origins
+    # `scheme://host[:port]`, `*.` for subdomains (`https://*.cdn.example`). Private,
+    # loopback and link-local addresses stay refused whatever this admits.
+    provider_output_origins: Annotated[tuple[Origin, ...], NoDecode] = ()
     # Runware's completion webhooks are unsigned: a secret token in their URL authenticates
     # them. Used only with PUBLIC_BASE_URL (the address Runware can reach).
     runware_webhook_token: SecretStr | None = None
@@ -228,6 +234,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
+
+    @field_validator("provider_output_origins", mode="before")
+    @classmethod
+    def _parse_output_origins(cls, value: object) -> object:
+        return parse_origins(value)
 
     @field_validator("blocked_terms", mode="before")
     @classmethod

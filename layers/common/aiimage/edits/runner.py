@@ -24,11 +24,10 @@ before running, never reached, failed without a bill) is released.
 
 from __future__ import annotations
 
-import hmac
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +43,6 @@ from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName
 from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import (
     AppError,
-    AuthError,
     CapacityExhaustedError,
     ConfigurationError,
     NotFoundError,
@@ -54,7 +52,6 @@ from aiimage.imaging.validation import sanitize
 from aiimage.limits import spend_ledger
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
-from aiimage.providers import registry
 from aiimage.providers.base import (
     AiImageProvider,
     GenerationRequest,
@@ -251,7 +248,8 @@ def _generation_request(request: EditRequest, provider: ProviderName) -> Generat
 def webhook_url(provider: ProviderName) -> str | None:
     """Where the provider reports a finished task, when the stack is reachable
     (PUBLIC_BASE_URL): Replicate signs its webhooks with the account's secret; Runware's are
-    unsigned, so they need a configured token in the URL. Polling stays the safety net."""
+    unsigned, so they need a configured token in the URL (`aiimage.edits.webhooks` receives
+    them). Polling stays the safety net."""
     base = get_settings().public_base_url
     if base is None:
         return None
@@ -261,37 +259,6 @@ def webhook_url(provider: ProviderName) -> str | None:
     if provider != "runware" or token is None:
         return None
     return f"{base.rstrip('/')}/api/v1/webhooks/runware?token={token.get_secret_value()}"
-
-
-def runware_webhook(token: str, body: bytes) -> int:
-    """A Runware completion webhook: check its token, then finish each reported task;
-    the number of requests it finished."""
-    expected = credentials.runware_webhook_token()
-    if expected is None or not hmac.compare_digest(
-        token.encode(), expected.get_secret_value().encode()
-    ):
-        raise AuthError("Unknown webhook token", code="invalid_webhook_token")
-    outcomes = registry.runware().webhook_outcomes(body)
-    return sum(complete_from_webhook("runware", task, out) for task, out in outcomes.items())
-
-
-def replicate_webhook(headers: Mapping[str, str], body: bytes) -> int:
-    """A Replicate webhook: verify its signature, then finish the prediction's request;
-    1 if it finished one, else 0 (a redelivery, or a prediction that is not ours)."""
-    outcome = registry.replicate().webhook_outcome(headers, body)
-    if outcome.job_id is None:
-        return 0
-    return int(complete_from_webhook("replicate", outcome.job_id, outcome))
-
-
-def complete_from_webhook(provider: ProviderName, task_id: str, outcome: Outcome) -> bool:
-    """Finish the request of a provider task through the same path as a poll. False when
-    there is nothing to do (unknown task, already finished, or not finished yet)."""
-    request = request_store.edit_for_task(provider, task_id)
-    if request is None or request.status != "processing" or outcome.status == "pending":
-        return False
-    advance(request, provider, outcome, polled=False)
-    return True
 
 
 def _fallback_model(provider: ProviderName, request: EditRequest) -> str:

@@ -1,6 +1,6 @@
 """`backfill-storage`: succeeded requests that only have the provider's URL (`provider_url`,
 no `result_key`) get their stored, watermarked copy, as the poll worker stores results:
-the output is fetched only from that provider's allowed output hosts (no SSRF), the event's
+the output is fetched only under that provider's output policy (no SSRF), the event's
 watermark is applied, and the WebP goes to `events/{slug}/ai-edits/{requestId}.webp`.
 The key is recorded with one conditional write (`status = succeeded AND no result_key`), so
 two runs store at most the same object twice and record it once.
@@ -27,6 +27,7 @@ from aiimage.providers import registry
 from aiimage.providers.outputs import (
     MAX_OUTPUT_BYTES,
     OutputDownloadingProvider,
+    OutputPolicy,
     fetch_output,
     output_client,
 )
@@ -36,20 +37,19 @@ from aiimage.settings import get_settings
 Fetcher = Callable[[str, str], bytes]
 
 
-def allowed_output_hosts(provider: str) -> frozenset[str]:
-    """The hosts the provider's own client downloads outputs from."""
+def output_policy(provider: str) -> OutputPolicy:
+    """Where the provider's own client downloads outputs from."""
     client = registry.get_provider(provider)  # type: ignore[arg-type]
     # Providers that answer with the image itself (Workers AI, local) download nothing.
     if isinstance(client, OutputDownloadingProvider):
-        return client.allowed_hosts
-    return frozenset()
+        return client.outputs
+    return OutputPolicy(origins=frozenset())
 
 
 def fetch(url: str, provider: str) -> bytes:
-    with output_client(30.0) as client:
-        data, _ = fetch_output(
-            client, url, allowed_hosts=allowed_output_hosts(provider), max_bytes=MAX_OUTPUT_BYTES
-        )
+    policy = output_policy(provider)
+    with output_client(30.0, policy) as client:
+        data, _ = fetch_output(client, url, policy=policy, max_bytes=MAX_OUTPUT_BYTES)
     return data
 
 

@@ -4,8 +4,10 @@ A create asks Replicate to hold the request open (`Prefer: wait=n`) for as long 
 caller can wait; an unfinished run comes back as a pending job to poll. A create is never
 retried after a read timeout (the run may already be billed), and outputs are downloaded
 at once because Replicate deletes them after an hour. Outputs are fetched only from
-allow-listed hosts (the API answers with URLs; fetching any URL would be an SSRF hole), by a
-separate client that never carries the API token.
+allow-listed origins (the API answers with URLs; fetching any URL would be an SSRF hole), by
+a separate client that never carries the API token (`aiimage.providers.outputs`). A webhook's
+output is fetched only once its prediction matched a request of ours: `webhook_delivery`
+verifies and parses it, and the caller has it `fetched` after the match.
 
 What a run cost is `metrics.predict_time` (reported on terminal states only) times the price
 per second of the model's hardware, priced by the prediction's `model` (`owner/name`; the
@@ -44,12 +46,13 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
+from aiimage.providers.outputs import OutputDownloadingProvider, output_policy
 from aiimage.providers.pricing import replicate_cost_micros
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
-DELIVERY_HOST = "replicate.delivery"
+# Outputs are served from replicate.delivery and its subdomains (pbxt.replicate.delivery).
+DELIVERY_ORIGINS = ("https://replicate.delivery", "https://*.replicate.delivery")
 # Replicate's advice: data URIs up to 256 kB, larger inputs as URLs or uploaded files.
 MAX_DATA_URI_BYTES = 256 * 1024
 MAX_WAIT_SECONDS = 60  # the ceiling of `Prefer: wait=n`
@@ -227,8 +230,10 @@ class ReplicateProvider(OutputDownloadingProvider):
             max_retries=settings.provider_max_retries,
             map_error=map_error,
         )
-        hosts = output_hosts(DELIVERY_HOST, settings.replicate_base_url)
-        return cls(transport=transport, allowed_output_hosts=hosts)
+        outputs = output_policy(
+            *DELIVERY_ORIGINS, base_url=settings.replicate_base_url, settings=settings
+        )
+        return cls(transport=transport, outputs=outputs)
 
     def submit(self, request: GenerationRequest) -> Outcome:
         model = MODELS.get(request.model)
@@ -272,9 +277,10 @@ class ReplicateProvider(OutputDownloadingProvider):
 
     # --- webhooks --------------------------------------------------------------------------
 
-    def webhook_outcome(self, headers: Mapping[str, str], body: bytes) -> Outcome:
-        """The outcome a signed webhook reports (`job_id` is the prediction id); AuthError
-        for a missing, wrong or stale signature, before the body is even parsed."""
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        """What a signed webhook reports, its output not fetched yet (`fetched` does that,
+        once the prediction matched a request of ours); AuthError for a missing, wrong or
+        stale signature, before the body is even parsed."""
         secret = self._webhook_secret()
         try:
             verify_webhook(secret, headers, body, now=time.time())
@@ -284,7 +290,11 @@ class ReplicateProvider(OutputDownloadingProvider):
             if fresh == secret:
                 raise
             verify_webhook(fresh, headers, body, now=time.time())
-        return self._outcome_of(body)
+        return WebhookDelivery(
+            webhook_id=headers["webhook-id"],
+            expires_at=int(headers["webhook-timestamp"]) + WEBHOOK_TOLERANCE_SECONDS,
+            outcome=self._outcome_of(body),
+        )
 
     def _webhook_secret(self, *, refresh: bool = False) -> str:
         """`GET /webhooks/default/secret`, cached per process (one call per cold start)."""
@@ -330,10 +340,11 @@ class ReplicateProvider(OutputDownloadingProvider):
     # --- output ----------------------------------------------------------------------------
 
     def _outcome(self, response: httpx.Response, *, waited: bool = False) -> Outcome:
-        return self._outcome_of(response.content, waited=waited)
+        return self.fetched(self._outcome_of(response.content, waited=waited))
 
     def _outcome_of(self, content: bytes, *, waited: bool = False) -> Outcome:
-        """`waited`: the answer to a `Prefer: wait` create (see `_finished_by_wait`)."""
+        """The prediction's outcome; a success is unfetched (its output URL, no image).
+        `waited`: the answer to a `Prefer: wait` create (see `_finished_by_wait`)."""
         try:
             prediction = Prediction.model_validate_json(content)
         except PydanticValidationError as exc:
@@ -360,14 +371,12 @@ class ReplicateProvider(OutputDownloadingProvider):
                 cost_micros=cost_micros,
                 metrics=metrics,
             )
-        data, content_type = self._download(url)
         return Outcome(
             "succeeded",
-            image=data,
-            content_type=content_type,
             job_id=prediction.id,
             cost_micros=cost_micros,
             metrics=metrics,
+            url=url,
         )
 
 
@@ -396,6 +405,17 @@ def _first_output(output: Any) -> str | None:
 
 
 # --- webhook signatures --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """A verified webhook. `webhook_id` is the same on every retry of one event; its
+    signature is accepted until `expires_at` (epoch seconds), so that is how long a
+    replay must be recognised."""
+
+    webhook_id: str
+    expires_at: int
+    outcome: Outcome  # a success without its image: fetch it after the match
 
 
 def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: float) -> None:

@@ -20,8 +20,10 @@ are scoped per task and may arrive next to data (providers.md §3.1-§3.4, Summa
 - An image Runware flags (`NSFWContent: true`, or a safety error code) is `failed("nsfw")`,
   never downloaded.
 
-Outputs are fetched only from allow-listed hosts (`runware.ai` and its subdomains such as
-`im.runware.ai`), without redirects, capped at 50 MB, by a client that never carries the key.
+Outputs are fetched only from allow-listed origins (`https://runware.ai` and its subdomains
+such as `im.runware.ai`), without redirects, capped at 50 MB, by a client that never carries
+the key (`aiimage.providers.outputs`). A completion webhook's outputs are fetched only after
+their task matched a request of ours: `webhook_outcomes` leaves them unfetched.
 """
 
 from __future__ import annotations
@@ -48,12 +50,13 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.outputs import OutputDownloadingProvider, output_hosts
+from aiimage.providers.outputs import OutputDownloadingProvider, output_policy
 from aiimage.providers.pricing import usd_to_micros
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
-OUTPUT_DOMAIN = "runware.ai"  # im.runware.ai serves results; any subdomain is admitted
+# im.runware.ai serves results; any subdomain of runware.ai is admitted.
+DELIVERY_ORIGINS = ("https://runware.ai", "https://*.runware.ai")
 # Same advice as Replicate's: inline data URIs up to 256 kB, larger inputs uploaded.
 MAX_DATA_URI_BYTES = 256 * 1024
 # An async ack is immediate; the floor keeps a 429 retry possible for a caller in a hurry.
@@ -244,8 +247,10 @@ class RunwareProvider(OutputDownloadingProvider):
             max_retries=settings.provider_max_retries,
             map_error=map_error,
         )
-        hosts = output_hosts(OUTPUT_DOMAIN, settings.runware_base_url)
-        return cls(transport=transport, allowed_output_hosts=hosts)
+        outputs = output_policy(
+            *DELIVERY_ORIGINS, base_url=settings.runware_base_url, settings=settings
+        )
+        return cls(transport=transport, outputs=outputs)
 
     def submit(self, request: GenerationRequest) -> Outcome:
         if request.params.prompt is None or not request.params.prompt.strip():
@@ -270,7 +275,7 @@ class RunwareProvider(OutputDownloadingProvider):
             raise code_error(error.code) or ProviderUnavailableError(
                 details={"providerCode": error.code}
             )
-        return self._result(envelope, task_uuid)
+        return self.fetched(self._result(envelope, task_uuid))
 
     def poll(self, job_id: str) -> Outcome:
         envelope = self._call([{"taskType": "getResponse", "taskUUID": job_id}], idempotent=True)
@@ -284,11 +289,12 @@ class RunwareProvider(OutputDownloadingProvider):
             if _is_quota(error.code):
                 raise _payment_required({"providerCode": error.code})
             return Outcome.failed(_run_error(error), job_id=job_id)
-        return self._result(envelope, job_id)
+        return self.fetched(self._result(envelope, job_id))
 
     def webhook_outcomes(self, body: bytes) -> dict[str, Outcome]:
         """The finished tasks a completion webhook reports (`{"data": [...]}`, one POST per
-        finished item), by task UUID; the result is fetched as for a poll."""
+        finished item), by task UUID, unfetched: `fetched` downloads an output once its
+        task matched a request of ours."""
         envelope = _parse(body)
         if envelope is None:
             raise _malformed()
@@ -364,6 +370,7 @@ class RunwareProvider(OutputDownloadingProvider):
     # --- response --------------------------------------------------------------------------
 
     def _result(self, envelope: Envelope, task_uuid: str) -> Outcome:
+        """The task's outcome; a success is unfetched (its image URL, no image)."""
         items = envelope.items_for(task_uuid)
         finished = next((i for i in items if i.image_url), None)
         if finished is None or not finished.image_url:
@@ -377,12 +384,9 @@ class RunwareProvider(OutputDownloadingProvider):
                 cost_micros=usd_to_micros(finished.cost),
                 metrics={"nsfw": 1.0},
             )
-        data, content_type = self._download(finished.image_url)
         metrics = {"nsfw": 0.0} if finished.nsfw_content is False else {}
         return Outcome(
             "succeeded",
-            image=data,
-            content_type=content_type,
             job_id=task_uuid,
             cost_micros=usd_to_micros(finished.cost),
             metrics=metrics,
