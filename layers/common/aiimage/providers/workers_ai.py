@@ -1,9 +1,13 @@
 """Cloudflare Workers AI: Stable Diffusion img2img (and SDXL text-to-image) over the REST API.
 
 `POST {base}/accounts/{account_id}/ai/run/{model}` with a JSON body; the SD models answer
-with the PNG itself (`image/png`), JSON-output models with the v4 envelope
-`{"success": true, "result": {"image": "<base64>"}}`; errors come in the same envelope with
-`success: false` and numbered codes (providers.md §1).
+with the PNG itself (their published output schema: a binary `image/png`), JSON-output
+models with the v4 envelope `{"success": true, "result": {"image": "<base64>"}}`; errors
+come in the same envelope with `success: false` and the codes of Cloudflare's error table
+(providers.md §1; the models' schemas and that table are kept in tests/contract/schemas/).
+A JSON answer is read as the envelope; any other answer is the image, whatever its
+Content-Type says (a proxy may label it `application/octet-stream`, or not at all): its
+bytes decide, and bytes that are not PNG, JPEG or WebP are a malformed answer.
 
 Workers AI is synchronous only: no job id, no polling, no webhook. A call that outlasts the
 caller's `wait_seconds` raises `ProviderUnavailableError` and the caller falls back or
@@ -30,7 +34,8 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from aiimage.credentials import cloudflare_api_token
-from aiimage.errors import ConfigurationError
+from aiimage.errors import ConfigurationError, UnsupportedMediaTypeError
+from aiimage.imaging.validation import CONTENT_TYPES, sniff
 from aiimage.observability import LogEvent, logger
 from aiimage.providers.base import (
     GenerationRequest,
@@ -57,7 +62,7 @@ MAX_STEPS = 20  # the SD schema's maximum (and default) for `num_steps`
 MIN_STRENGTH, MAX_STRENGTH, DEFAULT_STRENGTH = 0.05, 0.95, 0.5
 CONNECT_TIMEOUT_SECONDS = 5.0
 
-# Error codes (providers.md §1.5; 3010 and 10000 are community-observed / generic CF v4).
+# Error codes: Cloudflare's Workers AI error table, and 10000 of the v4 API (providers.md §1.5).
 QUOTA_EXHAUSTED = 3036  # the daily neuron allocation is used up; it resets at 00:00 UTC
 OUT_OF_CAPACITY = 3040  # no data centre can take the request right now
 AUTHENTICATION = 10000
@@ -71,7 +76,6 @@ CODE_STATUS: dict[int, int] = {
     5004: 400,
     3039: 400,
     3003: 400,
-    3010: 400,
     5018: 403,
     3041: 403,
     5016: 403,
@@ -187,17 +191,6 @@ def _malformed() -> ProviderUnavailableError:
     )
 
 
-def sniff_image(data: bytes) -> str | None:
-    """The content type of PNG, JPEG or WebP bytes; None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 class WorkersAiProvider:
     name = "workers_ai"
 
@@ -292,10 +285,8 @@ class WorkersAiProvider:
 
     def _outcome(self, response: httpx.Response) -> Outcome:
         media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type.startswith("image/"):
-            return _image(response.content)
         if media_type != "application/json":
-            raise _malformed()
+            return _image(response.content)
         try:
             envelope = Envelope.model_validate_json(response.content)
         except PydanticValidationError as exc:
@@ -314,7 +305,8 @@ class WorkersAiProvider:
 
 def _image(data: bytes) -> Outcome:
     # The bytes decide the type: an empty body or an error page is not an image.
-    content_type = sniff_image(data)
-    if content_type is None:
-        raise _malformed()
-    return Outcome.succeeded(data, content_type)
+    try:
+        image_format = sniff(data)
+    except UnsupportedMediaTypeError as exc:
+        raise _malformed() from exc
+    return Outcome.succeeded(data, CONTENT_TYPES[image_format])
