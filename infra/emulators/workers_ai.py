@@ -2,28 +2,42 @@
 the Stable Diffusion models, answering with real images from the local enhancer, with the
 v4 error envelope and fault injection (providers.md §1).
 
+It answers only the codes Cloudflare documents: the Workers AI error table
+(https://developers.cloudflare.com/workers-ai/platform/errors/, `ERRORS`) and the v4 API's
+authentication error 10000. The contract suite (tests/contract/test_workers_ai_contract.py)
+checks it against the models' published schemas and that table.
+
 - Auth: `Authorization: Bearer <api_token>`, else 401 with code 10000. When `account_id`
   is set, any other account answers 403 with code 10000: Cloudflare's answer for a token
   that is valid but not for that account.
 - Models: SD 1.5 img2img (needs an input image) and SDXL base (img2img with an image,
-  text-to-image without). Others: 400/5007. A body that is not a JSON object: 400/3003.
-  Schema violations (prompt, num_steps ≤ 20, width/height 256-2048, strength 0..1, one of
-  `image`/`image_b64`, bytes 0..255) and undecodable images: 400/3010; bad base64: 400/5004.
-- Success: `200 image/png`, the raw bytes. img2img stylizes the input with a style chosen
-  from the prompt (a style name in it, else "enhance") blended by `strength` (default 1, as
-  the API's). Text-to-image draws a picture derived from a hash of the prompt and seed.
+  text-to-image without). Others: 400/5007.
+- The input is checked as the published schema says, with JSON's types (a string is no
+  number, `true` is no integer, `null` is no value, 20.0 is the integer 20): `prompt`
+  required (minLength 1), `width`/`height` integers 256-2048, `num_steps` an integer
+  ≤ 20, `strength`/`guidance` numbers, `image`/`mask` arrays of numbers; and as the schema
+  describes: `strength` 0..1, `num_steps` ≥ 1, bytes 0..255, one of `image`/`image_b64`.
+  Unknown fields are ignored (the schema does not close the object). A body that is not a
+  JSON object, or lacks a required field or the image of an img2img model: 400/3003
+  "Incomplete request"; a value of the wrong type or out of bounds, bad base64 or an
+  undecodable image: 400/5004 "Invalid data".
+- Success: `200 image/png`, the raw bytes (the schema's binary output). img2img stylizes
+  the input with a style chosen from the prompt (a style name in it, else "enhance")
+  blended by `strength` (default 1, as the API's). Text-to-image draws a picture derived
+  from a hash of the prompt and seed.
 - Every run request is recorded on `app.state.requests` (also `GET /__emulator/requests`)
   on arrival, before faults and auth: account, model and the body's scalars, with
   `image_b64`, `image` and `mask` replaced by their size in bytes.
 
-Faults (`/__emulator/faults`, see faults.py; each run request consumes one):
+Faults (`/__emulator/faults`, see faults.py; each run request consumes one). A fault's
+`code` must be a documented one (else the fault is refused with 422), and it answers at
+that code's documented HTTP status:
 - `rate_limit`: 429, `Retry-After: retry_after`, code `code` or 3040 (3036 for the quota)
-- `server_error`: `status` (default 500) with code `code`, else 3007 for a 408 and 10002
-  (Cloudflare's generic "internal error") for anything else
+- `server_error`: `code` at its status; else 3007 for a 408, and for any other `status`
+  the HTML page Cloudflare's edge answers (no Workers AI code describes it)
 - `slow`: sleep `delay` seconds, then handle the request normally
 - `malformed`: 200 `image/png` whose body is an HTML page, not an image
-- `failed`: the API's refusal of a run: code `code` or 3010 at that code's documented HTTP
-  status (400 for 3010, 413 for 3006, 404 for 3042 …), `message` or the code's own
+- `failed`: the API's refusal of a run: code `code` or 5004, `message` or the code's own
 - `auth`: 401 with code 10000
 
     python -m infra.emulators.workers_ai --port 8010 --token cf-local
@@ -39,12 +53,14 @@ import io
 import json
 import os
 import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image, ImageDraw, ImageOps
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from aiimage.imaging import enhance, webp
@@ -63,58 +79,77 @@ SDXL_BASE = "@cf/stabilityai/stable-diffusion-xl-base-1.0"
 MODELS: dict[str, bool] = {SD15_IMG2IMG: True, SDXL_BASE: False}
 DEFAULT_SIZE = 1024
 MAX_INPUT_PIXELS = 40_000_000
+AUTHENTICATION = 10000  # the v4 API's, for every product
+INCOMPLETE, INVALID_DATA = 3003, 5004
 
-MESSAGES: dict[int, str] = {
-    3003: "Incomplete request: missing headers or body",
-    3006: "Request is too large",
-    3007: "Request timeout",
-    3008: "Request was aborted",
-    3010: "Invalid or incomplete input for the model",
-    3036: "Account limited: daily free allocation of 10,000 neurons used up",
-    3040: "Capacity temporarily exceeded, please try again",
-    3042: "Invalid model ID",
-    5004: "Invalid data type for base64 input",
-    5007: "No such model or task",
-    10000: "Authentication error",
-    10002: "An unknown error has occurred",
-}
-# The documented status of each code (providers.md §1.5), for `failed` faults.
-STATUSES: dict[int, int] = {
-    3003: 400,
-    3006: 413,
-    3007: 408,
-    3008: 408,
-    3010: 400,
-    3036: 429,
-    3040: 429,
-    3042: 404,
-    5004: 400,
-    5007: 400,
-    5016: 403,
-    5018: 403,
-    10000: 401,
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    status: int
+    message: str
+
+
+# Cloudflare's Workers AI error table (platform/errors.mdx), and the v4 API's 10000.
+ERRORS: dict[int, ApiError] = {
+    5007: ApiError(400, "No such model or task"),
+    5004: ApiError(400, "Invalid data"),
+    3039: ApiError(400, "Finetune is missing required files"),
+    3003: ApiError(400, "Request is missing headers or body"),
+    5018: ApiError(403, "The account is not allowed to access this model"),
+    5016: ApiError(403, "User has not agreed to the model terms"),
+    3023: ApiError(403, "Service unavailable for account"),
+    3041: ApiError(403, "The account is not allowed to access this model"),
+    5019: ApiError(405, "Request trying to use deprecated SDK version"),
+    5005: ApiError(405, "The model does not support LoRa inference"),
+    3042: ApiError(404, "The model name is invalid"),
+    3006: ApiError(413, "Request is too large"),
+    3007: ApiError(408, "Request timeout"),
+    3008: ApiError(408, "Request was aborted"),
+    3036: ApiError(429, "You have used up your daily free allocation of 10,000 neurons"),
+    3040: ApiError(429, "No more data centers to forward the request to"),
+    AUTHENTICATION: ApiError(401, "Authentication error"),
 }
 NOT_AN_IMAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
-Byte = Annotated[int, Field(ge=0, le=255)]
+
+def _json_integer(value: object) -> object:
+    """JSON has one number type: 20.0 is the integer 20 (for the schema, and in JavaScript)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_json_integer)]
+Byte = Annotated[Integer, Field(ge=0, le=255)]
 
 
 class RunInput(BaseModel):
-    """The SD-family input schema (identical for every SD model on Workers AI)."""
+    """The SD-family input schema (identical for every SD model on Workers AI), with JSON's
+    types: strict, so "20" is no integer and `true` no number."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     prompt: str = Field(min_length=1)
     negative_prompt: str | None = None
-    height: int | None = Field(default=None, ge=256, le=2048)
-    width: int | None = Field(default=None, ge=256, le=2048)
+    height: Integer | None = Field(default=None, ge=256, le=2048)
+    width: Integer | None = Field(default=None, ge=256, le=2048)
     image: list[Byte] | None = None
     image_b64: str | None = None
     mask: list[Byte] | None = None
-    num_steps: int = Field(default=20, ge=1, le=20)
+    num_steps: Integer = Field(default=20, ge=1, le=20)
     strength: float = Field(default=1.0, ge=0, le=1)
     guidance: float = 7.5
-    seed: int | None = None
+    seed: Integer | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: object) -> object:
+        # The schema types every field; `null` is none of them (None above means "absent").
+        if isinstance(data, dict):
+            nulls = sorted(str(key) for key, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"null is not a valid value of {', '.join(nulls)}")
+        return data
 
     @model_validator(mode="after")
     def _one_image(self) -> RunInput:
@@ -123,15 +158,20 @@ class RunInput(BaseModel):
         return self
 
 
-def error(status: int, code: int, message: str | None = None, **headers: str) -> JSONResponse:
-    """The Cloudflare v4 envelope of a failure."""
+def error(
+    code: int, message: str | None = None, *, status: int | None = None, **headers: str
+) -> JSONResponse:
+    """The Cloudflare v4 envelope of a failure, at the code's documented HTTP status."""
+    documented = ERRORS.get(code)
+    if documented is None:  # a fault queued in-process, past the HTTP check
+        raise LookupError(f"{code} is not a documented Workers AI error code")
     body = {
         "success": False,
-        "errors": [{"code": code, "message": message or MESSAGES.get(code, "Error")}],
+        "errors": [{"code": code, "message": message or documented.message}],
         "messages": [],
         "result": None,
     }
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    return JSONResponse(body, status_code=status or documented.status, headers=headers or None)
 
 
 class EmulatorError(Exception):
@@ -139,8 +179,24 @@ class EmulatorError(Exception):
         self.response = response
 
 
+def _incomplete(what: str) -> EmulatorError:
+    return EmulatorError(error(INCOMPLETE, f"{ERRORS[INCOMPLETE].message}: {what}"))
+
+
 def _invalid(detail: str) -> EmulatorError:
-    return EmulatorError(error(400, 3010, f"{MESSAGES[3010]}: {detail}"))
+    return EmulatorError(error(INVALID_DATA, f"{ERRORS[INVALID_DATA].message}: {detail}"))
+
+
+def refusal(exc: PydanticValidationError) -> EmulatorError:
+    """A body the schema refuses: incomplete when a required field is missing, else
+    invalid data."""
+    problems = exc.errors()
+    missing = [".".join(map(str, e["loc"])) for e in problems if e["type"] == "missing"]
+    if missing:
+        return _incomplete(", ".join(missing))
+    return _invalid(
+        "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in problems)
+    )
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -220,7 +276,7 @@ def input_image(run: RunInput) -> bytes | None:
     try:
         return base64.b64decode(run.image_b64, validate=True)
     except binascii.Error as exc:
-        raise EmulatorError(error(400, 5004)) from exc
+        raise _invalid("image_b64: not base64") from exc
 
 
 # --- the app -----------------------------------------------------------------------------
@@ -228,24 +284,32 @@ def input_image(run: RunInput) -> bytes | None:
 
 def _rate_limited(fault: Fault) -> Response:
     code = fault.code or 3040
-    return error(429, code, fault.message, **{"Retry-After": str(fault.retry_after)})
+    return error(code, fault.message, status=429, **{"Retry-After": str(fault.retry_after)})
+
+
+def edge_page(status: int) -> Response:
+    """What Cloudflare's edge answers for a failure no Workers AI code describes."""
+    page = f"<html><head><title>{status}</title></head><body>cloudflare</body></html>"
+    return Response(page, status_code=status, media_type="text/html")
 
 
 def _server_error(fault: Fault) -> Response:
-    code = fault.code or (3007 if fault.status == 408 else 10002)
-    return error(fault.status, code, fault.message)
+    if fault.code is not None:
+        return error(fault.code, fault.message)
+    if fault.status == 408:
+        return error(3007, fault.message)
+    return edge_page(fault.status)
 
 
 def _failed(fault: Fault) -> Response:
-    code = fault.code or 3010
-    return error(STATUSES.get(code, 400), code, fault.message)
+    return error(fault.code or INVALID_DATA, fault.message)
 
 
 # Every fault but `slow` answers at once.
 FAULT_ANSWERS: FaultAnswers = {
     "rate_limit": _rate_limited,
     "server_error": _server_error,
-    "auth": lambda _: error(401, 10000),
+    "auth": lambda _: error(AUTHENTICATION),
     "malformed": lambda _: Response(NOT_AN_IMAGE, media_type="image/png"),
     "failed": _failed,
 }
@@ -277,9 +341,24 @@ class WorkersAiEmulator:
             token.strip().encode(), self.api_token.encode()
         )
         if not valid:
-            raise EmulatorError(error(401, 10000))
+            raise EmulatorError(error(AUTHENTICATION))
         if self.account_id is not None and account != self.account_id:
-            raise EmulatorError(error(403, 10000))
+            raise EmulatorError(error(AUTHENTICATION, status=403))
+
+    async def documented_faults_only(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Refuse a fault whose code Cloudflare does not document (3010, say): a test
+        would otherwise prove our client against an answer the API never gives."""
+        if request.method == "POST" and request.url.path == "/__emulator/faults":
+            try:
+                code = json.loads(await request.body()).get("code")
+            except (ValueError, AttributeError):
+                code = None  # the fault route refuses it itself
+            if code is not None and code not in ERRORS:
+                detail = f"{code} is not a documented Workers AI error code"
+                return JSONResponse({"detail": detail}, status_code=422)
+        return await call_next(request)
 
     async def run(self, account: str, model: str, request: Request) -> Response:
         raw = await request.body()
@@ -302,19 +381,16 @@ async def _run_model(model: str, body: object) -> bytes:
     """The PNG that `model` makes of a request `body`, or the API's error for it."""
     needs_image = MODELS.get(model)
     if needs_image is None:
-        raise EmulatorError(error(400, 5007, f"No such model {model} or task"))
+        raise EmulatorError(error(5007, f"No such model {model} or task"))
     if not isinstance(body, dict):
-        raise EmulatorError(error(400, 3003))
+        raise _incomplete("a JSON object body")
     try:
         run_input = RunInput.model_validate(body)
     except PydanticValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise _invalid(detail) from exc
+        raise refusal(exc) from exc
     data = input_image(run_input)
     if data is None and needs_image:
-        raise _invalid("image: required for this model")
+        raise _incomplete("image or image_b64, required by this model")
     try:
         if data is None:
             return await asyncio.to_thread(text_to_image, run_input)
@@ -327,6 +403,7 @@ def create_app(*, api_token: str, account_id: str | None = None) -> FastAPI:
     app, faults = emulator_app("Workers AI emulator")
     emulator = WorkersAiEmulator(app, faults, api_token=api_token, account_id=account_id)
     app.exception_handler(EmulatorError)(emulator.on_emulator_error)
+    app.middleware("http")(emulator.documented_faults_only)
     app.get("/__emulator/requests")(emulator.list_requests)
     app.delete("/__emulator/requests", status_code=204)(emulator.clear_requests)
     app.post("/client/v4/accounts/{account}/ai/run/{model:path}")(emulator.run)

@@ -94,7 +94,7 @@ def test_a_failing_provider_hands_over_to_the_fallback(
 
 
 def test_a_rejected_input_does_not_fall_back(workers_ai_configured: FastAPI) -> None:
-    fault(workers_ai_configured, kind="failed", code=3010)
+    fault(workers_ai_configured, kind="failed", code=5004)
     with pytest.raises(ProviderRejectedError):
         run()
 

@@ -400,7 +400,7 @@ def test_a_slow_answer_within_the_timeout_succeeds(
 
 @pytest.mark.parametrize(
     ("options", "status", "code"),
-    [({}, 400, 3010), ({"code": 3006}, 413, 3006), ({"code": 3042}, 404, 3042)],
+    [({}, 400, 5004), ({"code": 3006}, 413, 3006), ({"code": 3042}, 404, 3042)],
 )
 def test_a_failed_run_is_rejected_with_the_provider_code(
     provider: WorkersAiProvider,
@@ -601,6 +601,59 @@ def test_an_image_answer_succeeds_with_its_sniffed_type(
     Image.open(io.BytesIO(outcome.image)).verify()
 
 
+def unlabelled(data: bytes) -> Response:
+    """An answer with no Content-Type at all."""
+    response = Response(data)
+    del response.headers["content-type"]
+    return response
+
+
+@pytest.mark.parametrize(
+    ("answer", "content_type"),
+    [
+        (Response(picture(), media_type="application/octet-stream"), "image/png"),
+        (Response(picture(fmt="JPEG"), media_type="binary/octet-stream"), "image/jpeg"),
+        (Response(picture(fmt="WEBP"), media_type="text/plain"), "image/webp"),
+        (Response(picture(fmt="JPEG"), media_type="image/png"), "image/jpeg"),
+        (unlabelled(picture()), "image/png"),
+    ],
+    ids=["octet-stream-png", "binary-jpeg", "text-plain-webp", "jpeg-labelled-png", "unlabelled"],
+)
+def test_a_binary_result_is_taken_by_its_bytes_not_its_label(
+    scripted: Scripted, make_provider: ProviderFactory, answer: Response, content_type: str
+) -> None:
+    """The output schema promises the image bytes; a proxy or CDN may relabel them."""
+    scripted.app.state.answer = answer
+
+    outcome = make_provider(scripted.url).submit(request())
+
+    assert outcome.status == "succeeded"
+    assert outcome.content_type == content_type
+    assert outcome.image is not None
+    Image.open(io.BytesIO(outcome.image)).verify()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Response(b"GIF89a\x01\x00\x01\x00", media_type="application/octet-stream"),
+        Response(b"%PDF-1.7 not an image", media_type="application/octet-stream"),
+        unlabelled(b""),
+        unlabelled(b"<html><body>502 Bad Gateway</body></html>"),
+    ],
+    ids=["octet-stream-gif", "octet-stream-pdf", "unlabelled-empty", "unlabelled-html"],
+)
+def test_a_binary_result_that_is_no_image_of_ours_is_malformed(
+    scripted: Scripted, make_provider: ProviderFactory, answer: Response
+) -> None:
+    scripted.app.state.answer = answer
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        make_provider(scripted.url).submit(request())
+
+    assert caught.value.code == "provider_malformed"
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -641,7 +694,7 @@ def test_a_malformed_answer_is_unavailable(
     ("code", "expected"),
     [
         (3040, ProviderRateLimitedError),
-        (3010, ProviderRejectedError),
+        (5004, ProviderRejectedError),
         (10000, ProviderAuthError),
         (9999, ProviderUnavailableError),
     ],
@@ -696,17 +749,24 @@ def test_the_image_int_array_is_accepted(emulator: Emulator) -> None:
         (SD15_IMG2IMG, b"", 400, 3003),
         (SD15_IMG2IMG, ["a", "list"], 400, 3003),
         ("@cf/nobody/nothing", {"prompt": "x"}, 400, 5007),
-        (SDXL_BASE, {}, 400, 3010),
-        (SDXL_BASE, {"prompt": ""}, 400, 3010),
-        (SDXL_BASE, {"prompt": "x", "num_steps": 21}, 400, 3010),
-        (SDXL_BASE, {"prompt": "x", "width": 100}, 400, 3010),
-        (SDXL_BASE, {"prompt": "x", "height": 4096}, 400, 3010),
-        (SDXL_BASE, {"prompt": "x", "strength": 1.5}, 400, 3010),
-        (SDXL_BASE, {"prompt": "x", "image": [1, 2], "image_b64": "AQI="}, 400, 3010),
-        (SDXL_BASE, {"prompt": "x", "image": [1, 256]}, 400, 3010),
+        (SDXL_BASE, {}, 400, 3003),
+        (SDXL_BASE, {"negative_prompt": "x"}, 400, 3003),
+        (SDXL_BASE, {"prompt": ""}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "num_steps": 21}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "num_steps": "20"}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "num_steps": True}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "seed": 1.5}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "guidance": "7.5"}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "negative_prompt": None}, 400, 5004),
+        (SDXL_BASE, {"prompt": 7}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "width": 100}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "height": 4096}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "strength": 1.5}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "image": [1, 2], "image_b64": "AQI="}, 400, 5004),
+        (SDXL_BASE, {"prompt": "x", "image": [1, 256]}, 400, 5004),
         (SDXL_BASE, {"prompt": "x", "image_b64": "%%%"}, 400, 5004),
-        (SDXL_BASE, {"prompt": "x", "image_b64": b64(b"not an image")}, 400, 3010),
-        (SD15_IMG2IMG, {"prompt": "x"}, 400, 3010),
+        (SDXL_BASE, {"prompt": "x", "image_b64": b64(b"not an image")}, 400, 5004),
+        (SD15_IMG2IMG, {"prompt": "x"}, 400, 3003),
     ],
 )
 def test_the_emulator_validates_like_the_api(
