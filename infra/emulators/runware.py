@@ -2,19 +2,29 @@
 with real images from the local enhancer, with fault injection (providers.md §3, §3.10).
 
 Tasks: `authentication` (as the first element, instead of the Bearer header), `imageUpload`
-(→ `imageUUID`), `imageInference` (sync, or async → ack; the task completes after
-`polls_until_done` `getResponse` calls for it) and `getResponse` (→ the task's items, with
-`status` `processing|success|error`). Errors are per task (`errors[]`, each with its
-`taskUUID`): an answer with some data is HTTP 200 with `data` and `errors` side by side; an
-answer with only errors takes the first error's status (401 for `invalidApiKey`, else 400).
-A reused taskUUID is `conflictTaskUUID`.
+(→ `imageUUID`; the `deliveryMethod` the official SDK's `run()` adds is accepted),
+`imageInference` (sync, or async → ack; the task completes after `polls_until_done`
+`getResponse` calls for it) and `getResponse` (→ the task's items, `status`
+`processing|success`; a failed task is reported in `errors` only, as the reference has it).
+Errors are per task (`errors[]`, each with its `taskUUID`): an answer with some data is HTTP
+200 with `data` and `errors` side by side; an answer with only errors takes the first
+error's status (401 for `invalidApiKey`, else 400; a failed run polled is 200). A reused
+taskUUID is `conflictTaskUUID`.
+
+Validation is as strict as the API reference (runware.ai/docs/en/image-inference/api-reference):
+`width` and `height` are required, 128-2048 and multiples of 64; unknown fields, the old
+`checkNSFW` among them, are `unknownParameter`; a missing one is `missingParameter`, a bad
+value `invalidParameter`, each with its `parameter`.
 
 The image work is `enhance.stylize` of the seed image (a data URI, plain base64, an uploaded
 or generated `imageUUID`, or an http(s) URL fetched with a size cap), with the style named
 by a keyword of the prompt (`vivid`, `sepia` …, else `enhance`) at the task's `strength`,
-encoded in `outputFormat`. Results are served without auth at `/v1/__outputs/{uuid}.{ext}`.
-`cost` is reported with `includeCost`; `NSFWContent: true` when the prompt contains
-`nsfw-test`. Tasks are recorded on `app.state.requests` (on arrival, before any fault, with
+resized to the task's `width` x `height` and encoded in `outputFormat`. Results are served
+without auth at `/v1/__outputs/{uuid}.{ext}`. `cost` is reported with `includeCost`.
+`NSFWContent` is reported only when the task asks for a check (`safety.checkContent`, or a
+`safety.mode` other than `none`, which wins): true when the prompt contains
+`moderation-test` (a word our own prompt check lets through, as a real flagged output's
+prompt was). Tasks are recorded on `app.state.requests` (on arrival, before any fault, with
 image payloads reduced to `data:<mime>`/`base64`), jobs on `app.state.jobs`, and
 `getResponse` calls per task on `app.state.polls`.
 
@@ -55,7 +65,7 @@ MAX_INPUT_BYTES = 20 * 1024 * 1024
 MAX_INPUT_PIXELS = 40_000_000
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 COST_PER_IMAGE = 0.0065
-NSFW_MARKER = "nsfw-test"
+NSFW_MARKER = "moderation-test"
 DEFAULT_FAILURE = "Inference failed: the model raised an error"
 FORMATS: dict[str, tuple[webp.OutputFormat, str]] = {
     "JPG": ("JPEG", "jpg"),
@@ -67,6 +77,23 @@ EXTENSIONS = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
 # --- wire shapes -------------------------------------------------------------------------
+
+
+class Safety(BaseModel):
+    """`safety`: `checkContent` toggles the check (fast mode); `mode` wins when given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check_content: bool = Field(default=False, alias="checkContent")
+    mode: Literal["none", "fast", "full"] | None = None
+
+    @property
+    def checks(self) -> bool:
+        return self.check_content if self.mode is None else self.mode != "none"
+
+
+# The reference's bounds of `width` and `height`: 128-2048, divisible by 64.
+MIN_SIDE, MAX_SIDE, SIDE_STEP = 128, 2048, 64
 
 
 class ImageInferenceTask(BaseModel):
@@ -83,8 +110,8 @@ class ImageInferenceTask(BaseModel):
     seed_image: str | None = Field(default=None, alias="seedImage")
     mask_image: str | None = Field(default=None, alias="maskImage")
     strength: float = Field(default=0.8, ge=0, le=1)
-    width: int | None = Field(default=None, ge=128, le=2048)
-    height: int | None = Field(default=None, ge=128, le=2048)
+    width: int = Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=SIDE_STEP)
+    height: int = Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=SIDE_STEP)
     steps: int = Field(default=20, ge=1, le=100)
     cfg_scale: float = Field(alias="CFGScale", default=7, ge=0, le=30)
     scheduler: str | None = None
@@ -97,8 +124,11 @@ class ImageInferenceTask(BaseModel):
     delivery_method: Literal["sync", "async"] = Field(default="sync", alias="deliveryMethod")
     webhook_url: str | None = Field(default=None, alias="webhookURL")
     ttl: int | None = None
-    safety: dict[str, Any] | None = None
-    check_nsfw: bool | None = Field(default=None, alias="checkNSFW")
+    safety: Safety | None = None
+
+    @property
+    def checks_content(self) -> bool:
+        return self.safety is not None and self.safety.checks
 
 
 class ImageUploadTask(BaseModel):
@@ -107,6 +137,8 @@ class ImageUploadTask(BaseModel):
     task_type: Literal["imageUpload"] = Field(alias="taskType")
     task_uuid: uuid.UUID = Field(alias="taskUUID")
     image: str = Field(min_length=1)
+    # The official SDK's `run()` adds it to every task; an upload answers at once either way.
+    delivery_method: Literal["sync", "async"] | None = Field(default=None, alias="deliveryMethod")
 
 
 class GetResponseTask(BaseModel):
@@ -216,6 +248,8 @@ def run_inference(task: ImageInferenceTask, data: bytes) -> tuple[bytes, str, st
         raise TaskRejectedError("invalidSeedImage", "The seed image is too large")
     fmt, extension = FORMATS[task.output_format.upper()]
     styled = enhance.stylize(image, style_for(task.positive_prompt), task.strength)
+    if styled.size != (task.width, task.height):
+        styled = styled.resize((task.width, task.height), Image.Resampling.LANCZOS)
     return (
         webp.encode(styled, fmt, quality=task.output_quality),
         EXTENSIONS[extension],
@@ -341,7 +375,7 @@ class RunwareEmulator:
             else:
                 encoded = base64.b64encode(output).decode("ascii")
                 item["imageDataURI"] = f"data:{content_type};base64,{encoded}"
-            if task.safety is not None or task.check_nsfw or NSFW_MARKER in task.positive_prompt:
+            if task.checks_content:  # a real server reports NSFWContent only when asked
                 item["NSFWContent"] = NSFW_MARKER in task.positive_prompt.lower()
             if task.include_cost:
                 item["cost"] = COST_PER_IMAGE
@@ -410,9 +444,8 @@ class RunwareEmulator:
         base = {"taskType": "imageInference", "taskUUID": task_uuid}
         if self.polls[task_uuid] < self.polls_until_done:
             return [{**base, "status": "processing"}], []
-        if found.error is not None:
-            error = {**found.error, "taskType": "imageInference", "taskUUID": task_uuid}
-            return [{**base, "status": "error", "error": found.error}], [error]
+        if found.error is not None:  # in `errors` only: no item of the task stays in `data`
+            return [], [{**found.error, "taskType": "imageInference", "taskUUID": task_uuid}]
         return self.result_items(found, with_status=True), []
 
     async def tasks_endpoint(self, request: Request) -> Response:

@@ -82,7 +82,7 @@ def test_success_after_three_polls_settles_the_reported_cost(
 def test_an_nsfw_result_is_blocked_and_its_cost_stays_in_both_ledgers(demo: DemoCatalog) -> None:
     # Runware generated the image, then flagged it: the run was billed (0.0065 USD), so the
     # reservation is settled at that cost with a line saying why, never released.
-    request_id = create(demo, prompt="nsfw-test")
+    request_id = create(demo, prompt="moderation-test")
     assert usage(demo) == (0, 10_000)
 
     drain()

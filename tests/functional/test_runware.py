@@ -158,7 +158,8 @@ def test_submit_is_pending_then_polls_to_the_real_image(
     first = provider.poll(submitted.job_id)
     assert first == Outcome.pending(submitted.job_id)  # polls_until_done=2
     finished = provider.poll(submitted.job_id)
-    assert image_format(finished) == (pil_format, (48, 32))
+    # The task's width and height (the 48x32 input within Runware's bounds), not the input's.
+    assert image_format(finished) == (pil_format, (192, 128))
     assert finished.content_type == content_type
     assert finished.cost_micros == 6_500  # COST_PER_IMAGE, 0.0065 USD
     assert finished.job_id == submitted.job_id
@@ -175,6 +176,9 @@ def test_submit_is_pending_then_polls_to_the_real_image(
         "outputFormat": wire,
         "includeCost": True,
         "deliveryMethod": "async",
+        "width": 192,
+        "height": 128,
+        "safety": {"checkContent": True},
     }
 
 
@@ -229,7 +233,7 @@ def test_without_a_key_every_submit_is_a_new_task(provider: RunwareProvider) -> 
 
 
 def test_an_nsfw_result_is_failed_and_never_downloaded(provider: RunwareProvider) -> None:
-    submitted = provider.submit(request(prompt="nsfw-test please"))
+    submitted = provider.submit(request(prompt="moderation-test please"))
     assert submitted.job_id is not None
 
     outcome = poll_until_done(provider, submitted.job_id)
@@ -255,6 +259,8 @@ def test_the_emulator_reports_cost_only_when_asked(
         "seedImage": runware._data_uri(ImageInput(png(), "image/png")),
         "deliveryMethod": "sync",
         "includeCost": include_cost,
+        "width": 192,
+        "height": 128,
     }
 
     answer = httpx.post(
@@ -312,6 +318,8 @@ def test_a_big_image_is_uploaded_first(provider: RunwareProvider, emulator: Emul
     assert upload.fields["image"] == "data:image/png"
     (task,) = emulator.tasks("imageInference")
     uuid.UUID(str(task.fields["seedImage"]))  # the uploaded imageUUID, not the bytes
+    assert (task.fields["width"], task.fields["height"]) == (320, 320)
+    assert task.fields["safety"] == {"checkContent": True}
     assert image_format(poll_until_done(provider, submitted.job_id)) == ("PNG", (320, 320))
 
 
@@ -331,8 +339,10 @@ def test_an_image_url_is_passed_through(
     (task,) = emulator.tasks("imageInference")
     assert task.fields["seedImage"] == url
     assert emulator.tasks("imageUpload") == []
-    # The URL's picture, not the inline bytes.
-    assert image_format(poll_until_done(provider, submitted.job_id)) == ("PNG", (20, 10))
+    # The size comes from the bytes we hold (48x32 → 192x128); the emulator fetched the URL's
+    # 20x10 picture and answers in the task's size.
+    assert (task.fields["width"], task.fields["height"]) == (192, 128)
+    assert image_format(poll_until_done(provider, submitted.job_id)) == ("PNG", (192, 128))
 
 
 # --- faults -------------------------------------------------------------------------------
@@ -394,15 +404,27 @@ def test_a_slow_answer_within_the_timeout_succeeds(
     assert provider.submit(request()).status == "pending"
 
 
-def test_a_failed_task_is_a_failed_outcome_with_data_and_errors_side_by_side(
+def test_a_failed_task_is_a_failed_outcome_reported_only_in_errors(
     provider: RunwareProvider, emulator: Emulator
 ) -> None:
     emulator.fault("failed", message="CUDA out of memory", path_contains="imageInference")
     submitted = provider.submit(request())
     assert submitted.job_id is not None
+    provider.poll(submitted.job_id)  # processing (polls_until_done=2)
 
-    outcome = poll_until_done(provider, submitted.job_id)
+    # The reference moves a failed task to `errors`: no item of it stays in `data`.
+    answer = httpx.post(
+        f"{emulator.url}/v1",
+        json=[{"taskType": "getResponse", "taskUUID": submitted.job_id}],
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    body = answer.json()
+    assert body["data"] == []
+    assert [(e["code"], e["taskUUID"]) for e in body["errors"]] == [
+        ("inferenceError", submitted.job_id)
+    ]
 
+    outcome = provider.poll(submitted.job_id)
     assert outcome == Outcome.failed("inferenceError: CUDA out of memory", job_id=submitted.job_id)
     assert outcome.cost_micros is None  # an errored task reports no cost: nothing billed
 
@@ -419,6 +441,8 @@ def test_the_emulator_answers_data_and_errors_side_by_side(emulator: Emulator) -
         "positivePrompt": "vivid",
         "seedImage": runware._data_uri(ImageInput(png(), "image/png")),
         "deliveryMethod": "async",
+        "width": 192,
+        "height": 128,
     }
     headers = {"Authorization": f"Bearer {KEY}"}
     httpx.post(f"{emulator.url}/v1", json=[{**task, "taskUUID": taken}], headers=headers)
@@ -448,7 +472,8 @@ def test_the_authentication_task_is_an_alternative_to_the_header(emulator: Emula
 
 @pytest.fixture
 def scripted() -> Iterator[tuple[str, list[Any]]]:
-    """A server that answers each POST with the next scripted body (HTTP 200)."""
+    """A server that answers each POST with the next scripted body (HTTP 200), or the
+    response a scripted callable builds from the tasks sent."""
     answers: list[Any] = []
     app = FastAPI()
 
@@ -456,7 +481,8 @@ def scripted() -> Iterator[tuple[str, list[Any]]]:
     async def tasks(request: Request) -> JSONResponse:
         sent = json.loads(await request.body())
         body = answers.pop(0)
-        return JSONResponse(body(sent) if callable(body) else body)
+        body = body(sent) if callable(body) else body
+        return body if isinstance(body, JSONResponse) else JSONResponse(body)
 
     with serve_in_thread(app) as url:
         yield url, answers
@@ -634,6 +660,208 @@ def test_map_error_reads_retry_after_and_codes() -> None:
     assert quota.code == "provider_payment_required"
     page = httpx.Response(524, text="<html>", request=httpx.Request("POST", "https://x/v1"))
     assert isinstance(map_error(page), ProviderUnavailableError)
+
+
+# --- width and height ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((1000, 750), (1024, 768)),  # in bounds: each side to the nearest multiple of 64
+        ((4000, 3000), (2048, 1536)),  # scaled down to a 2048 long side, aspect kept
+        ((3000, 4000), (1536, 2048)),
+        ((100, 100), (128, 128)),  # scaled up to a 128 short side
+        ((48, 32), (192, 128)),
+        ((1920, 1080), (1920, 1088)),
+        ((2048, 2048), (2048, 2048)),
+        ((600, 400), (576, 384)),
+        ((5000, 100), (2048, 128)),  # no scale fits both bounds: the long side wins, then clamped
+        ((1, 1), (128, 128)),
+    ],
+)
+def test_the_task_size_is_the_input_within_runware_bounds(
+    size: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    assert runware.task_size(*size) == expected
+
+
+def test_every_size_is_a_multiple_of_64_in_bounds() -> None:
+    for width in (1, 63, 64, 127, 128, 129, 500, 1023, 2047, 2049, 4096, 12000):
+        for height in (1, 100, 128, 700, 2048, 3333, 9000):
+            sized = runware.task_size(width, height)
+            assert all(128 <= side <= 2048 and side % 64 == 0 for side in sized), (width, height)
+
+
+def inference_task(**fields: Any) -> dict[str, Any]:
+    task = {
+        "taskType": "imageInference",
+        "taskUUID": str(uuid.uuid4()),
+        "model": MODEL,
+        "positivePrompt": "vivid",
+        "seedImage": runware._data_uri(ImageInput(png(), "image/png")),
+        "deliveryMethod": "sync",
+        "width": 192,
+        "height": 128,
+    }
+    return {k: v for k, v in {**task, **fields}.items() if v is not None}
+
+
+def post(emulator: Emulator, *tasks: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        f"{emulator.url}/v1", json=list(tasks), headers={"Authorization": f"Bearer {KEY}"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "parameter"),
+    [
+        ({"width": None}, "missingParameter", "width"),
+        ({"height": None}, "missingParameter", "height"),
+        ({"width": 64}, "invalidParameter", "width"),
+        ({"height": 2112}, "invalidParameter", "height"),
+        ({"width": 200}, "invalidParameter", "width"),  # not a multiple of 64
+        ({"checkNSFW": True}, "unknownParameter", "checkNSFW"),  # the old name
+        ({"safety": {"checkContent": True, "level": 3}}, "unknownParameter", "safety.level"),
+    ],
+)
+def test_the_emulator_refuses_a_task_runware_refuses(
+    emulator: Emulator, fields: dict[str, Any], code: str, parameter: str
+) -> None:
+    task = inference_task(**fields)
+    answer = post(emulator, task)
+
+    assert answer.status_code == 400
+    (error,) = answer.json()["errors"]
+    assert (error["code"], error["parameter"], error["taskType"]) == (
+        code,
+        parameter,
+        "imageInference",
+    )
+    assert task["taskUUID"] not in emulator.jobs
+
+
+def test_the_emulator_answers_in_the_task_size(emulator: Emulator) -> None:
+    (item,) = post(emulator, inference_task(width=256, height=640)).json()["data"]
+
+    output = httpx.get(item["imageURL"])
+    with Image.open(io.BytesIO(output.content)) as image:
+        assert image.size == (256, 640)
+
+
+@pytest.mark.parametrize(
+    ("safety", "prompt", "flag"),
+    [
+        (None, "moderation-test please", None),  # not asked: never flagged, never checked
+        ({"checkContent": True}, "moderation-test please", True),
+        ({"checkContent": True}, "a vivid photo", False),
+        ({"mode": "fast"}, "moderation-test please", True),
+        ({"checkContent": True, "mode": "none"}, "moderation-test please", None),  # mode wins
+    ],
+)
+def test_the_emulator_checks_content_only_when_asked(
+    emulator: Emulator, safety: dict[str, Any] | None, prompt: str, flag: bool | None
+) -> None:
+    (item,) = post(emulator, inference_task(safety=safety, positivePrompt=prompt)).json()["data"]
+
+    assert item.get("NSFWContent") == flag
+    assert ("NSFWContent" in item) is (flag is not None)
+
+
+def test_the_emulator_accepts_the_delivery_method_the_sdk_adds_to_an_upload(
+    emulator: Emulator,
+) -> None:
+    upload = {
+        "taskType": "imageUpload",
+        "taskUUID": str(uuid.uuid4()),
+        "image": runware._data_uri(ImageInput(png(), "image/png")),
+        "deliveryMethod": "async",
+    }
+
+    answer = post(emulator, upload)
+
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()["data"]
+    uuid.UUID(item["imageUUID"])
+
+
+# --- error codes (runware-python: runware/errors.py) ----------------------------------------
+
+SAFETY_REFUSALS = [
+    "sensitiveContentDetected",
+    "unsafeContentDetected",
+    "moderationFailed",
+    "invalidProviderContent",
+    "nsfwContentDetected",
+    "contentPolicyViolation",
+]
+OUR_CREDENTIALS = [
+    "invalidCredentials",
+    "invalidAuthentication",
+    "tokenExpired",
+    "invalidApiKey",
+    "unauthorized",
+    "accountSuspended",
+]
+
+
+def refusing(code: str, *, status: int = 200) -> Callable[[list[Any]], Any]:
+    def answer(sent: list[Any]) -> Any:
+        error = {"code": code, "message": "refused", "taskUUID": sent[0]["taskUUID"]}
+        return JSONResponse({"data": [], "errors": [error]}, status_code=status)
+
+    return answer
+
+
+@pytest.fixture
+def scripted_provider(
+    make_provider: ProviderFactory, emulator: Emulator, scripted: tuple[str, list[Any]]
+) -> tuple[RunwareProvider, list[Any]]:
+    url, answers = scripted
+    return make_provider(emulator, url=f"{url}/v1", max_retries=0), answers
+
+
+@pytest.mark.parametrize("status", [200, 400])
+@pytest.mark.parametrize("code", SAFETY_REFUSALS)
+def test_a_safety_code_on_submit_is_a_refusal(
+    scripted_provider: tuple[RunwareProvider, list[Any]], code: str, status: int
+) -> None:
+    provider, answers = scripted_provider
+    answers.append(refusing(code, status=status))
+
+    outcome = provider.submit(request(idempotency_key=f"edit-{code}"))
+
+    assert outcome == Outcome.failed("nsfw", job_id=task_uuid_for(f"edit-{code}"))
+
+
+@pytest.mark.parametrize("status", [200, 400])
+@pytest.mark.parametrize("code", SAFETY_REFUSALS)
+def test_a_safety_code_on_poll_is_a_refusal(
+    scripted_provider: tuple[RunwareProvider, list[Any]], code: str, status: int
+) -> None:
+    provider, answers = scripted_provider
+    answers.append(refusing(code, status=status))
+    job_id = task_uuid_for("edit-poll-refused")
+
+    assert provider.poll(job_id) == Outcome.failed("nsfw", job_id=job_id)
+
+
+@pytest.mark.parametrize("status", [200, 400])
+@pytest.mark.parametrize("code", OUR_CREDENTIALS)
+def test_a_credentials_code_is_our_auth_error_not_the_callers(
+    scripted_provider: tuple[RunwareProvider, list[Any]], code: str, status: int
+) -> None:
+    provider, answers = scripted_provider
+    answers.extend([refusing(code, status=status), refusing(code, status=status)])
+
+    with pytest.raises(ProviderAuthError) as submitted:
+        provider.submit(request())
+    with pytest.raises(ProviderAuthError) as polled:
+        provider.poll(task_uuid_for("edit-auth"))
+
+    for caught in (submitted, polled):
+        assert (caught.value.code, caught.value.status) == ("provider_auth", 502)
+        assert caught.value.provider_details["providerCode"] == code
 
 
 # --- the fake provider --------------------------------------------------------------------

@@ -4,7 +4,10 @@ Every call is one `POST {base}` (https://api.runware.ai/v1) with a JSON array of
 `Authorization: Bearer <key>`; answers are `{"data": [...], "errors": [...]}`, where errors
 are scoped per task and may arrive next to data (providers.md §3.1-§3.4, Summary 15-18).
 
-- `submit` sends one `imageInference` task with `deliveryMethod: "async"`: Runware acks at
+- `submit` sends one `imageInference` task with `deliveryMethod: "async"`, `width` and
+  `height` from the input image (`task_size`: the API requires both, 128-2048 and multiples
+  of 64) and `safety: {checkContent: true}` (formerly `checkNSFW`; without it Runware never
+  reports `NSFWContent`). Runware acks at
   once and the client holds a pending job named by the task's `taskUUID` (§3.5, Summary 19).
   With an `idempotency_key` the taskUUID is derived from it, so a resubmission after a crash
   names the same task: Runware answers `conflictTaskUUID` (Summary 18), which means "already
@@ -17,8 +20,10 @@ are scoped per task and may arrive next to data (providers.md §3.1-§3.4, Summa
   `imageUUID` is unknown until that call answers, so it cannot share the inference's array).
 - `cancel` does nothing: Runware has no cancel operation; an abandoned task finishes and its
   result is never fetched.
-- An image Runware flags (`NSFWContent: true`, or a safety error code) is `failed("nsfw")`,
-  never downloaded.
+- An image Runware flags (`NSFWContent: true`, or a safety error code, on submit or poll,
+  in a 200 or a 4xx answer) is `failed("nsfw")`, never downloaded. A code that refuses our
+  credentials (`invalidCredentials`, `tokenExpired` …) is `ProviderAuthError`, never the
+  caller's 4xx. The codes are those of the official SDK (runware-python:runware/errors.py).
 
 Outputs are fetched only from allow-listed origins (`https://runware.ai` and its subdomains
 such as `im.runware.ai`), without redirects, capped at 50 MB, by a client that never carries
@@ -29,12 +34,14 @@ their task matched a request of ours: `webhook_outcomes` leaves them unfetched.
 from __future__ import annotations
 
 import base64
+import io
 import math
 import time
 import uuid
 from typing import Any
 
 import httpx
+from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
@@ -69,7 +76,8 @@ OUTPUT_FORMATS: dict[str, str] = {"WEBP": "WEBP", "PNG": "PNG", "JPEG": "JPG"}
 
 CONFLICT = "conflictTaskUUID"
 NSFW = "nsfw"  # the `Outcome.error` of a flagged image; the worker maps it to `blocked`
-# Safety codes (runware-python:runware/errors.py, providers.md §3.4): a refusal, like NSFWContent.
+# Safety codes (runware-python:runware/errors.py `_SAFETY_CODES`, providers.md §3.4): a
+# refusal, like NSFWContent. `invalidProviderContent` too, though it reads like bad input.
 SAFETY_CODES = frozenset(
     {
         "nsfwContentDetected",
@@ -77,13 +85,74 @@ SAFETY_CODES = frozenset(
         "providerContentPolicyViolation",
         "promptBlocked",
         "imageBlocked",
+        "sensitiveContentDetected",
+        "unsafeContentDetected",
+        "moderationFailed",
+        "invalidProviderContent",
     }
 )
+# Codes that refuse our credentials or account (the SDK's `_AUTH_CODES`, and any `*ApiKey*`):
+# ours to fix, never the caller's 4xx, though several start with `invalid`.
+AUTH_CODES = frozenset(
+    {
+        "unauthorized",
+        "forbidden",
+        "permissionDenied",
+        "insufficientPermissions",
+        "authenticationFailed",
+        "authFailed",
+        "authTimeout",
+        "invalidAuthentication",
+        "invalidCredentials",
+        "missingAuthentication",
+        "tokenExpired",
+        "tokenInvalid",
+        "tokenMissing",
+        "tokenRevoked",
+        "accountSuspended",
+        "accountDisabled",
+        "organizationSuspended",
+        "organizationDisabled",
+        "workspaceSuspended",
+        "workspaceDisabled",
+    }
+)
+# `width` and `height` (API reference, imageInference): required, 128-2048, multiples of 64.
+MIN_SIDE, MAX_SIDE, SIDE_STEP = 128, 2048, 64
 # Without a Retry-After, Runware's queue usually drains within seconds (§3.8).
 DEFAULT_RETRY_SECONDS = 2.0
 
 # Task UUIDs derived from idempotency keys live in this namespace.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://api.runware.ai/v1#aiimage-task")
+
+
+def task_size(width: int, height: int) -> tuple[int, int]:
+    """The `width` and `height` of a task for an input of this size, the aspect kept.
+
+    The input is scaled so that its long side is at most 2048 and, where that allows, its
+    short side at least 128 (a small image is scaled up, never more than that); then each
+    side is rounded to the nearest multiple of 64 (halves up) and clamped to 128-2048. So
+    1000x750 is 1024x768, 4000x3000 is 2048x1536 and 100x100 is 128x128; only an aspect
+    beyond 16:1 is flattened (5000x100 is 2048x128).
+    """
+    scale = min(MAX_SIDE / max(width, height), max(1.0, MIN_SIDE / min(width, height)))
+    return _side(width * scale), _side(height * scale)
+
+
+def _side(length: float) -> int:
+    steps = math.floor(length / SIDE_STEP + 0.5)
+    return min(max(steps * SIDE_STEP, MIN_SIDE), MAX_SIDE)
+
+
+def _input_size(image: ImageInput) -> tuple[int, int]:
+    """The input's pixel size, from its header (the bytes are validated and upright)."""
+    try:
+        with Image.open(io.BytesIO(image.data)) as opened:
+            return opened.size
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise ProviderRejectedError(
+            "The image could not be read", code="provider_image_unreadable"
+        ) from exc
 
 
 def task_uuid_for(idempotency_key: str | None) -> str:
@@ -151,7 +220,7 @@ class Envelope(_Wire):
 
 
 def _is_auth(code: str) -> bool:
-    return "apikey" in code.lower() or code in ("unauthorized", "forbidden")
+    return "apikey" in code.lower() or code in AUTH_CODES
 
 
 def _is_quota(code: str) -> bool:
@@ -173,16 +242,21 @@ def _payment_required(details: dict[str, Any]) -> ProviderUnavailableError:
 
 
 def code_error(code: str) -> ProviderError | None:
-    """A task error code that is a failure of the call itself (auth, balance, bad input);
-    None for the run's own failures, which become `Outcome.failed`."""
+    """A task error code that is a failure of the call itself (auth, balance, bad input, a
+    safety refusal, which `submit` turns into a `failed("nsfw")` outcome); None for the
+    run's own failures, which become `Outcome.failed`."""
     details = {"providerCode": code}
     if _is_auth(code):
         return ProviderAuthError(RunwareProvider.name, details=details)
     if _is_quota(code):
         return _payment_required(details)
-    if _is_validation(code):
+    if code in SAFETY_CODES or _is_validation(code):
         return ProviderRejectedError(details=details)
     return None
+
+
+def _provider_code(exc: ProviderRejectedError) -> object:
+    return (exc.details or {}).get("providerCode")
 
 
 def _parse(content: bytes) -> Envelope | None:
@@ -258,27 +332,36 @@ class RunwareProvider(OutputDownloadingProvider):
             raise ProviderRejectedError("Runware needs a prompt", code="provider_prompt_missing")
         deadline = time.monotonic() + max(request.wait_seconds, MIN_SUBMIT_SECONDS)
         task_uuid = task_uuid_for(request.idempotency_key)
-        task = self._inference_task(request, task_uuid, self._seed(request.image, deadline))
         try:
+            task = self._inference_task(request, task_uuid, self._seed(request.image, deadline))
             # With a derived taskUUID a retried submit is recognised (conflictTaskUUID), so
             # it may be retried after a timeout; a random one may not: it could run twice.
             envelope = self._call(
                 [task], idempotent=request.idempotency_key is not None, deadline=deadline
             )
+            for error in envelope.errors_for(task_uuid):
+                if error.code == CONFLICT:
+                    return Outcome.pending(task_uuid)
+                raise code_error(error.code) or ProviderUnavailableError(
+                    details={"providerCode": error.code}
+                )
         except ProviderRejectedError as exc:
-            if (exc.details or {}).get("providerCode") == CONFLICT:
+            if _provider_code(exc) == CONFLICT:
                 return Outcome.pending(task_uuid)
+            if _provider_code(exc) in SAFETY_CODES:  # the input or prompt, refused
+                return Outcome.failed(NSFW, job_id=task_uuid)
             raise
-        for error in envelope.errors_for(task_uuid):
-            if error.code == CONFLICT:
-                return Outcome.pending(task_uuid)
-            raise code_error(error.code) or ProviderUnavailableError(
-                details={"providerCode": error.code}
-            )
         return self.fetched(self._result(envelope, task_uuid))
 
     def poll(self, job_id: str) -> Outcome:
-        envelope = self._call([{"taskType": "getResponse", "taskUUID": job_id}], idempotent=True)
+        try:
+            envelope = self._call(
+                [{"taskType": "getResponse", "taskUUID": job_id}], idempotent=True
+            )
+        except ProviderRejectedError as exc:
+            if _provider_code(exc) in SAFETY_CODES:  # refused, answered as a 4xx
+                return Outcome.failed(NSFW, job_id=job_id)
+            raise
         errors = envelope.errors_for(job_id)
         if errors:
             error = errors[0]
@@ -344,6 +427,7 @@ class RunwareProvider(OutputDownloadingProvider):
     @staticmethod
     def _inference_task(request: GenerationRequest, task_uuid: str, seed: str) -> dict[str, Any]:
         strength = DEFAULT_STRENGTH if request.params.strength is None else request.params.strength
+        width, height = task_size(*_input_size(request.image))
         task: dict[str, Any] = {
             "taskType": "imageInference",
             "taskUUID": task_uuid,
@@ -356,6 +440,9 @@ class RunwareProvider(OutputDownloadingProvider):
             "outputFormat": OUTPUT_FORMATS[request.output_format],
             "includeCost": True,
             "deliveryMethod": "async",
+            "width": width,
+            "height": height,
+            "safety": {"checkContent": True},  # else Runware never reports NSFWContent
         }
         if request.params.negative_prompt:
             task["negativePrompt"] = request.params.negative_prompt
