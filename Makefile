@@ -10,17 +10,26 @@ endif
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())')
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The venv is rebuilt when the interpreter changes, reinstalled when pyproject.toml does.
-STAMP  := $(VENV)/.installed-$(PYTHON_VERSION)-$(shell sha1sum pyproject.toml | cut -c1-12)
+# The venv is rebuilt when the interpreter changes, reinstalled when pyproject.toml or the
+# layer's lock does: the tests run on the locked runtime versions the layer ships.
+LOCK   := layers/common/requirements.lock
+STAMP  := $(VENV)/.installed-$(PYTHON_VERSION)-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 
 # Imports resolve as on Lambda: the layer (/opt/python) and the function code on the path.
 export PYTHONPATH := $(CURDIR)/layers/common:$(CURDIR)/functions:$(CURDIR)
 
-.PHONY: install dev test unit lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
+# The AWS SAM CLI, pinned, in a venv of its own: its pinned dependencies would fight the
+# project's. `make build` and the artifact test (tests/artifact) run it.
+SAM_VERSION := 1.170.0
+SAM_VENV    := .venv-sam
+SAM         := $(SAM_VENV)/bin/sam
+SAM_STAMP   := $(SAM_VENV)/.installed-$(PYTHON_VERSION)-$(SAM_VERSION)
+
+.PHONY: install sam build dev test unit lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { \
 	  echo "$(PYTHON) is Python $(PYTHON_VERSION); the project needs 3.12 (as on Lambda):" \
 	    "install it (pyenv install 3.12) or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -29,13 +38,27 @@ $(STAMP): pyproject.toml
 	  rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+sam: $(SAM_STAMP)
+
+$(SAM_STAMP): | $(STAMP)
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_VERSION)
+	touch $@
+
+# The Lambda artifacts in .aws-sam/build: arm64, python3.12, no container; bytecode included.
+build: install sam
+	$(BIN)/python -m infra.build
 
 dev: install
 	$(BIN)/python -m infra.local
 
-test: install lint typecheck cfn-lint pytest
+test: install sam lint typecheck cfn-lint pytest
 
 # The fast suite: unit tests only (no server, no subprocess).
 unit: install
@@ -53,8 +76,9 @@ format: install
 typecheck: install
 	$(BIN)/mypy layers/common/aiimage functions infra tests bench
 
-cfn-lint: install
+cfn-lint: install sam
 	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
 
 requirements: install
 	$(BIN)/python -m infra.requirements --write
@@ -85,4 +109,4 @@ load: install
 	$(BIN)/python -m bench.load --write
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam .coverage
+	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam .coverage
