@@ -12,7 +12,14 @@ from ai_edits_api import admin, guest, tenant, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
 
-app = create_app("AI Magic Edits", guest.router, tenant.router, admin.router, webhooks.router)
+app = create_app(
+    "AI Magic Edits",
+    guest.router,
+    tenant.router,
+    admin.router,
+    webhooks.router,
+    needs_provider=True,
+)
 _handler = observed(Mangum(app, lifespan="off"))
 
 

@@ -56,5 +56,5 @@ async def generate_image(
     )
 
 
-app = create_app("AI Image Enhancer: generate", router)
+app = create_app("AI Image Enhancer: generate", router, needs_provider=True)
 handler = observed(Mangum(app, lifespan="off"))

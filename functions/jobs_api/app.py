@@ -87,5 +87,5 @@ def cancel_job(base: PublicBase, identity: CurrentIdentity, job_id: JobId) -> En
     return Envelope(data=JobView.of(jobs.cancel(identity, job_id), base))
 
 
-app = create_app("AI Image Enhancer: jobs", router)
+app = create_app("AI Image Enhancer: jobs", router, needs_provider=True)
 handler = observed(Mangum(app, lifespan="off"))

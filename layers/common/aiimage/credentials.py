@@ -54,3 +54,14 @@ def runware_webhook_token() -> SecretStr | None:
         settings.runware_webhook_token,
         settings.runware_webhook_token_param,
     )
+
+
+def cdn_origin_secret() -> SecretStr:
+    """The value CloudFront sends as X-Origin-Verify (`CDN_ENABLED`): required, 32+ chars."""
+    settings = get_settings()
+    secret = aws.secret(
+        "CDN_ORIGIN_SECRET", settings.cdn_origin_secret, settings.cdn_origin_secret_param
+    )
+    if secret is None or len(secret.get_secret_value()) < 32:
+        raise ConfigurationError("CDN_ORIGIN_SECRET must be set to at least 32 characters")
+    return secret

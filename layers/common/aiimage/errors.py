@@ -119,6 +119,13 @@ class ForbiddenError(AppError):
     default_message = "Forbidden"
 
 
+class OriginUnverifiedError(ForbiddenError):
+    """CDN mode: the request did not come through the stack's CloudFront."""
+
+    default_code = "origin_unverified"
+    default_message = "Requests must come through the site's CDN"
+
+
 class CsrfError(ForbiddenError):
     default_code = "csrf_failed"
     default_message = "Cross-site request check failed"

@@ -6,7 +6,8 @@ IPv4-mapped IPv6 address (`::ffff:198.51.100.7`) is the IPv4 address it maps.
 
 Where the address comes from is decided once, in `aiimage.http.middleware`: API Gateway's
 `requestContext.http.sourceIp` (the socket peer API Gateway saw), never a client header;
-behind a CDN (`CLIENT_IP_HEADER`) the one header that CDN sets, and then only it.
+behind a CDN (`CLIENT_IP_HEADER`) the one header that CDN sets, and then only it; behind
+the stack's own CloudFront (`CDN_ENABLED`) its `CloudFront-Viewer-Address`.
 
 A network never reaches a key or a log line as itself: `network_hash` is its keyed
 pseudonym (HMAC-SHA256 with the guest cookie secret, as `aiimage.edits.abuse.scope_hash`).
@@ -41,6 +42,15 @@ def client_network(source_ip: str) -> str | None:
     # int() drops a zone index (`fe80::1%eth0`): the prefix is the same on every link.
     network = ipaddress.IPv6Network((int(address), IPV6_PREFIX), strict=False)
     return str(network)
+
+
+def cloudfront_viewer_ip(header: str) -> str | None:
+    """The address of CloudFront's `CloudFront-Viewer-Address` header ("198.51.100.7:46532",
+    "2001:db8::1:46532": the address, a colon, the viewer's port); None when malformed."""
+    address, colon, port = header.strip().rpartition(":")
+    if not colon or not port.isdigit():
+        return None
+    return address.strip("[]") or None
 
 
 def network_hash(network: str) -> str:

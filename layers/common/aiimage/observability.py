@@ -35,6 +35,11 @@ class LogEvent(StrEnum):
     GUEST_COOKIE_REJECTED = "guest_cookie_rejected"
     JWT_REJECTED = "jwt_rejected"
     CSRF_REJECTED = "csrf_rejected"
+    # CDN mode: a request without CloudFront's origin secret (it went around the CDN).
+    ORIGIN_UNVERIFIED = "origin_unverified"
+    # A cold start refused: the deployment cannot serve (no usable provider, say). Logged
+    # with code "misconfigured", as every ConfigurationError answer is (alarmed).
+    DEPLOYMENT_MISCONFIGURED = "deployment_misconfigured"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
     PROVIDER_RETRY = "provider_retry"

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # The caller's address is API Gateway's `sourceIp`; behind a CDN, the one header that CDN
     # sets (e.g. CF-Connecting-IP), and only then. Unset: every header is ignored.
     client_ip_header: str | None = None
+    # Behind the stack's own CloudFront (EnableCdn): every request must carry the origin
+    # secret CloudFront adds (X-Origin-Verify, 403 otherwise), and the caller's address is
+    # CloudFront-Viewer-Address, which CloudFront sets; CLIENT_IP_HEADER is then unused.
+    cdn_enabled: bool = False
+    cdn_origin_secret: SecretStr | None = None
+    cdn_origin_secret_param: str | None = None
 
     # Origins allowed for cookie-authenticated state changes (CSRF Origin check).
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://127.0.0.1:3000",)
@@ -266,6 +272,8 @@ class Settings(BaseSettings):
         "jwt_issuer",
         "jwt_audience",
         "client_ip_header",
+        "cdn_origin_secret",
+        "cdn_origin_secret_param",
         "cloudflare_account_id",
         "cloudflare_api_token",
         "cloudflare_api_token_param",

@@ -13,9 +13,14 @@ from aiimage.http.envelope import install_error_handlers
 from aiimage.http.middleware import PlatformMiddleware
 from aiimage.identity import Identity
 from aiimage.observability import logger, metrics
+from aiimage.providers.registry import require_usable_provider
 
 
-def create_app(title: str, *routers: APIRouter) -> FastAPI:
+def create_app(title: str, *routers: APIRouter, needs_provider: bool = False) -> FastAPI:
+    """`needs_provider`: the app sends work to image providers, so a deployment without a
+    usable one fails here, at cold start (`require_usable_provider`)."""
+    if needs_provider:
+        require_usable_provider()
     app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.add_middleware(PlatformMiddleware)

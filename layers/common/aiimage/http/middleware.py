@@ -3,13 +3,18 @@
 1. identity: a verified bearer user, or the guest of a correctly signed `guest_id` cookie,
    or a new guest whose signed cookie is set on the response; either with its network
    (`client_network`: API Gateway's sourceIp, never a client header);
-2. CSRF on cookie-authenticated state changes: the Origin must be an allowed origin and
-   `X-CSRF-Token` must equal the `csrf_token` cookie (double submit);
+2. CSRF on cookie-authenticated state changes: the Origin must be an allowed origin (or
+   the API's own, `https://{requestContext.domainName}`, where the shipped pages are
+   served) and `X-CSRF-Token` must equal the `csrf_token` cookie (double submit);
 3. security headers on every response, errors and crashes included, and the RateLimit
    headers of the limits the request was checked against (`ratelimit_headers`); cookies
    only on responses no shared cache may keep, and `Cache-Control: no-store` by default on
    JSON (every answer of the API is the caller's own) and on whatever sets a cookie;
 4. the envelope for anything that escapes the app (a crash becomes a bare 500).
+
+Behind the stack's CloudFront (`CDN_ENABLED`), a request without CloudFront's origin secret
+(`X-Origin-Verify`) is refused first, 403 `origin_unverified`: the gateway cannot be used
+around the CDN (its WAF, its client address).
 
 Plain ASGI rather than BaseHTTPMiddleware: no extra task per request, and it also wraps
 Starlette's own error responses.
@@ -25,18 +30,29 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aiimage import credentials
 from aiimage import identity as ident
-from aiimage.errors import AppError, AuthError, CsrfError, PayloadTooLargeError
+from aiimage.errors import (
+    AppError,
+    AuthError,
+    CsrfError,
+    OriginUnverifiedError,
+    PayloadTooLargeError,
+)
 from aiimage.http.envelope import error_response, from_dependency_error
+from aiimage.http.origin import gateway_origin
 from aiimage.http.ratelimit_headers import rate_limit_headers
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.identity import Identity
 from aiimage.limits.rate_limiter import RateDecision, track_decisions
 from aiimage.network import client_network as network_of
+from aiimage.network import cloudfront_viewer_ip
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ORIGIN_SECRET_HEADER = "x-origin-verify"  # noqa: S105 - a header name, not its value
+VIEWER_ADDRESS_HEADER = "cloudfront-viewer-address"
 _MIN_CSRF_TOKEN_LENGTH = 16
 
 
@@ -65,15 +81,32 @@ def _authorizer_claims(scope: Scope) -> dict[str, Any] | None:
 def client_network(conn: HTTPConnection) -> str | None:
     """The caller's network (`aiimage.network`), from the one trusted source: API Gateway's
     `requestContext.http.sourceIp` (the local gateway sets it from the socket), or, when
-    `CLIENT_IP_HEADER` is configured (behind a CDN), that header alone. No other header
-    (X-Forwarded-For, X-Real-IP, ...) is ever read: a client can write any of them."""
-    header = get_settings().client_ip_header
-    if header is not None:
+    `CLIENT_IP_HEADER` is configured (behind a CDN), that header alone; behind the stack's
+    CloudFront (`CDN_ENABLED`, origin verified), `CloudFront-Viewer-Address`, which CloudFront
+    writes itself. No other header (X-Forwarded-For, X-Real-IP, ...) is ever read: a client
+    can write any of them."""
+    settings = get_settings()
+    header = settings.client_ip_header
+    address: str | None
+    if settings.cdn_enabled:
+        viewer = conn.headers.get(VIEWER_ADDRESS_HEADER)
+        address = cloudfront_viewer_ip(viewer) if viewer is not None else None
+    elif header is not None:
         address = conn.headers.get(header)
     else:
         event = conn.scope.get("aws.event") or {}
         address = event.get("requestContext", {}).get("http", {}).get("sourceIp")
     return network_of(address) if isinstance(address, str) else None
+
+
+def verify_origin(conn: HTTPConnection) -> None:
+    """CDN mode: the request carries CloudFront's origin secret (compared in constant time)."""
+    if not get_settings().cdn_enabled:
+        return
+    expected = credentials.cdn_origin_secret().get_secret_value().encode()
+    presented = conn.headers.get(ORIGIN_SECRET_HEADER, "").encode()
+    if not hmac.compare_digest(expected, presented):
+        raise OriginUnverifiedError
 
 
 def resolve_identity(conn: HTTPConnection, set_cookies: list[str]) -> Identity:
@@ -124,7 +157,7 @@ def check_csrf(conn: HTTPConnection, method: str, identity: Identity) -> None:
     if conn.url.path.startswith(WEBHOOK_PREFIX):
         return
     origin = (conn.headers.get("origin") or "").rstrip("/")
-    if origin not in get_settings().allowed_origins:
+    if origin not in get_settings().allowed_origins and origin != gateway_origin(conn):
         raise CsrfError("The request's Origin is not allowed", details={"reason": "origin"})
     cookie = conn.cookies.get(ident.CSRF_COOKIE, "")
     header = conn.headers.get(ident.CSRF_HEADER, "")
@@ -214,6 +247,11 @@ class PlatformMiddleware:
 
         try:
             conn = HTTPConnection(scope)
+            try:
+                verify_origin(conn)
+            except OriginUnverifiedError:
+                logger.warning(LogEvent.ORIGIN_UNVERIFIED)
+                raise
             identity = resolve_identity(conn, set_cookies)
             scope.setdefault("state", {})["identity"] = identity
             try:

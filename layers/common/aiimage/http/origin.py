@@ -34,6 +34,13 @@ def public_base(conn: HTTPConnection) -> str:
     return settings.allowed_origins[0]
 
 
+def gateway_origin(conn: HTTPConnection) -> str | None:
+    """`https://{requestContext.domainName}`: the API's own origin, where API Gateway
+    received the request (None off API Gateway)."""
+    domain = _gateway_domain(conn.scope.get("aws.event"))
+    return f"https://{domain}" if domain is not None else None
+
+
 def _gateway_domain(event: Any) -> str | None:
     context = event.get("requestContext") if isinstance(event, dict) else None
     domain = context.get("domainName") if isinstance(context, dict) else None

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+from aiimage.errors import ConfigurationError
+from aiimage.observability import LogEvent, logger
 from aiimage.settings import Settings, get_settings
 from aiimage.singletons import singleton
 
@@ -97,3 +99,39 @@ def is_available(name: ProviderName, settings: Settings) -> bool:
 
 def _configured(value: object | None, parameter: str | None) -> bool:
     return value is not None or parameter is not None
+
+
+# The stages that run in AWS, where a provider must be configured (locally and in the tests
+# the `fake` and `local` providers always are).
+_DEPLOYED_STAGES = frozenset({"dev", "prod"})
+
+
+def configuration_problems(settings: Settings) -> list[str]:
+    """What keeps a deployment from serving any image: no provider at all, or half of the
+    Workers AI configuration (an account without a token, or the reverse)."""
+    problems = []
+    account = settings.cloudflare_account_id is not None
+    token = _configured(settings.cloudflare_api_token, settings.cloudflare_api_token_param)
+    if account != token:
+        problems.append("Workers AI needs both CLOUDFLARE_ACCOUNT_ID and its API token")
+    names: tuple[ProviderName, ...] = ("workers_ai", "replicate", "runware", "local")
+    if not any(is_available(name, settings) for name in names):
+        problems.append(
+            "No image provider is configured: set CloudflareAccountId and "
+            "CloudflareApiTokenParam, ReplicateApiTokenParam or RunwareApiKeyParam"
+        )
+    return problems
+
+
+def require_usable_provider(settings: Settings | None = None) -> None:
+    """At cold start in AWS: refuse to serve without a usable provider, with one error log
+    line (code `misconfigured`, alarmed) instead of a handled 500 on every request."""
+    settings = settings or get_settings()
+    if settings.stage not in _DEPLOYED_STAGES:
+        return
+    problems = configuration_problems(settings)
+    if problems:
+        logger.error(
+            LogEvent.DEPLOYMENT_MISCONFIGURED, extra={"code": "misconfigured", "problems": problems}
+        )
+        raise ConfigurationError("; ".join(problems))
