@@ -55,6 +55,9 @@ NOT_LOCAL_TYPES = (
     "AWS::Scheduler::",
     "AWS::SQS::QueuePolicy",
     "AWS::S3::BucketPolicy",
+    # The edge (EnableCdn, EnableWaf): nothing the functions call.
+    "AWS::CloudFront::",
+    "AWS::WAFv2::",
 )
 
 _QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from infra.gateway import HttpApiGateway, Route, compile_path
 from infra.resources import CreatedResource, create_resources
 from infra.template import (
+    TEMPLATE_PATH,
     CfnLoader,
     Function,
     HttpRoute,
@@ -270,7 +271,11 @@ def test_conditions_and_no_value_in_template_yaml(
 
 
 def test_a_parameter_without_default_fails_where_it_is_used() -> None:
-    resolver = Resolver(load_template())  # AppOrigin has no default
+    # Every parameter of the template has a default; one without fails where it is read.
+    text = TEMPLATE_PATH.read_text().replace(
+        '    Default: ""\n    AllowedPattern: ^(https?://', "    AllowedPattern: ^(https?://", 1
+    )
+    resolver = Resolver(parse_template(text))
     with pytest.raises(TemplateError, match=r"parameter AppOrigin has no default.*"):
         resolver.environment(resolver.template.functions["UsageApiFunction"])
 
