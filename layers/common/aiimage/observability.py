@@ -81,6 +81,7 @@ class LogEvent(StrEnum):
     AI_STATS_UNAVAILABLE = "ai_stats_unavailable"
     OPS_COMMAND_DONE = "ops_command_done"
     OPS_COMMAND_FAILED = "ops_command_failed"
+    SQS_BACKOFF_FAILED = "sqs_backoff_failed"
     OPS_STUCK_REQUEST = "ops_stuck_request"
     OPS_RESERVATION_REFUNDED = "ops_reservation_refunded"
 
@@ -114,3 +115,6 @@ class MetricName(StrEnum):
     AI_OUTPUTS_BACKFILLED = "AiOutputsBackfilled"
     QUOTA_RESERVATIONS_REFUNDED = "QuotaReservationsRefunded"
     QUARANTINE_OBJECTS_SWEPT = "QuarantineObjectsSwept"
+    # A scheduled run with failures (alarmed: OpsScheduledFailuresAlarm); it returns, not
+    # raises, so that EventBridge does not invoke it again.
+    OPS_SCHEDULED_FAILURES = "OpsScheduledFailures"
