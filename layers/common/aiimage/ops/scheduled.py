@@ -9,6 +9,13 @@ the CLI, with the schedule's choices.
   minutes): what a killed generate left reserved is refunded and its original deleted,
   and sweeps the quarantine (`sweep-quarantine`): direct uploads never consumed;
 - `prune` daily at 02:30 UTC with the retention settings.
+
+A run with failed items is not an error of the invocation: `handle` logs it, counts it in
+the `OpsScheduledFailures` metric (its alarm pages) and returns. Raising would make Lambda's
+asynchronous invocation retry it, overlapping the next run; the items that failed are found
+again by the next scheduled run anyway. An invocation that does fail (a crash, a timeout,
+an unknown command) is not retried either (the template's `MaximumRetryAttempts: 0`) and
+lands in `OpsScheduledDeadLetterQueue`.
 """
 
 from __future__ import annotations
@@ -16,12 +23,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aiimage.observability import LogEvent, logger
+from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.ops.recover import Mode
 from aiimage.ops.report import Report
 
 RECOVER_MINUTES = 30
 SWEEP_MINUTES = 30
+
+
+def handle(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The scheduled invocation: the run's report as the answer, its failures as a metric."""
+    report = run(event)
+    if not report.ok:
+        metrics.add_metric(
+            name=MetricName.OPS_SCHEDULED_FAILURES, unit="Count", value=report.failed
+        )
+    return {"ok": report.ok, **report.as_dict()}
 
 
 def run(event: Mapping[str, Any]) -> Report:
@@ -72,7 +89,8 @@ def _sweep_quarantine(*, pretend: bool) -> Report:
 
 def _fold(report: Report, sweep: Report) -> None:
     """The sweeps ride on the recover-stuck schedule (no schedule of their own in the
-    template): their failures fail the run (the Errors alarm), their summaries the note."""
+    template): their failures count as the run's (`OpsScheduledFailures`), their summaries
+    make the note."""
     report.failed += sweep.failed
     report.note = sweep.summary() if report.note is None else f"{report.note}; {sweep.summary()}"
 
