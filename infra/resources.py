@@ -51,6 +51,7 @@ NOT_LOCAL_TYPES = (
     "AWS::Lambda::",
     "AWS::ApiGateway",
     "AWS::CloudWatch::",
+    "AWS::SNS::",
     "AWS::Events::",
     "AWS::Scheduler::",
     "AWS::SQS::QueuePolicy",

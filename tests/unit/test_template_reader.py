@@ -264,8 +264,11 @@ def test_conditions_and_no_value_in_template_yaml(
     policies = resolver.resolve(
         resolver.template.resources["UsageApiFunction"].properties["Policies"], "policies"
     )
-    assert policies[0] == {"DynamoDBReadPolicy": {"TableName": "aiimage-local-LimitsTable"}}
-    arns = policies[1]["Statement"][0]["Resource"]
+    [dynamodb, ssm] = policies[0]["Statement"]
+    assert dynamodb["Resource"] == [
+        "arn:aws:dynamodb:us-east-1:123456789012:table/aiimage-local-LimitsTable"
+    ]
+    arns = ssm["Resource"]
     prefix = "arn:aws:ssm:us-east-1:123456789012:"
     assert arns == [prefix + r for r in ssm_resources]
 
