@@ -25,7 +25,13 @@ SAM_VENV    := .venv-sam
 SAM         := $(SAM_VENV)/bin/sam
 SAM_STAMP   := $(SAM_VENV)/.installed-$(PYTHON_VERSION)-$(SAM_VERSION)
 
-.PHONY: install sam build dev test unit lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
+# checkov, pinned, in its own venv too (its pins conflict with the dev tools'); `make
+# checkov` scans template.yaml: zero failed checks, every exception inline with a reason.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(PYTHON_VERSION)-$(CHECKOV_VERSION)
+
+.PHONY: install sam build checkov dev test unit lint format typecheck cfn-lint requirements openapi pytest browser bench load clean
 
 install: $(STAMP)
 
@@ -58,7 +64,7 @@ build: install sam
 dev: install
 	$(BIN)/python -m infra.local
 
-test: install sam lint typecheck cfn-lint pytest
+test: install sam lint typecheck cfn-lint checkov pytest
 
 # The fast suite: unit tests only (no server, no subprocess).
 unit: install
@@ -79,6 +85,16 @@ typecheck: install
 cfn-lint: install sam
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
 
 requirements: install
 	$(BIN)/python -m infra.requirements --write
@@ -109,4 +125,4 @@ load: install
 	$(BIN)/python -m bench.load --write
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam .coverage
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam .coverage
