@@ -145,6 +145,26 @@ def test_a_refused_visibility_change_still_reports_the_failure(
     assert result["batchItemFailures"] == [{"itemIdentifier": messages[0]["MessageId"]}]
 
 
+def test_an_event_without_a_queue_arn_still_reports_the_failure() -> None:
+    event = {"Records": [{**record, "eventSourceARN": ""} for record in sample_records()]}
+    result = handler(event, LambdaContext("worker"))
+    assert result["batchItemFailures"] == [{"itemIdentifier": "m-1"}]
+
+
+def sample_records() -> list[dict[str, object]]:
+    return [
+        {
+            "messageId": "m-1",
+            "receiptHandle": "r-1",
+            "body": json.dumps({"fail": True}),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "awsRegion": "us-east-1",
+        }
+    ]
+
+
 def test_queue_urls_from_arns() -> None:
     assert (
         queue_url("arn:aws:sqs:eu-central-1:123456789012:aiimage-prod-JobsQueue-abc")

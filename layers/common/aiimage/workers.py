@@ -71,7 +71,12 @@ def back_off(records: Iterable[SQSRecord]) -> None:
     refused call only costs time: the message returns after the queue's visibility timeout."""
     by_queue: dict[str, list[ChangeMessageVisibilityBatchRequestEntryTypeDef]] = {}
     for index, record in enumerate(records):
-        by_queue.setdefault(queue_url(record.event_source_arn), []).append(
+        try:
+            url = queue_url(record.event_source_arn)
+        except ValueError as exc:  # a hand-made event: nothing to shorten
+            logger.warning(LogEvent.SQS_BACKOFF_FAILED, error=str(exc))
+            continue
+        by_queue.setdefault(url, []).append(
             {
                 "Id": str(index),
                 "ReceiptHandle": record.receipt_handle,
