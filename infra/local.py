@@ -74,7 +74,7 @@ EMULATOR_SECRETS = {
     REPLICATE_TOKEN_PARAM: "r8_local-only-replicate-emulator-token",
     RUNWARE_KEY_PARAM: "local-only-runware-emulator-key",
 }
-EMULATED_ACCOUNT = "local0000000000000000000000000000"
+EMULATED_ACCOUNT = "00000000000000000000000000000000"
 DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user", "tenant": "demo-tenant-admin"}
 # Extra claims of the demo users: the tenant admin acts for the seeded demo tenant.
 DEMO_CLAIMS: dict[str, dict[str, str]] = {"tenant": {"tenant_id": "demo-tenant"}}

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The Enhancer go-live smoke tests (the seed runbook's, same-origin and CSRF-safe), with curl.
+# The go-live smoke tests of both products (same-origin and CSRF-safe), with curl.
 #
-#   infra/smoke.sh [APP_ORIGIN] [IMAGE]
+#   infra/smoke.sh [APP_ORIGIN] [IMAGE] [EVENT_TOKEN]
 #
 # APP_ORIGIN defaults to the local stack (http://127.0.0.1:3000); IMAGE to a generated JPEG.
+# With an event's join token (EVENT_TOKEN, or the environment's), Magic Edits is checked too:
+# its page, its styles, and a guest photo through upload, complete, gallery and display copy
+# (no edit is requested: that is a paid provider call, the go-live runbook's tenant test).
 # Exit status 0 when every check passes; each check prints one line.
 set -euo pipefail
 
 APP_ORIGIN="${1:-${APP_ORIGIN:-http://127.0.0.1:3000}}"
 IMAGE="${2:-}"
+EVENT_TOKEN="${3:-${EVENT_TOKEN:-}}"
 VENV_PYTHON="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"
 PYTHON="${PYTHON:-$([[ -x "$VENV_PYTHON" ]] && echo "$VENV_PYTHON" || echo python3)}"  # needs Pillow
 WORK="$(mktemp -d)"
@@ -81,6 +85,37 @@ check "the Enhancer page (200, CSP script-src 'self', Verbessern)" "yes" "$(
   grep -q '^HTTP/[0-9.]* 200' <<<"$PAGE" && grep -qi "^content-security-policy:.*script-src 'self';" <<<"$PAGE" \
     && ! grep -qi '^content-security-policy:.*unsafe-inline' <<<"$PAGE" && grep -q '>Verbessern<' <<<"$PAGE" \
     && echo yes || echo no)"
+
+# 6) Magic Edits, for the guests of one event (only with a join token).
+if [[ -n "$EVENT_TOKEN" ]]; then
+  EVENT_API="$APP_ORIGIN/api/v1/events/$EVENT_TOKEN"
+  GUEST=(-H "Origin: $APP_ORIGIN" -H "Cookie: guest_id=$GUEST_ID; csrf_token=$CSRF" -H "X-CSRF-Token: $CSRF")
+  check "the Magic Edits page answers 200" "200" \
+    "$(curl -s -o /dev/null -w "%{http_code}" "$APP_ORIGIN/e/$EVENT_TOKEN")"
+  check "the event's styles (200, at least one)" "yes" "$(
+    [[ "$(curl -s -o "$WORK/styles.json" -w "%{http_code}" "${GUEST[@]}" "$EVENT_API/ai-styles")" == 200 ]] \
+      && [[ "$(json "$WORK/styles.json" 'len(o["data"])')" -ge 1 ]] && echo yes || echo no)"
+  SIZE=$(wc -c <"$IMAGE" | tr -d ' ')
+  check "a photo upload slot answers 201" "201" "$(curl -sS -o "$WORK/slot.json" -w "%{http_code}" \
+    "${GUEST[@]}" -H "Content-Type: application/json" \
+    -d "{\"content_type\": \"image/jpeg\", \"size\": $SIZE}" "$EVENT_API/photos")"
+  PHOTO_ID=$(json "$WORK/slot.json" '(o.get("data") or {}).get("photo_id", "")')
+  PUT_URL=$(json "$WORK/slot.json" '(o.get("data") or {}).get("url", "")')
+  PUT_HEADERS=()
+  while IFS= read -r header; do [[ -n "$header" ]] && PUT_HEADERS+=(-H "$header"); done < <(
+    json "$WORK/slot.json" '"\n".join(f"{k}: {v}" for k, v in ((o.get("data") or {}).get("headers") or {}).items())')
+  check "the presigned PUT of the photo answers 200" "200" "$(curl -s -o /dev/null -w "%{http_code}" \
+    -X PUT "${PUT_HEADERS[@]}" --data-binary "@$IMAGE" "$PUT_URL")"
+  STATUS=$(curl -s -o "$WORK/complete.json" -w "%{http_code}" -X POST "${GUEST[@]}" \
+    "$EVENT_API/photos/$PHOTO_ID/complete")
+  check "complete answers 200 with the photo" "200 $PHOTO_ID" \
+    "$STATUS $(json "$WORK/complete.json" '(o.get("data") or {}).get("photo_id")')"
+  curl -s -o "$WORK/gallery.json" "${GUEST[@]}" "$EVENT_API/photos"
+  check "the gallery lists the photo" "True" \
+    "$(json "$WORK/gallery.json" "any(p['photo_id'] == '$PHOTO_ID' for p in o['data'])")"
+  check "its watermarked display copy answers 200" "200" "$(curl -s -o /dev/null -w "%{http_code}" \
+    "${GUEST[@]}" "$EVENT_API/photos/$PHOTO_ID/image")"
+fi
 
 if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
 echo "all smoke tests passed against $APP_ORIGIN"
