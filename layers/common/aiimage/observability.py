@@ -40,6 +40,9 @@ class LogEvent(StrEnum):
     # A cold start refused: the deployment cannot serve (no usable provider, say). Logged
     # with code "misconfigured", as every ConfigurationError answer is (alarmed).
     DEPLOYMENT_MISCONFIGURED = "deployment_misconfigured"
+    # SnapStart (aiimage.snapstart): the init state made safe to share, and a copy resumed.
+    SNAPSHOT_PREPARED = "snapshot_prepared"
+    SNAPSHOT_RESTORED = "snapshot_restored"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
     PROVIDER_RETRY = "provider_retry"

@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from fastapi import APIRouter, Depends, FastAPI, Request
 from mangum import Mangum
 
+from aiimage import snapstart
 from aiimage.http.envelope import install_error_handlers
 from aiimage.http.middleware import PlatformMiddleware
 from aiimage.identity import Identity
@@ -40,9 +41,18 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def observed(handler: Mangum) -> LambdaHandler:
-    """Wrap a Mangum handler with request-scoped logging context and metric flushing."""
+    """Wrap a Mangum handler with request-scoped logging context and metric flushing, and
+    register the SnapStart hooks with the app's middleware stack to build before a snapshot."""
+    snapstart.register(lambda: _build_middleware_stack(handler.app))
     with_metrics = metrics.log_metrics(handler)
     wrapped: LambdaHandler = logger.inject_lambda_context(
         with_metrics, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
     )
     return wrapped
+
+
+def _build_middleware_stack(app: Any) -> None:
+    # Starlette builds it on the first request; built at snapshot time, every restored copy
+    # has it. The OpenAPI schema stays unbuilt: only /openapi.json asks for it.
+    if isinstance(app, FastAPI) and app.middleware_stack is None:
+        app.middleware_stack = app.build_middleware_stack()
