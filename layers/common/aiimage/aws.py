@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from pydantic import SecretStr
 
@@ -20,6 +19,7 @@ from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from boto3.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
     from mypy_boto3_s3 import S3Client
@@ -39,10 +39,18 @@ SECRET_MAX_AGE_SECONDS = 300
 _BATCH_GET_LIMIT = 100
 
 
+def _session() -> Session:
+    # boto3 is imported with the first client (the first request, or a SnapStart snapshot's
+    # warm-up), not at import: it and s3transfer are 100 ms and more of a cold start.
+    import boto3.session
+
+    return boto3.session.Session()
+
+
 @singleton
 def _client(service: str) -> Any:
     settings = get_settings()
-    return boto3.session.Session().client(
+    return _session().client(
         service,  # type: ignore[call-overload]
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
@@ -77,7 +85,7 @@ def s3() -> S3Client:
         settings.storage_secret_access_key_param,
     )
     own_key = settings.storage_access_key_id is not None and secret_key is not None
-    client: S3Client = boto3.session.Session().client(
+    client: S3Client = _session().client(
         "s3",
         region_name=settings.storage_region or settings.aws_region,
         endpoint_url=endpoint,

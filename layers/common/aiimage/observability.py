@@ -23,9 +23,13 @@ logger = Logger(service=_settings.powertools_service_name, level=_settings.power
 metrics = Metrics(
     namespace=_settings.powertools_metrics_namespace, service=_settings.powertools_service_name
 )
-# Disabled locally (POWERTOOLS_TRACE_DISABLED); in Lambda it patches boto3 and httpx.
+# Disabled locally (POWERTOOLS_TRACE_DISABLED). In Lambda it patches botocore only: every AWS
+# call gets a subsegment, and no other library (httpx, requests, sqlite3 …) is imported just
+# to be patched. Provider calls (httpx) are not auto-traced: an explicit subsegment would be.
 tracer = Tracer(
-    service=_settings.powertools_service_name, disabled=_settings.powertools_trace_disabled
+    service=_settings.powertools_service_name,
+    disabled=_settings.powertools_trace_disabled,
+    patch_modules=("botocore",),
 )
 
 
