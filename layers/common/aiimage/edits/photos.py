@@ -24,11 +24,7 @@ from dataclasses import dataclass
 from aiimage.edits.admission import Actor
 from aiimage.edits.catalog_store import UnknownPhotoError, catalog
 from aiimage.edits.models import Event, Photo, SanitizedWith
-from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import ConflictError, NotFoundError, UnsupportedMediaTypeError, ValidationError
-from aiimage.imaging import webp
-from aiimage.imaging.thumbnail import decode_thumbnail
-from aiimage.imaging.validation import sanitize
 from aiimage.limits import rate_limiter
 from aiimage.settings import get_settings
 from aiimage.storage.keys import (
@@ -122,6 +118,10 @@ def prepare_photo(event: Event, photo: Photo) -> Photo:
     limits = SanitizedWith(
         max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
     )
+    # Pillow is imported by the paths that decode (here, the display copy, a re-sanitise):
+    # the edits API's other routes start without it.
+    from aiimage.imaging.validation import sanitize
+
     try:
         clean = sanitize(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
         if clean.content_type != declared:
@@ -150,6 +150,10 @@ def prepare_photo(event: Event, photo: Photo) -> Photo:
 
 def display_copy(event: Event, clean: bytes) -> bytes:
     """The gallery's WebP of sanitised bytes: bounded in size, with the event's watermark."""
+    from aiimage.edits.watermarking import watermark_for_event
+    from aiimage.imaging import webp
+    from aiimage.imaging.thumbnail import decode_thumbnail
+
     # A JPEG is decoded at 1/2, 1/4 or 1/8 of its size where that still covers the copy.
     image = decode_thumbnail(clean, DISPLAY_MAX_SIDE)
     marked = watermark_for_event(event, image, in_place=True)
@@ -188,6 +192,8 @@ def provider_input(photo: Photo) -> ProviderInput:
     content_type = CONTENT_TYPES[key.rsplit(".", 1)[-1]]
     marked = photo.sanitized_with
     if marked is None or marked.max_pixels > get_settings().max_image_pixels:
+        from aiimage.imaging.validation import sanitize
+
         clean = sanitize(data, max_bytes=len(data), max_pixels=get_settings().max_image_pixels)
         data, content_type = clean.data, clean.content_type
     return ProviderInput(key=key, data=data, content_type=content_type)
