@@ -108,3 +108,29 @@ def test_the_probe_sees_what_a_handler_does_import() -> None:
     loaded = loaded_at_import("jobs_worker", ("PIL", "aws_lambda_powertools"))
     assert set(loaded) == {"PIL", "aws_lambda_powertools"}
     assert loaded["aws_lambda_powertools"].endswith("jobs_worker.app")
+
+
+def test_the_first_client_patches_botocore_for_xray_once() -> None:
+    """The Tracer patches at the first AWS client, not at import: every client is traced."""
+    probe = (
+        "import sys, json, usage_api.app\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "before = [sorted(patcher._PATCHED_MODULES), 'botocore.client' in sys.modules]\n"
+        "from aiimage import aws\n"
+        "client = aws.dynamodb(); aws.s3()\n"
+        "from botocore.client import BaseClient\n"
+        "wrapped = hasattr(BaseClient._make_api_call, '__wrapped__')\n"
+        "print(json.dumps([before, sorted(patcher._PATCHED_MODULES), wrapped]))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", probe],
+        env=_lambda_environment(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before, after, wrapped = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == [[], False]
+    assert after == ["botocore"]
+    assert wrapped is True
