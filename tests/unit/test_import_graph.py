@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
 
 # PyJWT and cryptography: only a bearer token. httpx: only a provider call. boto3 (and
-# s3transfer, which it imports): only the first AWS client (`aiimage.aws`), or its codec.
+# s3transfer, which it imports): only the first AWS client (`aiimage.aws`), its codec, or
+# powertools' idempotency (the edits API's keyed creates).
 NO_HANDLER_AT_IMPORT = ("jwt", "cryptography", "httpx", "boto3", "s3transfer")
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "delivery_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "web_app": (*NO_HANDLER_AT_IMPORT, "PIL"),
-    # The idempotency utility of powertools imports boto3 at its own import.
-    "ai_edits_api": ("jwt", "cryptography", "httpx", "PIL"),
+    "ai_edits_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "generate_api": NO_HANDLER_AT_IMPORT,
     "jobs_api": NO_HANDLER_AT_IMPORT,
     "uploads_api": NO_HANDLER_AT_IMPORT,
