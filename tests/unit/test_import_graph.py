@@ -33,7 +33,7 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "ai_edits_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "generate_api": NO_HANDLER_AT_IMPORT,
     "jobs_api": NO_HANDLER_AT_IMPORT,
-    "uploads_api": NO_HANDLER_AT_IMPORT,
+    "uploads_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     # The workers decode results (Pillow), and answer no HTTP.
     "jobs_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
     "edit_submit_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
