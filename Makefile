@@ -116,8 +116,9 @@ browser:
 pytest: install browser
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
-# Every benchmark, against baselines of the same run; regenerates docs/benchmarks.md.
-bench: install
+# Every benchmark, against baselines of the same run; regenerates docs/benchmarks.md. The
+# cold-start benchmark builds the artifact (the pinned SAM CLI).
+bench: install sam
 	$(BIN)/python -m bench --write
 
 # A bounded load test of the local stack (loopback); its result goes to docs/reliability.md.

@@ -30,6 +30,7 @@ WIDTH, HEIGHT = 7296, 5472  # 39.9 MP, just under the 40 MP cap
 MAX_BYTES = 10 * 1024 * 1024
 # The largest upscale the output cap (64 MP) admits: 16 MP, 2x.
 UPSCALE_SIDE = 4000
+DISPLAY_TARGET_MIB = 100  # issue 18: the display copy of a 40 MP photo
 STYLE_MODEL = "@cf/runwayml/stable-diffusion-v1-5-img2img"  # `local` route: style:enhance
 UPSCALE_MODEL = "nightmareai/real-esrgan"  # `local` route: upscale
 
@@ -192,6 +193,9 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
         webp.encode(marked, "WEBP", quality=90, release=True)
         _report(after_import, started)
         return
+    if case.startswith("display-"):
+        _display_copy(case, upload_key)
+        return
     handler: Handler
     steps: list[dict[str, float | str]] = []
     if case == "generate-40mp-steps":
@@ -233,6 +237,37 @@ def child(case: str, guest_cookie: str, upload_key: str) -> None:
     _report(after_import, started, status=status, body=answer, steps=steps)
 
 
+def _display_copy(case: str, upload_key: str) -> None:
+    """What `complete` does with a guest photo after sanitising it: the gallery's 1600 px
+    WebP with the event's watermark (`edits.photos.display_copy`); `display-full-40mp` is
+    the same copy made from a full decode, as before the reduced JPEG decode."""
+    from aiimage.edits.models import Event, EventAiEditing, Watermark
+    from aiimage.edits.photos import DISPLAY_MAX_SIDE, DISPLAY_QUALITY, display_copy
+    from aiimage.edits.watermarking import watermark_for_event
+    from aiimage.imaging import webp
+    from aiimage.storage.objects import object_store
+
+    event = Event(
+        event_id="evt-bench",
+        tenant_id="bench",
+        slug="bench",
+        join_token="bench-join-token",  # noqa: S106 -- an event's name in a benchmark
+        name="Bench",
+        ai_editing=EventAiEditing(watermark=Watermark(enabled=True, text="Summer party 2026")),
+    )
+    data = object_store().read(upload_key)
+    after_import = _maxrss_mb()
+    started = time.perf_counter()
+    if case == "display-full-40mp":
+        image = webp.decode(data)
+        image.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE))
+        marked = watermark_for_event(event, image, in_place=True)
+        webp.encode(marked, "WEBP", quality=DISPLAY_QUALITY, release=True)
+    else:
+        display_copy(event, data)
+    _report(after_import, started)
+
+
 # --- the parent ---------------------------------------------------------------------------
 
 
@@ -262,6 +297,25 @@ def _webp(photo: bytes) -> bytes:
     from aiimage.imaging import webp
 
     return webp.encode(webp.decode(photo), "WEBP", quality=90, release=True)
+
+
+def _published(photo: bytes) -> bytes:
+    """`photo` as `complete` publishes it: sanitised (upright, JPEG q95)."""
+    from aiimage.imaging.validation import sanitize
+
+    return sanitize(photo, max_bytes=len(photo), max_pixels=40_000_000).data
+
+
+def _png(photo: bytes) -> bytes:
+    """`photo` as a 40 MP PNG (fast compression: the decode costs the same)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(photo)) as image:
+        image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def _run_child(
@@ -314,12 +368,16 @@ def measure() -> Measured:
         upscale_photo = big_photo(UPSCALE_SIDE, UPSCALE_SIDE)
 
         provider_result = _webp(photo)
+        published = _published(photo)
+        published_png = _png(photo)
 
         def upload(data: bytes) -> tuple[str, str]:
             """A new guest's cookie and the key of its direct upload of `data` (a generate
             deletes the upload it used, so each case gets its own)."""
             guest_id = new_guest_id()
-            content_type = "image/webp" if data is provider_result else "image/jpeg"
+            content_type = {id(provider_result): "image/webp", id(published_png): "image/png"}.get(
+                id(data), "image/jpeg"
+            )
             key = new_key("uploads", guest(guest_id), content_type)
             object_store().put(key, data, content_type)
             return sign_guest_id(guest_id), str(key)
@@ -358,6 +416,27 @@ def measure() -> Measured:
             (
                 "watermark-40mp",
                 "an edit worker storing a 40 MP result: decode WebP, text watermark, WebP encode",
+                provider_result,
+            ),
+            (
+                "display-full-40mp",
+                "a guest photo's display copy from the sanitised 40 MP JPEG, full decode (before)",
+                published,
+            ),
+            (
+                "display-40mp",
+                "a guest photo's display copy from the sanitised 40 MP JPEG "
+                "(`display_copy`: reduced decode)",
+                published,
+            ),
+            (
+                "display-40mp-png",
+                "a guest photo's display copy from a 40 MP PNG (no reduced decode)",
+                published_png,
+            ),
+            (
+                "display-40mp-webp",
+                "a guest photo's display copy from a 40 MP WebP (no reduced decode)",
                 provider_result,
             ),
         )
@@ -431,6 +510,13 @@ def render(measured: Measured) -> str:
     upscale = by_case["generate-upscale"].peak_mb
     marked = by_case["watermark-40mp"].peak_mb
     transparent = by_case["webp-rgba-40mp"].peak_mb
+    display, display_full = by_case["display-40mp"], by_case["display-full-40mp"]
+
+    def own(peak: Peak) -> float:
+        return peak.peak_mb - peak.after_import_mb
+
+    display_verdict = "met" if own(display) <= DISPLAY_TARGET_MIB else "**not met**"
+    display_png, display_webp = by_case["display-40mp-png"], by_case["display-40mp-webp"]
     configured = generate_memory_mb()
     lines += [
         "",
@@ -443,6 +529,18 @@ def render(measured: Measured) -> str:
         f"storing a 40 MP result peaks at {marked:.0f} MiB: it {_fits(marked)} a "
         f"{LAMBDA_MEMORY_MB} MB function. The encode of a 40 MP result with transparency "
         f"peaks at {transparent:.0f} MiB: it {_fits(transparent)} one.",
+        "",
+        f"A guest photo's display copy at 40 MP (`edits.photos.display_copy`, from the "
+        f"sanitised JPEG) needs {own(display):.0f} MiB above the RSS it starts at (target: "
+        f"at most {DISPLAY_TARGET_MIB} MiB, {display_verdict}); "
+        f"the process peaks at {display.peak_mb:.0f} MiB, the interpreter, the imports and "
+        f"the input's bytes included. Made from a full decode as before: "
+        f"{own(display_full):.0f} MiB ({own(display) / own(display_full):.2f}x of it), in "
+        f"{display_full.seconds:.2f} s against {display.seconds:.2f} s "
+        f"({display.seconds / display_full.seconds:.2f}x). PNG and WebP have no reduced "
+        f"decode: from a 40 MP PNG it needs {own(display_png):.0f} MiB "
+        f"({display_png.seconds:.2f} s), from a 40 MP WebP {own(display_webp):.0f} MiB "
+        f"({display_webp.seconds:.2f} s).",
     ]
     return "\n".join(lines)
 

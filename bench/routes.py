@@ -100,6 +100,7 @@ def baseline_event() -> dict[str, Any]:
 
 def prepare_routes() -> list[Route]:
     """Seed what the routes need (on the moto the clients reach) and describe them."""
+    from aiimage.edits.admission import update_guest_limits
     from aiimage.edits.catalog_store import catalog
     from aiimage.edits.models import Budget
     from aiimage.settings import get_settings
@@ -108,6 +109,10 @@ def prepare_routes() -> list[Route]:
     demo = seed_demo(bucket=get_settings().images_bucket)
     # Enough budget for every create of the run; the budget check itself still runs.
     catalog().update_budget(demo.tenant_id, Budget(hard_cap_micros=10**12))
+    # Every event comes from one address: room for all of the run's fresh guests.
+    event = catalog().get_event(demo.tenant_id, demo.event_slug)
+    limits = event.ai_editing.guest_limits.model_copy(update={"network_edits_per_day": 5000})
+    update_guest_limits(event, limits)
 
     # A stored result of one guest, for the owner-gated delivery route.
     owner = new_guest_cookie()

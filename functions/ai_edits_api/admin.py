@@ -3,17 +3,15 @@ and a tenant's budget."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ai_edits_api.views import Id, SettingsUpdate, Slug
 from aiimage.edits.access import require_superadmin
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import Addon, AiEditingSettings, Budget, Package, Style
 from aiimage.errors import ValidationError
-from aiimage.http.app import CurrentIdentity
+from aiimage.http.app import CurrentIdentity, api_router
 from aiimage.http.models import Envelope
 
-router = APIRouter(prefix="/api/v1/admin", tags=["superadmin"])
+router = api_router(prefix="/api/v1/admin", tags=["superadmin"])
 
 
 @router.get("/ai-editing/settings", response_model=Envelope[AiEditingSettings])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 
 from ai_edits_api.views import (
     PHOTO_RESPONSES,
@@ -24,11 +24,11 @@ from aiimage.edits import admission, photos
 from aiimage.edits.access import guest_event, visible_edit, visible_result
 from aiimage.edits.idempotency import idempotent_create
 from aiimage.errors import ValidationError
-from aiimage.http.app import CurrentIdentity
+from aiimage.http.app import CurrentIdentity, api_router
 from aiimage.http.models import Envelope
 from aiimage.http.ratelimit_headers import rate_limited_responses
 
-router = APIRouter(prefix="/api/v1/events/{token}", tags=["guest"])
+router = api_router(prefix="/api/v1/events/{token}", tags=["guest"])
 
 
 @router.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from ai_edits_api.views import (
     RESULT_RESPONSES,
@@ -25,10 +25,10 @@ from aiimage.edits.access import tenant_event, visible_edit, visible_result
 from aiimage.edits.idempotency import idempotent_create
 from aiimage.edits.models import EditRequest, EditStatus, GuestLimits
 from aiimage.errors import ValidationError
-from aiimage.http.app import CurrentIdentity
+from aiimage.http.app import CurrentIdentity, api_router
 from aiimage.http.models import Envelope
 
-router = APIRouter(prefix="/api/v1/tenant/events/{event_slug}", tags=["tenant"])
+router = api_router(prefix="/api/v1/tenant/events/{event_slug}", tags=["tenant"])
 
 
 @router.get("/ai-edits", response_model=Envelope[EditPage])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from mangum import Mangum
 
 from aiimage.enhancer.delivery import deliver
-from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.http.app import CurrentIdentity, api_router, create_app, observed
 from aiimage.storage.keys import InvalidKeyError
 
-router = APIRouter()
+router = api_router()
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import File, Form, Path, Query, UploadFile
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
@@ -13,13 +13,13 @@ from aiimage.enhancer import jobs
 from aiimage.enhancer.forms import GenerateForm
 from aiimage.enhancer.generate import ImageSource, submit_job
 from aiimage.enhancer.views import JobAccepted, JobList, JobView
-from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.http.app import CurrentIdentity, api_router, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.multipart import read_inline
 from aiimage.http.origin import PublicBase
 from aiimage.http.ratelimit_headers import rate_limited_responses
 
-router = APIRouter(prefix="/api/ai-image/jobs")
+router = api_router(prefix="/api/ai-image/jobs")
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{29}$", description="The job's id")]
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiimage import snapstart
 from aiimage.observability import logger, metrics
 from aiimage.ops import scheduled
+
+snapstart.register()
 
 
 @metrics.log_metrics

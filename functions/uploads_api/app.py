@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from mangum import Mangum
 
 from aiimage.enhancer.uploads import create_upload
 from aiimage.enhancer.views import UploadRequest, UploadView
-from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.http.app import CurrentIdentity, api_router, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.ratelimit_headers import rate_limited_responses
 
-router = APIRouter()
+router = api_router()
 
 
 @router.post(

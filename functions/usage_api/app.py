@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from mangum import Mangum
+from starlette.concurrency import run_in_threadpool
 
 from aiimage.enhancer.usage import UsageView, get_usage
-from aiimage.http.app import CurrentIdentity, create_app, observed
+from aiimage.http.app import CurrentIdentity, create_app, envelope_response, observed
 from aiimage.http.models import Envelope
 
 router = APIRouter()
@@ -18,10 +19,10 @@ router = APIRouter()
     response_model_by_alias=True,
     summary="Usage, limits and entitlements of the caller",
 )
-def usage(identity: CurrentIdentity, response: Response) -> Envelope[UsageView]:
-    view = get_usage(identity)
-    response.headers["X-Usage-Limit"] = str(view.usage.limit)
-    return Envelope(data=view)
+async def usage(identity: CurrentIdentity) -> Response:
+    # The one threadpool hop of the request: the use case reads DynamoDB (blocking boto3).
+    view = await run_in_threadpool(get_usage, identity)
+    return envelope_response(Envelope(data=view), headers={"X-Usage-Limit": str(view.usage.limit)})
 
 
 app = create_app("AI Image Enhancer: usage", router)

@@ -5,6 +5,9 @@ assets are files packaged with the function, see `web_app.pages`).
 - `GET /tools/imag-enhancer/app`: the Enhancer (German; `?lang=en`)
 - `GET /e/{token}`: Magic Edits for the guests of one event
 - `GET /static/{path}`: the pages' CSS and scripts, with ETag and Cache-Control
+
+The routes are async: they answer from memory (templates and assets are read at import),
+where a threadpool hop would be all cost.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _page(body: str) -> HTMLResponse:
     response_class=HTMLResponse,
     summary="The Enhancer page (German; `?lang=en` for English)",
 )
-def enhancer(lang: Lang = None) -> HTMLResponse:
+async def enhancer(lang: Lang = None) -> HTMLResponse:
     return _page(pages.enhancer_page(pick_lang(lang), get_settings()))
 
 
@@ -58,7 +61,7 @@ def enhancer(lang: Lang = None) -> HTMLResponse:
     response_class=HTMLResponse,
     summary="The Magic Edits page for the guests of the event a join token opens",
 )
-def edits(token: str, lang: Lang = None) -> HTMLResponse:
+async def edits(token: str, lang: Lang = None) -> HTMLResponse:
     # A malformed token is no page; whether a well-formed one opens an event is the API's
     # answer, which the page shows.
     if not _TOKEN.fullmatch(token):
@@ -72,7 +75,7 @@ def edits(token: str, lang: Lang = None) -> HTMLResponse:
     responses={200: {"description": "A stylesheet, script or icon of the pages"}},
     summary="The pages' assets; `?v=<content hash>` URLs are immutable",
 )
-def static(path: str, request: Request, v: Annotated[str | None, Query()] = None) -> Response:
+async def static(path: str, request: Request, v: Annotated[str | None, Query()] = None) -> Response:
     asset = pages.ASSETS.get(path)
     if asset is None:
         raise NotFoundError("No such file", code="unknown_asset")

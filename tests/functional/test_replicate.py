@@ -30,9 +30,9 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.codes import TIMEOUT_CODE
 from aiimage.providers.outputs import OutputPolicy
 from aiimage.providers.replicate import MODELS, ReplicateProvider, map_error
-from aiimage.providers.transport import TIMEOUT_CODE
 from infra.emulators.replicate import MISSING, CreateRecord, PredictTime, create_app
 from tests.functional import provider_emulators
 from tests.functional.provider_emulators import (

@@ -25,7 +25,7 @@ from aiimage.limits import quota_store, spend_ledger
 from aiimage.limits.plans import PAID_PLANS
 from aiimage.providers import registry
 from aiimage.providers.base import GenerationRequest, Outcome, ProviderUnavailableError
-from aiimage.providers.transport import TIMEOUT_CODE
+from aiimage.providers.codes import TIMEOUT_CODE
 from generate_api.app import app as generate_app
 from tests.conftest import TEST_ENV, make_token
 from tests.functional.enhancer_support import browser, jpeg

@@ -34,7 +34,7 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from aiimage.providers.transport import TIMEOUT_CODE
+from aiimage.providers.codes import TIMEOUT_CODE
 from aiimage.providers.workers_ai import (
     MODELS,
     SD15_IMG2IMG,

@@ -10,43 +10,61 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from pydantic import SecretStr
 
 from aiimage.errors import ConfigurationError
+from aiimage.observability import trace_aws_calls
 from aiimage.settings import get_settings
 from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from boto3.session import Session
+    from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
-_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
+# Every client's botocore Config.
+_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 2,
+    "read_timeout": 5,
+    "retries": {"mode": "standard", "max_attempts": 3},
     # Connections are reused across warm invocations and concurrent threads.
-    max_pool_connections=50,
-)
+    "max_pool_connections": 50,
+}
 # How long a secret read from SSM is reused: its rotation takes effect within this.
 SECRET_MAX_AGE_SECONDS = 300
 # DynamoDB's limit of keys per BatchGetItem.
 _BATCH_GET_LIMIT = 100
 
 
+def _session() -> Session:
+    # boto3 and botocore's client machinery are imported (and patched for X-Ray) with the
+    # first client, on the first request or a SnapStart snapshot's warm-up, not at import:
+    # with s3transfer and urllib3 they are 150 ms and more of a cold start.
+    trace_aws_calls()
+    import boto3.session
+
+    return boto3.session.Session()
+
+
+def _config(**extra: Any) -> Config:
+    import botocore.config
+
+    return botocore.config.Config(**_CLIENT_CONFIG, **extra)
+
+
 @singleton
 def _client(service: str) -> Any:
     settings = get_settings()
-    return boto3.session.Session().client(
+    return _session().client(
         service,  # type: ignore[call-overload]
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
-        config=_CONFIG,
+        config=_config(),
     )
 
 
@@ -77,11 +95,11 @@ def s3() -> S3Client:
         settings.storage_secret_access_key_param,
     )
     own_key = settings.storage_access_key_id is not None and secret_key is not None
-    client: S3Client = boto3.session.Session().client(
+    client: S3Client = _session().client(
         "s3",
         region_name=settings.storage_region or settings.aws_region,
         endpoint_url=endpoint,
-        config=_CONFIG.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"})),
+        config=_config(signature_version="s3v4", s3={"addressing_style": "path"}),
         aws_access_key_id=settings.storage_access_key_id if own_key else None,
         aws_secret_access_key=secret_key.get_secret_value() if own_key and secret_key else None,
     )

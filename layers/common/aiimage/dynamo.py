@@ -10,26 +10,33 @@ DynamoDB's 38 significant digits is the caller's error (422), not a crash in the
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, DecimalException
 from typing import TYPE_CHECKING, Any, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from aiimage.errors import ServiceUnavailableError, UnprocessableError
 
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
 
 # DynamoDB's wire form of one attribute value ({"S": "..."}, {"N": "1"}, {"M": {...}}, ...).
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
+
+@functools.cache
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    # boto3's codec, imported with the first item: the boto3 package pulls in its session
+    # and s3transfer (100 ms and more of a cold start) before any request needs them.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 # --- the codec ----------------------------------------------------------------------------
@@ -65,7 +72,7 @@ def _from_dynamo(value: Any) -> Any:
 def to_attribute(value: Any) -> AttributeValue:
     """One Python value (nested dicts and lists included) as a DynamoDB attribute value."""
     try:
-        return cast("AttributeValue", _SERIALIZER.serialize(_to_dynamo(value)))
+        return cast("AttributeValue", _codec()[0].serialize(_to_dynamo(value)))
     except DecimalException:  # boto3's context: 38 digits, exponents -130..125
         raise UnprocessableError(
             "A number is too large or too precise to store",
@@ -76,7 +83,7 @@ def to_attribute(value: Any) -> AttributeValue:
 
 def from_attribute(attribute: Mapping[str, Any]) -> Any:
     """One DynamoDB attribute value as plain Python (no `Decimal` left in it)."""
-    return _from_dynamo(_DESERIALIZER.deserialize(cast("Any", attribute)))
+    return _from_dynamo(_codec()[1].deserialize(cast("Any", attribute)))
 
 
 def to_item(values: Mapping[str, Any]) -> Item:

@@ -17,7 +17,6 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import jwt
 from pydantic import BaseModel, ConfigDict
 
 from aiimage import credentials
@@ -130,6 +129,9 @@ def user_from_bearer(token: str) -> Identity:
         key, algorithms = secret.get_secret_value(), ["HS256"]
     else:
         raise ConfigurationError("No JWT key is configured (JWT_SECRET or JWT_PUBLIC_KEY)")
+    # Imported here: PyJWT pulls in cryptography, which only a bearer request needs.
+    import jwt
+
     try:
         claims = jwt.decode(
             token,

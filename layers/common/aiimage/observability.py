@@ -7,6 +7,7 @@ a cookie, a token or a raw prompt.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from enum import StrEnum
 
@@ -15,6 +16,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aiimage.settings import get_settings
 
 _settings = get_settings()
+# What X-Ray traces: the AWS SDK's calls.
+TRACED_MODULES = ("botocore",)
 
 # Most requests add no metric; powertools would warn about that on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -23,10 +26,22 @@ logger = Logger(service=_settings.powertools_service_name, level=_settings.power
 metrics = Metrics(
     namespace=_settings.powertools_metrics_namespace, service=_settings.powertools_service_name
 )
-# Disabled locally (POWERTOOLS_TRACE_DISABLED); in Lambda it patches boto3 and httpx.
+# Disabled locally (POWERTOOLS_TRACE_DISABLED). In Lambda it patches botocore only, when the
+# first AWS client is built (`trace_aws_calls`): every AWS call gets a subsegment, and no
+# other library (httpx, requests, sqlite3 …) is imported just to be patched. Provider calls
+# (httpx) are not auto-traced: an explicit subsegment would trace one.
 tracer = Tracer(
-    service=_settings.powertools_service_name, disabled=_settings.powertools_trace_disabled
+    service=_settings.powertools_service_name,
+    disabled=_settings.powertools_trace_disabled,
+    auto_patch=False,
 )
+
+
+@functools.cache
+def trace_aws_calls() -> None:
+    """Patch botocore for X-Ray, once, before the first client: patching at import would
+    import botocore's client machinery into every cold start."""
+    tracer.patch(TRACED_MODULES)
 
 
 class LogEvent(StrEnum):
@@ -40,6 +55,9 @@ class LogEvent(StrEnum):
     # A cold start refused: the deployment cannot serve (no usable provider, say). Logged
     # with code "misconfigured", as every ConfigurationError answer is (alarmed).
     DEPLOYMENT_MISCONFIGURED = "deployment_misconfigured"
+    # SnapStart (aiimage.snapstart): the init state made safe to share, and a copy resumed.
+    SNAPSHOT_PREPARED = "snapshot_prepared"
+    SNAPSHOT_RESTORED = "snapshot_restored"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
     PROVIDER_RETRY = "provider_retry"

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aiimage import aws
+from aiimage import aws, snapstart
 from aiimage.observability import LogEvent, logger, metrics
 
 if TYPE_CHECKING:
@@ -49,7 +49,8 @@ def sqs_batch_handler(record_handler: Callable[[SQSRecord], None]) -> SqsHandler
     """A Lambda handler that runs `record_handler` per message and reports the failed ones
     (`ReportBatchItemFailures`), so SQS retries exactly those, after `retry_delay`. A batch
     whose every record failed is reported the same way, not raised, and the logs show one
-    error per record."""
+    error per record. Registers the SnapStart hooks (`aiimage.snapstart`)."""
+    snapstart.register()
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     @metrics.log_metrics

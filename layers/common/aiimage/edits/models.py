@@ -147,6 +147,15 @@ class Addon(Model):
 PhotoStatus = Literal["uploading", "ready"]
 
 
+class SanitizedWith(Model):
+    """The limits a photo's published bytes were sanitised under (`photos.prepare_photo`).
+    The bytes themselves may be larger than `max_bytes`: that cap bounds what a caller may
+    send; the re-encode is ours."""
+
+    max_bytes: int = Field(ge=1)
+    max_pixels: int = Field(ge=1)
+
+
 class Photo(Model):
     photo_id: str
     event_id: str
@@ -157,6 +166,9 @@ class Photo(Model):
     # watermarked display copy stored under `display_key`); only `ready` photos are edited.
     status: PhotoStatus = "ready"
     display_key: str | None = None
+    # Set by `complete`: an edit sends the published bytes as they are. A photo without it
+    # (stored before the mark existed) is sanitised again before it goes to a provider.
+    sanitized_with: SanitizedWith | None = None
 
 
 class StyleEntitlements(Model):

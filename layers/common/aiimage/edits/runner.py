@@ -48,7 +48,6 @@ from aiimage.errors import (
     NotFoundError,
 )
 from aiimage.imaging import webp
-from aiimage.imaging.validation import sanitize
 from aiimage.limits import spend_ledger
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
@@ -222,19 +221,16 @@ def _call_provider(
 def _generation_request(request: EditRequest, provider: ProviderName) -> GenerationRequest:
     photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
     # The published photo only: `complete` wrote it sanitised, and no presigned PUT names
-    # it. The provider gets these bytes sanitised once more, or a GET of that key.
-    key = photos.published_key(photo)
-    data = object_store().read(key)
-    settings = get_settings()
-    clean = sanitize(
-        data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
-    )
+    # it. The provider gets these bytes as they are, or a GET of that key.
+    source = photos.provider_input(photo)
     model = request.provider_model
     if provider != request.provider:
         model = _fallback_model(provider, request)
     return GenerationRequest(
         model=model,
-        image=ImageInput(clean.data, clean.content_type, url=object_store().presign_get(key)),
+        image=ImageInput(
+            source.data, source.content_type, url=object_store().presign_get(source.key)
+        ),
         params=GenerationParams(
             prompt=request.prompt, negative_prompt=request.negative_prompt, strength=EDIT_STRENGTH
         ),

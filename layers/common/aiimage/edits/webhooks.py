@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aiimage import credentials
-from aiimage.edits import request_store, runner, webhook_receipts
+from aiimage.edits import request_store, webhook_receipts
 from aiimage.edits.models import ProviderName
 from aiimage.edits.webhook_receipts import Receipt
 from aiimage.errors import AuthError
 from aiimage.observability import LogEvent, logger
 from aiimage.providers import registry
 from aiimage.providers.base import Outcome
-from aiimage.providers.outputs import OutputDownloadingProvider
+
+if TYPE_CHECKING:
+    from aiimage.providers.outputs import OutputDownloadingProvider
 
 
 def runware_webhook(token: str, body: bytes) -> int:
@@ -71,6 +74,10 @@ def complete(
     if receipt is not None and not webhook_receipts.claim(receipt):
         logger.info(LogEvent.WEBHOOK_REPLAYED, provider=provider, webhook_id=receipt.webhook_id)
         return False
+    # The runner (Pillow for the watermark, the providers' HTTP stack) is imported by the
+    # webhook that finishes a request: the edits API's other routes start without it.
+    from aiimage.edits import runner
+
     try:
         runner.advance(request, provider, client.fetched(outcome), polled=False)
     except BaseException:

@@ -35,9 +35,9 @@ from aiimage.providers.base import (
     ProviderRateLimitedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.codes import TIMEOUT_CODE
 from aiimage.providers.pricing import estimate_micros
 from aiimage.providers.registry import get_provider, is_available
-from aiimage.providers.transport import TIMEOUT_CODE
 from aiimage.settings import Settings, get_settings
 
 # Busy, down, or refusing our credentials (a 502 to the caller, an alarm for operators):

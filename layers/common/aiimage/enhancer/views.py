@@ -7,16 +7,20 @@ on `aiimage.http.origin.public_base`: configuration, never the request's `Host`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from aiimage.enhancer import jobs
-from aiimage.enhancer.generate import Generated
 from aiimage.enhancer.usage import OwnerLimits, UsageCounter
 from aiimage.http.models import ApiModel
 from aiimage.limits.plans import Entitlements
 from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
 from aiimage.storage.keys import ObjectKey
+
+if TYPE_CHECKING:
+    # A type only: the uploads API answers these views without the generate path (Pillow).
+    from aiimage.enhancer.generate import Generated
 
 DELIVERY_PREFIX = "/r2-ai/"
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from mangum import Mangum
+from starlette.concurrency import run_in_threadpool
 
+from aiimage import snapstart
 from aiimage.http.envelope import install_error_handlers
 from aiimage.http.middleware import PlatformMiddleware
+from aiimage.http.models import Envelope
 from aiimage.identity import Identity
 from aiimage.observability import logger, metrics
 from aiimage.providers.registry import require_usable_provider
@@ -29,20 +35,73 @@ def create_app(title: str, *routers: APIRouter, needs_provider: bool = False) ->
     return app
 
 
-def current_identity(request: Request) -> Identity:
+async def current_identity(request: Request) -> Identity:
+    # Async: FastAPI runs a sync dependency in the threadpool, a hop per request for a
+    # read of what the middleware resolved.
     identity: Identity = request.state.identity
     return identity
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
 
+
+def envelope_response(
+    envelope: Envelope[Any], *, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An envelope built from typed models, serialised once by pydantic. Returned from a
+    route, it skips FastAPI's validation of the answer against the route's `response_model`
+    (which still documents it): a second pass over valid data, and for a sync route one
+    more threadpool hop."""
+    return Response(
+        envelope.model_dump_json(by_alias=True),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+class ThreadpoolOnceRoute(APIRoute):
+    """A sync route that runs in the threadpool once. FastAPI runs a sync endpoint in the
+    threadpool, then validates its answer there in a second hop; wrapped as a coroutine
+    that awaits the endpoint in the threadpool, its answer is validated on the loop. An
+    async endpoint is left as it is. The wrapper keeps the endpoint's signature (FastAPI
+    reads parameters and their annotations through `__wrapped__`)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _in_threadpool(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def _in_threadpool(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(endpoint, *args, **kwargs)
+
+    return run
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """The router of every HTTP function: its sync routes run in the threadpool once."""
+    return APIRouter(route_class=ThreadpoolOnceRoute, **kwargs)
+
+
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def observed(handler: Mangum) -> LambdaHandler:
-    """Wrap a Mangum handler with request-scoped logging context and metric flushing."""
+    """Wrap a Mangum handler with request-scoped logging context and metric flushing, and
+    register the SnapStart hooks with the app's middleware stack to build before a snapshot."""
+    snapstart.register(lambda: _build_middleware_stack(handler.app))
     with_metrics = metrics.log_metrics(handler)
     wrapped: LambdaHandler = logger.inject_lambda_context(
         with_metrics, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
     )
     return wrapped
+
+
+def _build_middleware_stack(app: Any) -> None:
+    # Starlette builds it on the first request; built at snapshot time, every restored copy
+    # has it. The OpenAPI schema stays unbuilt: only /openapi.json asks for it.
+    if isinstance(app, FastAPI) and app.middleware_stack is None:
+        app.middleware_stack = app.build_middleware_stack()

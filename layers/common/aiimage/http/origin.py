@@ -47,4 +47,9 @@ def _gateway_domain(event: Any) -> str | None:
     return domain if isinstance(domain, str) and domain else None
 
 
-PublicBase = Annotated[str, Depends(public_base)]
+async def _public_base(conn: HTTPConnection) -> str:
+    # Async: FastAPI would run a sync dependency in the threadpool, a hop per request.
+    return public_base(conn)
+
+
+PublicBase = Annotated[str, Depends(_public_base)]

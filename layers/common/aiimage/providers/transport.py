@@ -28,12 +28,11 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.codes import TIMEOUT_CODE
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # A provider asking us to wait longer than this is treated as "busy now", not waited for.
 MAX_RETRY_DELAY_SECONDS = 10.0
-# The code of a call that ran out of time: the run may still finish at the provider.
-TIMEOUT_CODE = "provider_timeout"
 
 ErrorMapper = Callable[[httpx.Response], ProviderError | None]
 

@@ -46,8 +46,9 @@ from aiimage.providers.base import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from aiimage.providers.codes import TIMEOUT_CODE
 from aiimage.providers.pricing import workers_ai_cost_micros
-from aiimage.providers.transport import TIMEOUT_CODE, ProviderTransport, retry_after_seconds
+from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
 SD15_IMG2IMG = "@cf/runwayml/stable-diffusion-v1-5-img2img"
