@@ -12,15 +12,21 @@ from aiimage import aws
 from aiimage.errors import ConfigurationError
 from aiimage.settings import get_settings
 
+MIN_KEY_LENGTH = 32  # characters of a secret we sign or verify with
+
+
+def _required_key(name: str, value: SecretStr | None, param: str | None) -> SecretStr:
+    secret = aws.secret(name, value, param)
+    if secret is None or len(secret.get_secret_value()) < MIN_KEY_LENGTH:
+        raise ConfigurationError(f"{name} must be set to at least {MIN_KEY_LENGTH} characters")
+    return secret
+
 
 def guest_cookie_secret() -> SecretStr:
     settings = get_settings()
-    secret = aws.secret(
+    return _required_key(
         "GUEST_COOKIE_SECRET", settings.guest_cookie_secret, settings.guest_cookie_secret_param
     )
-    if secret is None or len(secret.get_secret_value()) < 32:
-        raise ConfigurationError("GUEST_COOKIE_SECRET must be set to at least 32 characters")
-    return secret
 
 
 def jwt_secret() -> SecretStr | None:
@@ -59,9 +65,6 @@ def runware_webhook_token() -> SecretStr | None:
 def cdn_origin_secret() -> SecretStr:
     """The value CloudFront sends as X-Origin-Verify (`CDN_ENABLED`): required, 32+ chars."""
     settings = get_settings()
-    secret = aws.secret(
+    return _required_key(
         "CDN_ORIGIN_SECRET", settings.cdn_origin_secret, settings.cdn_origin_secret_param
     )
-    if secret is None or len(secret.get_secret_value()) < 32:
-        raise ConfigurationError("CDN_ORIGIN_SECRET must be set to at least 32 characters")
-    return secret
