@@ -26,9 +26,9 @@ def public_base(conn: HTTPConnection) -> str:
     settings = get_settings()
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    domain = _gateway_domain(conn.scope.get("aws.event"))
-    if domain is not None:
-        return f"https://{domain}"
+    own = gateway_origin(conn)
+    if own is not None:
+        return own
     if not settings.allowed_origins:
         raise ConfigurationError("Set PUBLIC_BASE_URL or ALLOWED_ORIGINS for absolute URLs")
     return settings.allowed_origins[0]
