@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from PIL import ExifTags, Image, ImageCms
+from PIL import ExifTags, Image
 
 from aiimage.errors import (
     AppError,
@@ -74,7 +74,6 @@ _RGB_MODES: Final = frozenset({"P", "PA", "RGB", "RGBA", "RGBX"})
 MAX_ICC_PROFILE_BYTES: Final = 64 * 1024
 # The ICC colour space a profile must declare for the pixels it is kept with.
 _PROFILE_SPACES: Final[dict[str, str]] = {"RGB": "RGB", "RGBA": "RGB", "L": "GRAY", "LA": "GRAY"}
-_SRGB: Final = ImageCms.createProfile("sRGB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +270,9 @@ def _checked_profile(image: Image.Image, icc_profile: Any) -> tuple[Image.Image,
     """The image with the profile it may keep (see the module's docstring)."""
     if not icc_profile or not isinstance(icc_profile, bytes):
         return image, None
+    # LittleCMS is loaded for the images that carry a profile only, not at every import.
+    from PIL import ImageCms
+
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
         space = profile.profile.xcolor_space.strip()
@@ -283,7 +285,9 @@ def _checked_profile(image: Image.Image, icc_profile: Any) -> tuple[Image.Image,
     if space != "RGB":
         return image, None
     try:
-        converted = ImageCms.profileToProfile(image, profile, _SRGB, outputMode=image.mode)
+        converted = ImageCms.profileToProfile(
+            image, profile, ImageCms.createProfile("sRGB"), outputMode=image.mode
+        )
     except ImageCms.PyCMSError:
         return image, None
     return (converted if converted is not None else image), None
