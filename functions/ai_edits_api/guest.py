@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Header, Response
+from fastapi import Header, Query, Response
 
 from ai_edits_api.views import (
     PHOTO_RESPONSES,
     RESULT_RESPONSES,
     GuestEdit,
+    GuestEventInfo,
     Id,
     IdempotencyKey,
     PhotoUploadRequest,
@@ -21,7 +22,13 @@ from ai_edits_api.views import (
     result_response,
 )
 from aiimage.edits import admission, photos
-from aiimage.edits.access import guest_event, visible_edit, visible_result
+from aiimage.edits.access import (
+    event_for_link,
+    guest_event,
+    own_edits,
+    visible_edit,
+    visible_result,
+)
 from aiimage.edits.idempotency import idempotent_create
 from aiimage.errors import ValidationError
 from aiimage.http.app import CurrentIdentity, api_router
@@ -29,6 +36,28 @@ from aiimage.http.models import Envelope
 from aiimage.http.ratelimit_headers import rate_limited_responses
 
 router = api_router(prefix="/api/v1/events/{token}", tags=["guest"])
+# "My edits": the newest of the calling guest's own requests, as many as the page shows.
+MY_EDITS_MAX = 50
+
+
+@router.get("", response_model=Envelope[GuestEventInfo])
+def guest_event_info(token: Token) -> Envelope[GuestEventInfo]:
+    """The event a join token opens: its name and the policy text, for the guest page."""
+    return Envelope(data=GuestEventInfo.of(event_for_link(token)))
+
+
+@router.get("/ai-edits", response_model=Envelope[list[GuestEdit]])
+def guest_own_edits(
+    identity: CurrentIdentity,
+    token: Token,
+    limit: Annotated[int, Query(ge=1, le=MY_EDITS_MAX)] = 20,
+) -> Envelope[list[GuestEdit]]:
+    """The calling guest's own requests of the event (by its `guest_id` cookie), newest
+    first: what "my edits" shows after a reload. Another guest's requests never appear."""
+    event, actor = guest_event(identity, token)
+    paused = admission.service_paused()
+    edits = own_edits(event, actor, limit=limit)
+    return Envelope(data=[GuestEdit.of(edit, token, paused=paused) for edit in edits])
 
 
 @router.post(
@@ -102,7 +131,9 @@ def guest_photo_image(
 @router.get("/ai-edits/{request_id}", response_model=Envelope[GuestEdit])
 def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelope[GuestEdit]:
     event, actor = guest_event(identity, token)
-    return Envelope(data=GuestEdit.of(visible_edit(event, actor, request_id), token))
+    request = visible_edit(event, actor, request_id)
+    paused = request.status == "queued" and admission.service_paused()
+    return Envelope(data=GuestEdit.of(request, token, paused=paused))
 
 
 @router.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)

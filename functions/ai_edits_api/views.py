@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiimage.edits.access import GuestEventView
 from aiimage.edits.models import MAX_VERSION, EditRequest, EditStatus, Photo, Style
 from aiimage.edits.photos import PhotoUpload
 from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
@@ -49,16 +50,34 @@ class SettingsUpdate(BaseModel):
 class StyleView(BaseModel):
     key: str
     name: str
+    names: dict[str, str] = Field(
+        default_factory=dict, description="The name by language (`de`, `en`); `name` otherwise"
+    )
     is_premium: bool
 
     @classmethod
     def of(cls, style: Style) -> StyleView:
-        return cls(key=style.key, name=style.name, is_premium=style.is_premium)
+        return cls(key=style.key, name=style.name, names=style.names, is_premium=style.is_premium)
+
+
+class GuestEventInfo(BaseModel):
+    """What a guest link shows of its event: its name and the policy text by language."""
+
+    name: str
+    policy_messages: dict[str, str]
+
+    @classmethod
+    def of(cls, event: GuestEventView) -> GuestEventInfo:
+        return cls(name=event.name, policy_messages=event.policy_messages)
 
 
 class EditPage(BaseModel):
     requests: list[EditRequest]
     next_cursor: str | None
+
+
+GUEST_FAILURE_CODE = "generation_failed"
+GUEST_FAILURE_MESSAGE = "The edit could not be processed; nothing was charged"
 
 
 class GuestEdit(BaseModel):
@@ -74,12 +93,19 @@ class GuestEdit(BaseModel):
     error_code: str | None
     error_message: str | None
     result_url: str | None  # once it has succeeded
+    paused: bool = Field(
+        default=False,
+        description="Queued while the service is paused: it goes on when it is switched on",
+    )
 
     @classmethod
-    def of(cls, request: EditRequest, token: str) -> GuestEdit:
+    def of(cls, request: EditRequest, token: str, *, paused: bool = False) -> GuestEdit:
         result_url = None
         if request.status == "succeeded":
             result_url = f"/api/v1/events/{token}/ai-edits/{request.request_id}/result"
+        # A failure is ours or the provider's: the guest learns that it failed and that
+        # nothing was charged, never which provider or key or setting was at fault.
+        failed = request.status == "failed"
         return cls(
             request_id=request.request_id,
             photo_id=request.photo_id,
@@ -88,9 +114,10 @@ class GuestEdit(BaseModel):
             created_at=request.created_at,
             updated_at=request.updated_at,
             block_reason=request.block_reason,
-            error_code=request.error_code,
-            error_message=request.error_message,
+            error_code=GUEST_FAILURE_CODE if failed else None,
+            error_message=GUEST_FAILURE_MESSAGE if failed else None,
             result_url=result_url,
+            paused=paused and request.status == "queued",
         )
 
 

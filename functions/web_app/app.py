@@ -3,7 +3,8 @@ the CSRF double submit and the CSP hold exactly as for the API (adapter only: th
 assets are files packaged with the function, see `web_app.pages`).
 
 - `GET /tools/imag-enhancer/app`: the Enhancer (German; `?lang=en`)
-- `GET /e/{token}`: Magic Edits for the guests of one event
+- `GET /e/{token}`: Magic Edits for the guests of one event; a link that opens no event is
+  a 404 page in the page's language
 - `GET /static/{path}`: the pages' CSS and scripts, with ETag and Cache-Control
 
 The routes are async: they answer from memory (templates and assets are read at import),
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from mangum import Mangum
 
+from aiimage.edits.access import event_for_link
 from aiimage.errors import NotFoundError
 from aiimage.http.app import create_app, observed
 from aiimage.settings import get_settings
@@ -37,9 +39,10 @@ ASSET_CACHE = "public, max-age=300"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")  # the join tokens the guest API accepts
 
 
-def _page(body: str) -> HTMLResponse:
+def _page(body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(
         body,
+        status_code=status_code,
         headers={
             "Cache-Control": PAGE_CACHE,
             "Content-Security-Policy": pages.page_csp(get_settings()),
@@ -59,14 +62,20 @@ async def enhancer(lang: Lang = None) -> HTMLResponse:
 @router.get(
     pages.EDITS_PREFIX + "{token}",
     response_class=HTMLResponse,
+    responses={404: {"description": "The link opens no event: a page that says so"}},
     summary="The Magic Edits page for the guests of the event a join token opens",
 )
-async def edits(token: str, lang: Lang = None) -> HTMLResponse:
-    # A malformed token is no page; whether a well-formed one opens an event is the API's
-    # answer, which the page shows.
-    if not _TOKEN.fullmatch(token):
-        raise NotFoundError("No such event", code="unknown_event")
-    return _page(pages.edits_page(token, pick_lang(lang), get_settings()))
+def edits(token: str, lang: Lang = None) -> HTMLResponse:
+    # Sync: the event is one DynamoDB read (in the threadpool). A malformed token is not
+    # looked up at all.
+    chosen, settings = pick_lang(lang), get_settings()
+    try:
+        if not _TOKEN.fullmatch(token):
+            raise NotFoundError("No such event", code="unknown_event")
+        event = event_for_link(token)
+    except NotFoundError:
+        return _page(pages.not_found_page(chosen, settings), status_code=404)
+    return _page(pages.edits_page(event, chosen, settings))
 
 
 @router.get(

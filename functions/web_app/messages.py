@@ -40,6 +40,12 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "edits.prompt": "Eigener Wunsch (optional, wenn die Veranstaltung es erlaubt)",
         "edits.request": "Bearbeitung anfordern",
         "edits.result": "Ergebnis",
+        "edits.mine": "Meine Bearbeitungen",
+        "compare.hint": "Trennlinie ziehen oder mit den Pfeiltasten verschieben",
+        "format.label": "Format",
+        "notfound.title": "Veranstaltung nicht gefunden",
+        "notfound.text": "Diesen Veranstaltungslink gibt es nicht oder nicht mehr. Bitte prüfen "
+        "Sie den Link oder fragen Sie den Veranstalter nach dem richtigen.",
         "js.noFile": "Bitte zuerst ein Bild wählen.",
         "js.badType": "Nur JPEG, PNG oder WebP.",
         "js.tooLarge": "Das Bild ist größer als {max} MB.",
@@ -47,12 +53,11 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.working": "Bild wird verbessert …",
         "js.queued": "In der Warteschlange …",
         "js.done": "Fertig.",
-        "js.quota": "Ihr Kontingent ist aufgebraucht. Es wird {reset} zurückgesetzt.",
+        "js.quota": "Ihr Kontingent ist aufgebraucht. Wieder verfügbar ab {reset}.",
         "js.locked": "In Ihrem Tarif nicht enthalten.",
         "js.rateLimited": "Zu viele Anfragen. Bitte in {seconds} s erneut versuchen.",
-        "js.error": "Etwas ist schiefgegangen: {message}",
         "js.network": "Keine Verbindung zum Server.",
-        "js.resetAt": "Zurückgesetzt {reset}",
+        "js.resetAt": "Neues Kontingent ab {reset}",
         "js.lockedFace": "Gesichtsverbesserung ist in Ihrem Tarif nicht enthalten",
         "js.lockedScale": "Ihr Tarif erlaubt höchstens {max}x",
         "js.selected": "Gewählt: {name}",
@@ -63,10 +68,31 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.status.queued": "In der Warteschlange …",
         "js.status.processing": "Wird bearbeitet …",
         "js.status.succeeded": "Fertig.",
-        "js.status.failed": "Fehlgeschlagen: {message}",
+        "js.status.failed": "Konnte nicht verarbeitet werden. Es wurde nichts berechnet.",
         "js.status.blocked": "Abgelehnt: {message}",
         "js.premium": "Premium",
         "js.promptNotAllowed": "Diese Veranstaltung erlaubt keine eigenen Wünsche.",
+        "js.stage.uploading": "Wird hochgeladen … {percent} %",
+        "js.stage.queued": "In der Warteschlange …",
+        "js.stage.processing": "Wird verarbeitet …",
+        "js.stage.storing": "Ergebnis wird gespeichert …",
+        "js.elapsed": "{seconds} s",
+        "js.slow": "Das dauert länger als üblich. Wir warten noch bis zu {minutes} Minuten.",
+        "js.paused": "Der Dienst ist gerade pausiert. Ihre Anfrage wartet und läuft weiter, "
+        "sobald er wieder an ist.",
+        "js.limitReached": "Kontingent aufgebraucht. Wieder verfügbar ab {reset}.",
+        "js.unlockedBy": "Mit {plan} verfügbar",
+        "js.unavailable": "Derzeit nicht verfügbar",
+        "js.size": "{width} \u00d7 {height} px",
+        "js.sizeOriginal": "Original: {size}",
+        "js.sizeResult": "Ergebnis: {size}",
+        "js.zoomIn": "100 % ansehen",
+        "js.zoomOut": "Einpassen",
+        "js.refused": "Abgelehnt",
+        "js.failed": "Nicht möglich",
+        "js.noEdits": "Noch keine Bearbeitungen.",
+        "js.editOf": "{style}, {time}",
+        "js.pending": "Wartet auf Freigabe durch den Veranstalter",
     },
     "en": {
         "enhancer.title": "AI Image Enhancer",
@@ -95,6 +121,12 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "edits.prompt": "Your own wish (optional, if the event allows it)",
         "edits.request": "Request edit",
         "edits.result": "Result",
+        "edits.mine": "My edits",
+        "compare.hint": "Drag the divider or move it with the arrow keys",
+        "format.label": "Format",
+        "notfound.title": "Event not found",
+        "notfound.text": "This event link does not exist or no longer works. Please check the "
+        "link or ask the organiser for the right one.",
         "js.noFile": "Please choose an image first.",
         "js.badType": "Only JPEG, PNG or WebP.",
         "js.tooLarge": "The image is larger than {max} MB.",
@@ -102,12 +134,11 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.working": "Enhancing the image …",
         "js.queued": "Queued …",
         "js.done": "Done.",
-        "js.quota": "Your quota is used up. It resets {reset}.",
+        "js.quota": "Your quota is used up. Available again from {reset}.",
         "js.locked": "Not included in your plan.",
         "js.rateLimited": "Too many requests. Please try again in {seconds} s.",
-        "js.error": "Something went wrong: {message}",
         "js.network": "Cannot reach the server.",
-        "js.resetAt": "Resets {reset}",
+        "js.resetAt": "New quota from {reset}",
         "js.lockedFace": "Face enhancement is not included in your plan",
         "js.lockedScale": "Your plan allows at most {max}x",
         "js.selected": "Selected: {name}",
@@ -118,12 +149,365 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.status.queued": "Queued …",
         "js.status.processing": "Processing …",
         "js.status.succeeded": "Done.",
-        "js.status.failed": "Failed: {message}",
+        "js.status.failed": "Could not be processed. Nothing was charged.",
         "js.status.blocked": "Refused: {message}",
         "js.premium": "Premium",
         "js.promptNotAllowed": "This event does not allow custom wishes.",
+        "js.stage.uploading": "Uploading … {percent} %",
+        "js.stage.queued": "Queued …",
+        "js.stage.processing": "Processing …",
+        "js.stage.storing": "Storing the result …",
+        "js.elapsed": "{seconds} s",
+        "js.slow": "This is taking longer than usual. We keep waiting for up to {minutes} minutes.",
+        "js.paused": "The service is paused right now. Your request waits and goes on as soon "
+        "as it is back.",
+        "js.limitReached": "Quota used up. Available again from {reset}.",
+        "js.unlockedBy": "Available with {plan}",
+        "js.unavailable": "Not available at the moment",
+        "js.size": "{width} \u00d7 {height} px",
+        "js.sizeOriginal": "Original: {size}",
+        "js.sizeResult": "Result: {size}",
+        "js.zoomIn": "View at 100 %",
+        "js.zoomOut": "Fit",
+        "js.refused": "Refused",
+        "js.failed": "Not possible",
+        "js.noEdits": "No edits yet.",
+        "js.editOf": "{style}, {time}",
+        "js.pending": "Waiting for the organiser's approval",
     },
 }
+
+
+# --- messages by error code -------------------------------------------------------------------
+# What a page shows for an error envelope's `error.code` (and a failed job's or edit's code):
+# never the server's English `message`, which is for developers and logs. A refusal says
+# what to do next. tests/unit/test_web_messages.py walks every code of
+# `aiimage.errors.ERROR_CODES` and of the OpenAPI description and fails on a missing text.
+_TRY_LATER = ("Bitte versuchen Sie es später erneut.", "Please try again later.")
+_PROVIDER = (
+    "Das Bild konnte gerade nicht verarbeitet werden. Es wurde nichts berechnet; bitte später "
+    "erneut versuchen.",
+    "The image could not be processed right now. Nothing was charged; please try again later.",
+)
+_RELOAD = (
+    "Die Seite ist veraltet. Bitte neu laden und erneut versuchen.",
+    "The page is out of date. Please reload it and try again.",
+)
+_BAD_IMAGE = (
+    "Die Datei ist kein lesbares Bild. Bitte ein anderes JPEG, PNG oder WebP wählen.",
+    "The file is not a readable image. Please choose another JPEG, PNG or WebP.",
+)
+_SIGN_IN = ("Bitte melden Sie sich an.", "Please sign in.")
+_ADMIN = (
+    "Dafür fehlt Ihnen die Berechtigung.",
+    "You are not allowed to do this.",
+)
+_SETTINGS = (
+    "Die Eingaben sind ungültig. Bitte prüfen und erneut versuchen.",
+    "The input is not valid. Please check it and try again.",
+)
+_ERROR_PAIRS: dict[str, tuple[str, str]] = {
+    "abuse_blocked": (
+        "Von Ihrem Gerät kamen zu viele Anfragen; es ist für diese Veranstaltung vorübergehend "
+        "gesperrt. Bitte später erneut versuchen.",
+        "Too many requests came from your device; it is paused for this event for a while. "
+        "Please try again later.",
+    ),
+    "abuse_busy": (
+        "Gerade ist viel los. " + _TRY_LATER[0],
+        "It is busy right now. " + _TRY_LATER[1],
+    ),
+    "bad_owner": _ADMIN,
+    "budget_exceeded": (
+        "Das Budget dieser Veranstaltung für KI-Bearbeitungen ist aufgebraucht. Bitte wenden "
+        "Sie sich an den Veranstalter.",
+        "This event's budget for AI edits is used up. Please ask the organiser.",
+    ),
+    "capacity_exhausted": (
+        "Der Dienst ist gerade ausgelastet. Es wurde nichts berechnet. " + _TRY_LATER[0],
+        "The service is at capacity right now. Nothing was charged. " + _TRY_LATER[1],
+    ),
+    "conflict": (
+        "Das hat sich inzwischen geändert. Bitte neu laden und erneut versuchen.",
+        "This has changed in the meantime. Please reload and try again.",
+    ),
+    "csrf_failed": _RELOAD,
+    "event_conflict": (
+        "Die Veranstaltung wurde gerade geändert. Bitte erneut versuchen.",
+        "The event was changed just now. Please try again.",
+    ),
+    "event_exists": ("Diese Veranstaltung gibt es schon.", "This event already exists."),
+    "event_policy": (
+        "Diese Veranstaltung erlaubt das nicht.",
+        "This event does not allow this.",
+    ),
+    "feature_disabled": (
+        "Der Dienst ist vorübergehend pausiert. Es wurde nichts berechnet. Bitte später erneut "
+        "versuchen.",
+        "The service is paused for now. Nothing was charged. Please try again later.",
+    ),
+    "feature_locked": (
+        "Das ist in Ihrem Tarif nicht enthalten. Ein Upgrade schaltet es frei.",
+        "This is not included in your plan. An upgrade unlocks it.",
+    ),
+    "forbidden": _ADMIN,
+    "generation_expired": (
+        "Das Ergebnis ist abgelaufen. Bitte das Bild erneut verarbeiten.",
+        "The result has expired. Please process the image again.",
+    ),
+    "generation_failed": _PROVIDER,
+    "idempotency_in_progress": (
+        "Diese Anfrage läuft schon. Bitte einen Moment warten.",
+        "This request is already running. Please wait a moment.",
+    ),
+    "idempotency_key_reused": _RELOAD,
+    "image_corrupt": _BAD_IMAGE,
+    "image_empty": (
+        "Die Datei ist leer. Bitte ein Bild wählen.",
+        "The file is empty. Please choose an image.",
+    ),
+    "image_missing": (
+        "Bitte zuerst ein Bild wählen.",
+        "Please choose an image first.",
+    ),
+    "image_too_large": (
+        "Das Bild ist zu groß. Bitte ein kleineres Bild wählen.",
+        "The image is too large. Please choose a smaller one.",
+    ),
+    "image_too_many_pixels": (
+        "Das Bild hat zu viele Pixel. Bitte ein Bild mit geringerer Auflösung wählen.",
+        "The image has too many pixels. Please choose one with a lower resolution.",
+    ),
+    "image_type_mismatch": (
+        "Dateiendung und Inhalt passen nicht zusammen. Bitte ein echtes JPEG, PNG oder WebP "
+        "wählen.",
+        "The file's type and content do not match. Please choose a real JPEG, PNG or WebP.",
+    ),
+    "image_undecodable": _BAD_IMAGE,
+    "internal_error": (
+        "Bei uns ist ein Fehler aufgetreten. Es wurde nichts berechnet. " + _TRY_LATER[0],
+        "Something failed on our side. Nothing was charged. " + _TRY_LATER[1],
+    ),
+    "invalid_authorization": _SIGN_IN,
+    "invalid_cursor": _RELOAD,
+    "invalid_id": (
+        "Dieser Eintrag existiert nicht.",
+        "This entry does not exist.",
+    ),
+    "invalid_idempotency_key": _RELOAD,
+    "invalid_key": (
+        "Diese Datei gibt es nicht (mehr).",
+        "This file does not exist (any more).",
+    ),
+    "invalid_parameters": _SETTINGS,
+    "invalid_request": _SETTINGS,
+    "invalid_settings": _SETTINGS,
+    "invalid_token": (
+        "Ihre Anmeldung ist ungültig. Bitte erneut anmelden.",
+        "Your sign-in is not valid. Please sign in again.",
+    ),
+    "invalid_webhook_signature": _ADMIN,
+    "invalid_webhook_token": _ADMIN,
+    "key_mismatch": _RELOAD,
+    "method_not_allowed": _RELOAD,
+    "misconfigured": _PROVIDER,
+    "model_version_not_allowed": (
+        "Dieses Modell ist nicht verfügbar. Bitte ein anderes wählen.",
+        "This model is not available. Please choose another one.",
+    ),
+    "no_result": (
+        "Das Ergebnis ist noch nicht fertig.",
+        "The result is not ready yet.",
+    ),
+    "not_a_tenant": _ADMIN,
+    "not_found": ("Das gibt es nicht (mehr).", "This does not exist (any more)."),
+    "not_owner": (
+        "Dieses Bild gehört nicht zu Ihrer Sitzung.",
+        "This image does not belong to your session.",
+    ),
+    "not_superadmin": _ADMIN,
+    "number_out_of_range": _SETTINGS,
+    "origin_unverified": _RELOAD,
+    "output_too_large": _PROVIDER,
+    "param_not_supported": (
+        "Diese Einstellung passt nicht zum gewählten Modell.",
+        "This setting does not fit the chosen model.",
+    ),
+    "param_out_of_range": (
+        "Eine Einstellung liegt außerhalb des erlaubten Bereichs.",
+        "A setting is outside the allowed range.",
+    ),
+    "payload_too_large": (
+        "Die Datei ist zu groß. Bitte ein kleineres Bild wählen.",
+        "The file is too large. Please choose a smaller image.",
+    ),
+    "pending_without_job_id": _PROVIDER,
+    "photo_missing": (
+        "Das Foto ist nicht mehr vorhanden. Bitte ein anderes wählen.",
+        "The photo is no longer there. Please choose another one.",
+    ),
+    "photo_not_ready": (
+        "Das Foto wird noch hochgeladen. Bitte einen Moment warten.",
+        "The photo is still uploading. Please wait a moment.",
+    ),
+    "photo_not_uploaded": (
+        "Das Foto ist nicht angekommen. Bitte erneut hochladen.",
+        "The photo did not arrive. Please upload it again.",
+    ),
+    "prompt_blocked": (
+        "Die Beschreibung enthält einen nicht erlaubten Begriff. Bitte umformulieren.",
+        "The description contains a term that is not allowed. Please rephrase it.",
+    ),
+    "provider_auth": _PROVIDER,
+    "provider_image_missing": _PROVIDER,
+    "provider_image_unreadable": _PROVIDER,
+    "provider_job_unknown": _PROVIDER,
+    "provider_malformed": _PROVIDER,
+    "provider_model_unknown": _PROVIDER,
+    "provider_output_refused": _PROVIDER,
+    "provider_payment_required": _PROVIDER,
+    "provider_prompt_missing": _PROVIDER,
+    "provider_rate_limited": _PROVIDER,
+    "provider_rejected": _PROVIDER,
+    "provider_sync_only": _PROVIDER,
+    "provider_timeout": _PROVIDER,
+    "provider_unavailable": _PROVIDER,
+    "quota_exceeded": (
+        "Ihr Kontingent ist aufgebraucht. Wieder verfügbar ab {reset}.",
+        "Your quota is used up. Available again from {reset}.",
+    ),
+    "rate_limited": (
+        "Zu viele Anfragen. Bitte in {seconds} s erneut versuchen.",
+        "Too many requests. Please try again in {seconds} s.",
+    ),
+    "request_too_large": (
+        "Die Anfrage ist zu groß. Bitte ein kleineres Bild wählen.",
+        "The request is too large. Please choose a smaller image.",
+    ),
+    "service_busy": (
+        "Der Dienst ist gerade ausgelastet. " + _TRY_LATER[0],
+        "The service is busy right now. " + _TRY_LATER[1],
+    ),
+    "settings_conflict": (
+        "Die Einstellungen wurden inzwischen geändert. Bitte neu laden.",
+        "The settings were changed in the meantime. Please reload.",
+    ),
+    "storage_no_body": _PROVIDER,
+    "storage_unavailable": (
+        "Der Speicher ist gerade nicht erreichbar. Es wurde nichts berechnet. " + _TRY_LATER[0],
+        "Storage is unreachable right now. Nothing was charged. " + _TRY_LATER[1],
+    ),
+    "style_not_allowed": (
+        "Dieser Stil ist für diese Veranstaltung nicht freigegeben. Bitte einen anderen wählen.",
+        "This style is not available for this event. Please choose another one.",
+    ),
+    "token_expired": (
+        "Ihre Anmeldung ist abgelaufen. Bitte erneut anmelden.",
+        "Your sign-in has expired. Please sign in again.",
+    ),
+    "too_many_open_photo_slots": (
+        "Sie laden schon mehrere Fotos hoch. Bitte warten, bis sie fertig sind.",
+        "You are already uploading several photos. Please wait until they are done.",
+    ),
+    "unauthenticated": _SIGN_IN,
+    "unavailable": (
+        "Der Dienst ist gerade nicht verfügbar. " + _TRY_LATER[0],
+        "The service is unavailable right now. " + _TRY_LATER[1],
+    ),
+    "unhandled": (
+        "Bei uns ist ein Fehler aufgetreten. " + _TRY_LATER[0],
+        "Something failed on our side. " + _TRY_LATER[1],
+    ),
+    "unknown_asset": ("Diese Datei gibt es nicht.", "This file does not exist."),
+    "unknown_block": ("Diese Sperre gibt es nicht.", "This block does not exist."),
+    "unknown_event": (
+        "Diesen Veranstaltungslink gibt es nicht. Bitte den Link beim Veranstalter prüfen.",
+        "This event link does not exist. Please check the link with the organiser.",
+    ),
+    "unknown_model": (
+        "Dieses Modell gibt es nicht. Bitte ein anderes wählen.",
+        "This model does not exist. Please choose another one.",
+    ),
+    "unknown_photo": (
+        "Dieses Foto gibt es nicht (mehr). Bitte ein anderes wählen.",
+        "This photo does not exist (any more). Please choose another one.",
+    ),
+    "unknown_request": (
+        "Diese Bearbeitung gibt es nicht.",
+        "This edit does not exist.",
+    ),
+    "unknown_style": (
+        "Diesen Stil gibt es nicht (mehr). Bitte einen anderen wählen.",
+        "This style does not exist (any more). Please choose another one.",
+    ),
+    "unknown_tenant": ("Diesen Veranstalter gibt es nicht.", "This organiser does not exist."),
+    "unprocessable": _SETTINGS,
+    "unsupported_image_type": (
+        "Nur JPEG, PNG oder WebP.",
+        "Only JPEG, PNG or WebP.",
+    ),
+    "unsupported_media_type": (
+        "Nur JPEG, PNG oder WebP.",
+        "Only JPEG, PNG or WebP.",
+    ),
+    "upload_not_found": (
+        "Der Upload ist nicht angekommen oder abgelaufen. Bitte erneut hochladen.",
+        "The upload did not arrive or has expired. Please upload again.",
+    ),
+    "upstream_error": _PROVIDER,
+    # Codes of the page itself (no envelope).
+    "network": ("Keine Verbindung zum Server.", "Cannot reach the server."),
+    "upload_failed": (
+        "Das Hochladen ist fehlgeschlagen. Bitte erneut versuchen.",
+        "The upload failed. Please try again.",
+    ),
+    "timed_out": (
+        "Das dauert ungewöhnlich lange; wir haben aufgehört zu warten. Es wurde nichts "
+        "berechnet, solange kein Ergebnis da ist. Bitte später erneut versuchen.",
+        "This is taking unusually long; we stopped waiting. Nothing is charged without a "
+        "result. Please try again later.",
+    ),
+    "canceled": ("Die Verarbeitung wurde abgebrochen.", "The processing was canceled."),
+    # The reasons an edit is `blocked` (`EditRequest.block_reason`).
+    "blocked_term": (
+        "Die Beschreibung enthält einen nicht erlaubten Begriff. Bitte umformulieren.",
+        "The description contains a term that is not allowed. Please rephrase it.",
+    ),
+    "provider_moderation": (
+        "Das Foto oder der Wunsch wurde von der Inhaltsprüfung abgelehnt. Es wurde nichts "
+        "berechnet.",
+        "The photo or the wish was refused by the content check. Nothing was charged.",
+    ),
+}
+# Codes that are refusals (the caller's situation, not a fault): shown as an alert with what
+# to do next, never as "something went wrong".
+REFUSALS: frozenset[str] = frozenset(
+    {
+        "abuse_blocked",
+        "blocked_term",
+        "budget_exceeded",
+        "event_policy",
+        "feature_disabled",
+        "feature_locked",
+        "prompt_blocked",
+        "provider_moderation",
+        "quota_exceeded",
+        "rate_limited",
+        "style_not_allowed",
+        "too_many_open_photo_slots",
+    }
+)
+# The fallback for a code this table does not know (a newer server): generic, never the
+# server's text.
+UNKNOWN_ERROR: dict[Lang, str] = {
+    "de": "Etwas hat nicht geklappt. Es wurde nichts berechnet. Bitte erneut versuchen.",
+    "en": "That did not work. Nothing was charged. Please try again.",
+}
+ERROR_MESSAGES: dict[Lang, dict[str, str]] = {
+    "de": {code: pair[0] for code, pair in _ERROR_PAIRS.items()},
+    "en": {code: pair[1] for code, pair in _ERROR_PAIRS.items()},
+}
+
 
 # German names of the catalog's models; English pages use the catalog's own labels.
 MODEL_LABELS: dict[Lang, dict[str, str]] = {

@@ -19,11 +19,19 @@ from string import Template
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiimage.edits.access import GuestEventView
 from aiimage.enhancer.model_catalog import CATALOG, DEFAULT_MODEL, ModelSpec, NumberRange
 from aiimage.http.security import SECURITY_HEADERS
 from aiimage.settings import Settings
 from aiimage.storage.keys import EXTENSIONS
-from web_app.messages import MESSAGES, MODEL_LABELS, Lang
+from web_app.messages import (
+    ERROR_MESSAGES,
+    MESSAGES,
+    MODEL_LABELS,
+    REFUSALS,
+    UNKNOWN_ERROR,
+    Lang,
+)
 
 ROOT = Path(__file__).resolve().parent
 STATIC_DIR = ROOT / "static"
@@ -143,7 +151,23 @@ def _json_block(config: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render(name: str, lang: Lang, settings: Settings, **config: Any) -> str:
+def _page_script(name: str) -> str:
+    """The page's own script element (`{name}.js`), if it has one: a page without (the 404
+    page) loads only the shared script."""
+    if f"{name}.js" not in ASSETS:
+        return ""
+    return f'<script src="{asset_url(f"{name}.js")}" defer></script>'
+
+
+def render(
+    name: str,
+    lang: Lang,
+    settings: Settings,
+    page_text: dict[str, str] | None = None,
+    **config: Any,
+) -> str:
+    """The page `name` in `lang`: its messages, `page_text` (values the caller escaped) and
+    the config block for its script."""
     messages = MESSAGES[lang]
     max_mb = f"{settings.max_upload_bytes / (1024 * 1024):g}"
     text = {
@@ -155,6 +179,7 @@ def render(name: str, lang: Lang, settings: Settings, **config: Any) -> str:
     other = "en" if lang == "de" else "de"
     values = {
         **text,
+        **(page_text or {}),
         "lang": lang,
         "other_lang": other,
         "icon_url": asset_url("favicon.svg"),
@@ -162,8 +187,18 @@ def render(name: str, lang: Lang, settings: Settings, **config: Any) -> str:
         "common_js_url": asset_url("common.js"),
         # Each page has its own title message and script: `{name}.title`, `{name}.js`.
         "page_title": text[f"{name}_title"],
-        "page_js_url": asset_url(f"{name}.js"),
-        "config": _json_block({"lang": lang, "messages": script_messages, **config}),
+        "page_script": _page_script(name),
+        "config": _json_block(
+            {
+                "lang": lang,
+                "messages": script_messages,
+                # Errors by code in the page's language; the server's English text never shows.
+                "errors": ERROR_MESSAGES[lang],
+                "unknownError": UNKNOWN_ERROR[lang],
+                "refusals": sorted(REFUSALS),
+                **config,
+            }
+        ),
     }
     # A partial's text is a value of the page: it is placed, not substituted again.
     partials = {key: Template(body).substitute(values) for key, body in PARTIALS.items()}
@@ -182,5 +217,26 @@ def enhancer_page(lang: Lang, settings: Settings) -> str:
     )
 
 
-def edits_page(token: str, lang: Lang, settings: Settings) -> str:
-    return render("edits", lang, settings, token=token, limits=limits_view(settings))
+def edits_page(event: GuestEventView, lang: Lang, settings: Settings) -> str:
+    """The guest page of one event: its name rendered in the page, its policy text and the
+    token in the config block."""
+    return render(
+        "edits",
+        lang,
+        settings,
+        {"event_name": html.escape(event.name)},
+        token=event.token,
+        event={"name": event.name, "policyMessage": localized(event.policy_messages, lang)},
+        limits=limits_view(settings),
+    )
+
+
+def not_found_page(lang: Lang, settings: Settings) -> str:
+    """The answer to a link that opens no event (HTTP 404): what happened, what to do."""
+    return render("notfound", lang, settings)
+
+
+def localized(texts: dict[str, str], lang: Lang) -> str | None:
+    """A translatable field (`{"de": …, "en": …}`): the page's language, else German (the
+    catalog's default language), else any."""
+    return texts.get(lang) or texts.get("de") or next(iter(texts.values()), None)

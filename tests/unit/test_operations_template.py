@@ -50,7 +50,7 @@ def ssm(*names: str | set[str]) -> set[str]:
 
 EXPECTED: dict[str, set[str]] = {
     "UsageApiFunction": grants(READ, "LimitsTable") | ssm(COOKIE_JWT_CDN),
-    "WebAppFunction": ssm(COOKIE_JWT_CDN),
+    "WebAppFunction": grants({"dynamodb:GetItem"}, "EditsTable") | ssm(COOKIE_JWT_CDN),
     "GenerateApiFunction": grants(WRITE, "LimitsTable", "JobsTable")
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from aiimage.enhancer.model_catalog import CATALOG
 from aiimage.settings import Settings, get_settings
+from infra.seed_edits import seed_demo
 from infra.template import load_template
-from tests.conftest import ORIGIN, assert_security_headers
+from tests.conftest import ORIGIN, TEST_ENV, assert_security_headers
 from web_app import pages
 from web_app.app import app
 from web_app.messages import MESSAGES, Lang
@@ -29,6 +30,12 @@ CSRF = "a-csrf-token-of-sufficient-length"
 def client() -> Iterator[TestClient]:
     with TestClient(app, base_url="https://app.test", raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def demo_event(aws_stack: None) -> None:
+    """The demo catalog, whose summer event the join token of EDITS opens."""
+    seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])
 
 
 def page_config(html: str) -> dict[str, Any]:
@@ -93,14 +100,42 @@ def test_the_config_block_cannot_close_its_script_element() -> None:
     assert json.loads(block)["text"] == "</script><script>alert(1)</script>&"
 
 
+@pytest.mark.usefixtures("demo_event")
 def test_the_edits_page_names_its_event(client: TestClient) -> None:
     response = client.get(EDITS, params={"lang": "en"})
     assert response.status_code == 200
     assert_security_headers(response.headers)
-    assert page_config(response.text)["token"] == "demo-join-token-0001"
+    config = page_config(response.text)
+    assert config["token"] == "demo-join-token-0001"
+    assert config["event"]["name"] == "Summer Party"
+    assert '<span id="event-name">Summer Party</span>' in response.text
     assert "Request edit" in response.text
 
 
+@pytest.mark.usefixtures("aws_stack")
+@pytest.mark.parametrize(
+    ("lang", "title", "text"),
+    [
+        ("de", "Veranstaltung nicht gefunden", "Diesen Veranstaltungslink gibt es nicht"),
+        ("en", "Event not found", "This event link does not exist"),
+    ],
+)
+@pytest.mark.parametrize("token", ["not-a-real-token", "short", "bad.token.value"])
+def test_a_link_that_opens_no_event_is_a_404_page(
+    client: TestClient, token: str, lang: str, title: str, text: str
+) -> None:
+    response = client.get(f"/e/{token}", params={"lang": lang})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert_security_headers(response.headers)
+    assert f"<title>{title}</title>" in response.text
+    assert text in response.text
+    assert 'role="alert"' in response.text
+    assert "<form" not in response.text  # nothing to use
+    assert re.search(r"\$\w", response.text) is None
+
+
+@pytest.mark.usefixtures("demo_event")
 @pytest.mark.parametrize(("path", "page"), [(ENHANCER, "enhancer"), (EDITS, "edits")])
 @pytest.mark.parametrize("lang", ["de", "en"])
 def test_each_page_has_the_shared_head_with_its_own_title_and_script(
@@ -119,12 +154,14 @@ def test_each_page_has_the_shared_head_with_its_own_title_and_script(
 
 @pytest.mark.parametrize("token", ["short", "a" * 65, "bad.token.value", "%3Cscript%3E1234"])
 def test_a_malformed_event_token_is_not_found(client: TestClient, token: str) -> None:
+    # Not looked up at all (no AWS here): a 404 page straight away.
     response = client.get(f"/e/{token}")
     assert response.status_code == 404
-    assert response.json()["success"] is False
+    assert "Veranstaltung nicht gefunden" in response.text
     assert_security_headers(response.headers)
 
 
+@pytest.mark.usefixtures("demo_event")
 def test_pages_keep_the_csp_without_inline_code(client: TestClient) -> None:
     for path in (ENHANCER, EDITS):
         response = client.get(path)
@@ -232,6 +269,7 @@ def test_only_files_below_the_static_directory_are_indexed(tmp_path: Path) -> No
     assert sorted(assets) == ["a.js", "sub/b.css"]
 
 
+@pytest.mark.usefixtures("demo_event")
 def test_pages_answer_get_only(client: TestClient) -> None:
     # Without Origin and CSRF token a POST is refused before routing; with them, 405.
     assert client.post(ENHANCER).status_code == 403

@@ -1,19 +1,28 @@
-/* The guest Magic Edits page: an event photo, a style, optionally a wish; live status. */
+/* The guest Magic Edits page: an event photo, a style, optionally a wish; honest waiting;
+   the guest's own edits (kept by the server per guest cookie, so a reload keeps them). */
 "use strict";
 
 (function () {
-  const { config, t, api, putPresigned, showError, checkFile, sleep } = window.AiImage;
+  const { config, t, api, apiUpload, putPresigned, errorText, showError, checkFile, sleep, Waiting, formatTime } = window.AiImage;
   const $ = (id) => document.getElementById(id);
   const base = "/api/v1/events/" + encodeURIComponent(config.token);
   const form = $("edit-form");
   const button = $("request-button");
   const progress = $("progress");
   const status = $("status");
+  const notice = $("notice");
   const errorBox = $("error");
   const prompt = $("edit-prompt");
   const TERMINAL = ["succeeded", "failed", "blocked"];
 
   let photoId = null;
+  let styleNames = {};
+
+  if (config.event && config.event.policyMessage) $("policy-message").textContent = config.event.policyMessage;
+
+  function localName(item) {
+    return (item.names && (item.names[config.lang] || item.names.de)) || item.name;
+  }
 
   function choosePhoto(id, name) {
     photoId = id;
@@ -43,16 +52,14 @@
       tile.setAttribute("aria-label", name);
       const image = document.createElement("img");
       image.src = photo.url;
-      image.alt = name;
+      image.alt = "";
       tile.appendChild(image);
       tile.addEventListener("click", () => choosePhoto(photo.photo_id, name));
       list.appendChild(tile);
     });
-    if (!photoId || !photos.some((p) => p.photo_id === photoId)) {
-      choosePhoto(photos[0].photo_id, t("photo", { n: 1 }));
-    } else {
-      choosePhoto(photoId, t("photo", { n: photos.findIndex((p) => p.photo_id === photoId) + 1 }));
-    }
+    const index = photos.findIndex((p) => p.photo_id === photoId);
+    if (index < 0) choosePhoto(photos[0].photo_id, t("photo", { n: 1 }));
+    else choosePhoto(photoId, t("photo", { n: index + 1 }));
   }
 
   async function loadPhotos() {
@@ -64,7 +71,9 @@
     const { data } = await api(base + "/ai-styles");
     const list = $("style-list");
     list.replaceChildren();
+    styleNames = {};
     data.forEach((style, index) => {
+      styleNames[style.key] = localName(style);
       const label = document.createElement("label");
       label.className = "choice";
       const input = document.createElement("input");
@@ -73,7 +82,7 @@
       input.value = style.key;
       input.checked = index === 0;
       const text = document.createElement("span");
-      text.textContent = style.name + (style.is_premium ? " · " + t("premium") : "");
+      text.textContent = styleNames[style.key] + (style.is_premium ? " · " + t("premium") : "");
       label.append(input, text);
       list.appendChild(label);
     });
@@ -87,20 +96,29 @@
       return;
     }
     progress.hidden = false;
-    status.textContent = t("uploading");
+    progress.value = 0;
+    const waiting = new Waiting(status, notice);
+    const onProgress = (percent) => {
+      progress.value = percent;
+      waiting.set("uploading", { percent });
+    };
+    onProgress(0);
     try {
       const { data: upload } = await api(base + "/photos", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ content_type: file.type, size: file.size }),
       });
-      await putPresigned(upload, file);
+      await putPresigned(upload, file, onProgress);
+      waiting.set("storing");
+      progress.removeAttribute("value");
       await api(base + "/photos/" + encodeURIComponent(upload.photo_id) + "/complete", { method: "POST" });
       photoId = upload.photo_id;
       await loadPhotos();
+      waiting.stop();
       status.textContent = t("done");
     } catch (err) {
-      status.textContent = "";
+      waiting.stop();
       showError(errorBox, err);
     } finally {
       progress.hidden = true;
@@ -114,14 +132,85 @@
     return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  function describe(request) {
-    const message = request.error_message || request.block_reason || request.error_code || "";
-    return t("status." + request.status, { message });
+  /** The line for a finished request: a refusal by its reason, a failure without internals. */
+  function outcome(request) {
+    if (request.status === "succeeded") return t("status.succeeded");
+    if (request.status === "blocked") return t("refused") + ": " + errorText(request.block_reason || "prompt_blocked");
+    if (request.status === "failed") return t("status.failed");
+    return t("status." + request.status);
+  }
+
+  function renderMine(edits) {
+    const list = $("mine-list");
+    list.replaceChildren();
+    if (!edits.length) {
+      const empty = document.createElement("li");
+      empty.className = "hint";
+      empty.textContent = t("noEdits");
+      list.appendChild(empty);
+      return;
+    }
+    for (const edit of edits) {
+      const item = document.createElement("li");
+      item.dataset.request = edit.request_id;
+      item.dataset.status = edit.status;
+      const title = document.createElement("span");
+      title.textContent = t("editOf", {
+        style: styleNames[edit.style_key] || edit.style_key,
+        time: formatTime(Date.parse(edit.created_at)),
+      });
+      const state = document.createElement("span");
+      state.className = "hint";
+      state.textContent = TERMINAL.includes(edit.status) ? outcome(edit) : t("status." + edit.status);
+      item.append(title, " ", state);
+      if (edit.result_url) {
+        const link = document.createElement("a");
+        link.href = edit.result_url;
+        const thumb = document.createElement("img");
+        thumb.src = edit.result_url;
+        thumb.alt = t("editOf", { style: styleNames[edit.style_key] || edit.style_key, time: "" }).replace(/, $/, "");
+        link.appendChild(thumb);
+        item.appendChild(link);
+      }
+      list.appendChild(item);
+    }
+  }
+
+  async function loadMine() {
+    const { data } = await api(base + "/ai-edits");
+    renderMine(data);
+  }
+
+  function showResult(request) {
+    const url = request.result_url;
+    $("edit-result").src = url;
+    $("download").href = url;
+    $("result-section").hidden = false;
+    // The result may sit below the fold (phones): bring it into view and move focus there.
+    $("result-section").scrollIntoView({ behavior: "smooth", block: "start" });
+    $("result-section").focus({ preventScroll: true });
+  }
+
+  async function follow(request, waiting) {
+    let delay = 700;
+    while (!TERMINAL.includes(request.status)) {
+      waiting.set(request.status === "processing" ? "processing" : "queued", { paused: request.paused });
+      waiting.check();
+      await sleep(delay);
+      delay = Math.min(delay * 1.4, 4000);
+      ({ data: request } = await api(base + "/ai-edits/" + encodeURIComponent(request.request_id)));
+    }
+    return request;
+  }
+
+  function checkedStyle() {
+    return form.querySelector('input[name="style"]:checked');
   }
 
   async function requestEdit() {
     errorBox.textContent = "";
-    const style = form.querySelector('input[name="style"]:checked');
+    errorBox.classList.remove("refusal");
+    const style = checkedStyle();
     if (!photoId) {
       errorBox.textContent = t("noPhoto");
       return;
@@ -134,42 +223,41 @@
     if (!$("prompt-row").hidden && prompt.value.trim()) body.prompt = prompt.value.trim();
     button.disabled = true;
     progress.hidden = false;
+    progress.removeAttribute("value");
     $("result-section").hidden = true;
-    let waiting = false;
+    const waiting = new Waiting(status, notice);
+    let countingDown = false;
     try {
-      let { data: request } = await api(base + "/photos/" + encodeURIComponent(photoId) + "/ai-edits", {
+      waiting.set("queued");
+      const { data: created } = await api(base + "/photos/" + encodeURIComponent(photoId) + "/ai-edits", {
         method: "POST",
         // One key per click: a retried request is not a second edit.
         headers: { "Content-Type": "application/json", "Idempotency-Key": newKey() },
         body: JSON.stringify(body),
       });
-      status.textContent = describe(request);
-      let delay = 700;
-      while (!TERMINAL.includes(request.status)) {
-        await sleep(delay);
-        delay = Math.min(delay * 1.4, 4000);
-        ({ data: request } = await api(base + "/ai-edits/" + encodeURIComponent(request.request_id)));
-        status.textContent = describe(request);
-      }
+      const request = await follow(created, waiting);
+      waiting.stop();
       if (request.status === "succeeded") {
-        const url = base + "/ai-edits/" + encodeURIComponent(request.request_id) + "/result";
-        $("edit-result").src = url;
-        $("download").href = url;
-        $("result-section").hidden = false;
+        status.textContent = outcome(request);
+        showResult(request);
+      } else {
+        errorBox.classList.toggle("refusal", request.status === "blocked");
+        errorBox.textContent = outcome(request);
       }
     } catch (err) {
-      status.textContent = "";
+      waiting.stop();
       if (err.details && err.details.field === "prompt") {
         $("prompt-row").hidden = true;
         errorBox.textContent = t("promptNotAllowed");
       } else {
-        waiting = showError(errorBox, err, () => {
+        countingDown = showError(errorBox, err, () => {
           button.disabled = false;
         });
       }
     } finally {
       progress.hidden = true;
-      if (!waiting) button.disabled = false;
+      if (!countingDown) button.disabled = false;
+      loadMine().catch(() => undefined);
     }
   }
 
@@ -178,5 +266,7 @@
     requestEdit();
   });
 
-  Promise.all([loadPhotos(), loadStyles()]).catch((err) => showError(errorBox, err));
+  Promise.all([loadPhotos(), loadStyles()])
+    .then(loadMine)
+    .catch((err) => showError(errorBox, err));
 })();

@@ -1,8 +1,12 @@
-/* The Enhancer page: pick an image, a model and its settings, click "Verbessern". */
+/* The Enhancer page: pick an image (a preview at once), a model and its settings, click
+   "Verbessern"; honest waiting; a compare view with a divider on the image; downloads named
+   after the original. */
 "use strict";
 
 (function () {
-  const { config, t, api, putPresigned, formatTime, showError, checkFile, sleep } = window.AiImage;
+  const {
+    config, t, api, apiUpload, putPresigned, formatTime, showError, checkFile, sleep, Waiting, ApiError,
+  } = window.AiImage;
   const $ = (id) => document.getElementById(id);
   const form = $("enhance-form");
   const fileInput = $("file-input");
@@ -10,23 +14,35 @@
   const button = $("enhance-button");
   const progress = $("progress");
   const status = $("status");
+  const notice = $("notice");
   const errorBox = $("error");
+  const quotaHint = $("quota-hint");
   const scale = $("scale");
   const face = $("face-enhance");
   const prompt = $("prompt");
   const strength = $("strength");
   const slider = $("compare-slider");
+  const zoomButton = $("zoom-button");
 
   let file = null;
   let originalUrl = null;
+  let resultUrl = null;
+  let resultModel = null;
   let entitlements = null;
+  let available = null; // model id -> {available, unlockedBy}, from GET /api/ai-image/models
+  let exhausted = false;
   const TERMINAL = ["succeeded", "failed", "canceled"];
 
-  // --- usage pill ------------------------------------------------------------------------
+  // --- usage: the quota before any upload --------------------------------------------------
   function showUsage(usage) {
     if (!usage) return;
     $("usage-count").textContent = usage.used + "/" + usage.limit;
-    $("usage-reset").textContent = t("resetAt", { reset: formatTime(usage.resetAt) });
+    const reset = usage.resetAt ? formatTime(usage.resetAt) : "";
+    $("usage-reset").textContent = reset ? t("resetAt", { reset }) : "";
+    exhausted = usage.used >= usage.limit;
+    // At the limit the button is off until the reset, and says when that is.
+    button.disabled = exhausted;
+    quotaHint.textContent = exhausted ? t("limitReached", { reset }) : "";
   }
 
   async function loadUsage() {
@@ -40,8 +56,27 @@
     }
   }
 
+  async function loadModels() {
+    try {
+      const { data } = await api("/api/ai-image/models");
+      available = {};
+      for (const model of data) available[model.id] = model;
+      renderModels();
+    } catch (err) {
+      available = null; // the entitlements from the usage answer decide alone
+    }
+  }
+
   // --- models and their parameters ---------------------------------------------------------
+  function planName(plan) {
+    return plan.charAt(0).toUpperCase() + plan.slice(1);
+  }
+
   function lockReason(model) {
+    const view = available && available[model.slug];
+    if (view && !view.available) {
+      return view.unlockedBy ? t("unlockedBy", { plan: planName(view.unlockedBy) }) : t("unavailable");
+    }
     if (!entitlements) return null;
     if (model.faceModel && !entitlements.faceEnhance) return t("lockedFace");
     if (model.scales.length && Math.min.apply(null, model.scales) > entitlements.maxUpscale) {
@@ -55,36 +90,37 @@
     return config.models.find((m) => checked && m.slug === checked.value) || config.models[0];
   }
 
+  function modelChoice(model, index, wanted) {
+    const reason = lockReason(model);
+    const label = document.createElement("label");
+    label.className = "choice" + (reason ? " disabled" : "");
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "model";
+    input.value = model.slug;
+    input.id = "model-" + index;
+    input.disabled = Boolean(reason);
+    input.checked = model.slug === wanted && !reason;
+    input.addEventListener("change", renderParams);
+    const text = document.createElement("span");
+    text.textContent = model.label;
+    if (reason) {
+      const why = document.createElement("span");
+      why.className = "reason";
+      why.id = "model-" + index + "-reason";
+      why.textContent = reason;
+      input.setAttribute("aria-describedby", why.id);
+      text.appendChild(why);
+    }
+    label.append(input, text);
+    return label;
+  }
+
   function renderModels() {
     const list = $("model-list");
     const current = form.querySelector('input[name="model"]:checked');
     const wanted = current ? current.value : config.defaultModel;
-    list.replaceChildren();
-    config.models.forEach((model, index) => {
-      const reason = lockReason(model);
-      const label = document.createElement("label");
-      label.className = "choice" + (reason ? " disabled" : "");
-      const input = document.createElement("input");
-      input.type = "radio";
-      input.name = "model";
-      input.value = model.slug;
-      input.id = "model-" + index;
-      input.disabled = Boolean(reason);
-      input.checked = model.slug === wanted && !reason;
-      input.addEventListener("change", renderParams);
-      const text = document.createElement("span");
-      text.textContent = model.label;
-      if (reason) {
-        const why = document.createElement("span");
-        why.className = "reason";
-        why.id = "model-" + index + "-reason";
-        why.textContent = reason;
-        input.setAttribute("aria-describedby", why.id);
-        text.appendChild(why);
-      }
-      label.append(input, text);
-      list.appendChild(label);
-    });
+    list.replaceChildren(...config.models.map((model, index) => modelChoice(model, index, wanted)));
     if (!form.querySelector('input[name="model"]:checked')) {
       const first = form.querySelector('input[name="model"]:not(:disabled)');
       if (first) first.checked = true;
@@ -92,8 +128,7 @@
     renderParams();
   }
 
-  function renderParams() {
-    const model = selectedModel();
+  function renderScales(model) {
     const maxUpscale = entitlements ? entitlements.maxUpscale : Infinity;
     $("param-scale").hidden = model.scales.length === 0;
     const previous = scale.value;
@@ -108,7 +143,11 @@
     if ([...scale.options].some((o) => o.value === previous && !o.disabled)) scale.value = previous;
     const lockedScales = model.scales.some((s) => s > maxUpscale);
     $("scale-reason").textContent = lockedScales ? t("lockedScale", { max: maxUpscale }) : "";
+  }
 
+  function renderParams() {
+    const model = selectedModel();
+    renderScales(model);
     $("param-face").hidden = !model.faceEnhance;
     const faceAllowed = !entitlements || entitlements.faceEnhance;
     face.disabled = !faceAllowed;
@@ -129,6 +168,99 @@
     $("strength-value").textContent = Number(strength.value).toFixed(2);
   });
 
+  // --- compare view: a divider on the image (mouse, touch, keyboard), sizes, 100 % ----------
+  function setSplit(percent) {
+    // CSSOM, not a style attribute: the CSP allows no inline styles.
+    $("result-layer").style.setProperty("clip-path", "inset(0 0 0 " + percent + "%)");
+    $("divider").style.setProperty("left", percent + "%");
+    slider.setAttribute("aria-valuetext", percent + " %");
+  }
+  // The range input lies over the whole image: a drag (mouse or touch) anywhere on it moves
+  // the divider, the arrow keys move it too, and it is one labelled control for assistive tech.
+  slider.addEventListener("input", () => setSplit(slider.value));
+
+  function sizeText(image) {
+    return t("size", { width: image.naturalWidth, height: image.naturalHeight });
+  }
+
+  function showSizes() {
+    const original = $("original-image");
+    const result = $("result-image");
+    let text = t("sizeOriginal", { size: sizeText(original) });
+    if (!$("result-layer").hidden && result.naturalWidth) text += " → " + t("sizeResult", { size: sizeText(result) });
+    $("sizes").textContent = text;
+  }
+  $("original-image").addEventListener("load", showSizes);
+  $("result-image").addEventListener("load", showSizes);
+
+  function setZoom(on) {
+    const stage = $("compare-stage");
+    const result = $("result-image");
+    $("compare").classList.toggle("zoomed", on);
+    zoomButton.setAttribute("aria-pressed", String(on));
+    zoomButton.textContent = on ? t("zoomOut") : t("zoomIn");
+    // At 100 % the stage takes the result's own pixel size; the frame scrolls.
+    if (on && result.naturalWidth) {
+      stage.style.setProperty("width", result.naturalWidth + "px");
+      stage.style.setProperty("height", result.naturalHeight + "px");
+    } else {
+      stage.style.removeProperty("width");
+      stage.style.removeProperty("height");
+    }
+  }
+  zoomButton.addEventListener("click", () => setZoom(zoomButton.getAttribute("aria-pressed") !== "true"));
+
+  function showPreview() {
+    if (originalUrl) URL.revokeObjectURL(originalUrl);
+    originalUrl = URL.createObjectURL(file);
+    $("original-image").src = originalUrl;
+    for (const id of ["result-layer", "divider", "result-actions"]) $(id).hidden = true;
+    slider.hidden = true;
+    $("compare-hint").hidden = true;
+    setZoom(false);
+    $("compare-section").hidden = false;
+  }
+
+  /** `photo.jpg` + a 2x upscale → `photo-upscaled-2x` (the server adds the extension). */
+  function downloadStem(model, params) {
+    const stem = ((file && file.name) || "image").replace(/\.[^.]*$/, "") || "image";
+    let suffix = "enhanced";
+    if (model.kind === "upscale") suffix = "upscaled-" + (params.get("scale") || model.scales[0] || 2) + "x";
+    else if (model.kind === "face") suffix = "faces-restored";
+    else if (model.kind === "img2img") suffix = "restyled";
+    return stem + "-" + suffix;
+  }
+
+  function downloadHref() {
+    const url = new URL(resultUrl, window.location.href);
+    url.searchParams.set("download", resultModel.stem);
+    const format = $("format").value;
+    if (format !== "webp") url.searchParams.set("format", format);
+    else url.searchParams.delete("format");
+    return url.pathname + url.search;
+  }
+  $("format").addEventListener("change", () => {
+    if (resultUrl) $("download").href = downloadHref();
+  });
+
+  function showResult(imageUrl, stem) {
+    resultUrl = imageUrl;
+    resultModel = { stem };
+    $("original-image").src = originalUrl;
+    $("result-image").src = imageUrl;
+    $("download").href = downloadHref();
+    for (const id of ["result-layer", "divider", "result-actions"]) $(id).hidden = false;
+    slider.hidden = false;
+    $("compare-hint").hidden = false;
+    $("compare-section").hidden = false;
+    slider.value = "50";
+    setSplit(50);
+    setZoom(false);
+    // On every width the result comes into view (on a phone it starts below the fold).
+    $("compare-section").scrollIntoView({ behavior: "smooth", block: "start" });
+    $("compare-section").focus({ preventScroll: true });
+  }
+
   // --- choosing a file: picker, drag and drop, paste ----------------------------------------
   function chooseFile(candidate) {
     errorBox.textContent = "";
@@ -141,6 +273,7 @@
     }
     file = candidate;
     $("file-name").textContent = t("selected", { name: file.name || "clipboard" });
+    showPreview();
   }
   fileInput.addEventListener("change", () => chooseFile(fileInput.files[0]));
   for (const name of ["dragenter", "dragover"]) {
@@ -164,22 +297,6 @@
     }
   });
 
-  // --- compare view ------------------------------------------------------------------------
-  function setSplit(percent) {
-    // CSSOM, not a style attribute: the CSP allows no inline styles.
-    $("result-layer").style.setProperty("clip-path", "inset(0 0 0 " + percent + "%)");
-  }
-  slider.addEventListener("input", () => setSplit(slider.value));
-
-  function showResult(imageUrl) {
-    $("original-image").src = originalUrl;
-    $("result-image").src = imageUrl;
-    $("download").href = imageUrl;
-    $("compare-section").hidden = false;
-    slider.value = "50";
-    setSplit(50);
-  }
-
   // --- enhancing ---------------------------------------------------------------------------
   function buildForm(model) {
     const data = new FormData();
@@ -191,34 +308,71 @@
     return data;
   }
 
-  async function directUpload(data) {
-    status.textContent = t("uploading");
+  function onUpload(waiting) {
+    return (percent) => {
+      progress.value = percent;
+      waiting.set("uploading", { percent });
+      // The bytes are there; the server works on them now.
+      if (percent >= 100) waiting.set("processing");
+    };
+  }
+
+  async function directUpload(data, waiting) {
     const { data: upload } = await api("/api/ai-image/uploads", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ contentType: file.type, size: file.size }),
     });
-    await putPresigned(upload, file);
+    await putPresigned(upload, file, onUpload(waiting));
     data.set("uploadKey", upload.uploadKey);
   }
 
-  async function waitForJob(job) {
-    status.textContent = t("queued");
+  async function waitForJob(job, waiting) {
     let delay = 1000;
     while (!TERMINAL.includes(job.status)) {
+      waiting.set(job.status === "queued" ? "queued" : "processing");
+      waiting.check();
       await sleep(delay);
       delay = Math.min(delay * 1.5, 5000);
       ({ data: job } = await api("/api/ai-image/jobs/" + encodeURIComponent(job.id)));
-      if (job.status === "running" || job.status === "processing") status.textContent = t("working");
     }
     if (job.status !== "succeeded") {
-      throw new window.AiImage.ApiError(500, job.error || { code: job.status, message: job.status });
+      const code = job.status === "canceled" ? "canceled" : (job.error && job.error.code) || "generation_failed";
+      throw new ApiError(500, { code });
     }
     return job.imageUrl;
   }
 
+  async function run(model, data, waiting) {
+    progress.value = 0;
+    waiting.set("uploading", { percent: 0 });
+    if (file.size > config.limits.maxInlineBytes) await directUpload(data, waiting);
+    else data.set("image", file, file.name || "image");
+    const answer = await apiUpload("/api/ai-image/generate", data, onUpload(waiting));
+    progress.removeAttribute("value");
+    if (answer.status === 202) {
+      const job = answer.data.job || answer.data;
+      const imageUrl = await waitForJob(job, waiting);
+      await loadUsage();
+      return imageUrl;
+    }
+    showUsage(answer.data.usage);
+    return answer.data.imageUrl;
+  }
+
+  /** Resolves once the browser has the result (cached for the compare view), or failed to. */
+  function loaded(url) {
+    return new Promise((resolve) => {
+      const image = new Image();
+      image.addEventListener("load", resolve);
+      image.addEventListener("error", resolve);
+      image.src = url;
+    });
+  }
+
   async function enhance() {
     errorBox.textContent = "";
+    errorBox.classList.remove("refusal");
     const problem = checkFile(file);
     if (problem) {
       errorBox.textContent = problem;
@@ -227,42 +381,30 @@
     }
     const model = selectedModel();
     const data = buildForm(model);
+    const stem = downloadStem(model, data);
     button.disabled = true;
     progress.hidden = false;
-    $("compare-section").hidden = true;
+    const waiting = new Waiting(status, notice);
+    let countingDown = false;
     try {
-      if (originalUrl) URL.revokeObjectURL(originalUrl);
-      originalUrl = URL.createObjectURL(file);
-      if (file.size > config.limits.maxInlineBytes) await directUpload(data);
-      else data.set("image", file, file.name || "image");
-      status.textContent = t("working");
-      const answer = await api("/api/ai-image/generate", { method: "POST", body: data });
-      let imageUrl;
-      if (answer.status === 202) {
-        imageUrl = await waitForJob(answer.data.job);
-        await loadUsage();
-      } else {
-        imageUrl = answer.data.imageUrl;
-        showUsage(answer.data.usage);
-      }
-      showResult(imageUrl);
+      const imageUrl = await run(model, data, waiting);
+      waiting.set("storing");
+      await loaded(imageUrl);
+      showResult(imageUrl, stem);
+      waiting.stop();
       status.textContent = t("done");
     } catch (err) {
-      status.textContent = "";
+      waiting.stop();
       if (err.code === "quota_exceeded" && err.details.used !== undefined) {
         showUsage({ used: err.details.used, limit: err.details.limit, resetAt: err.details.resetAt });
       }
-      const waiting = showError(errorBox, err, () => {
-        button.disabled = false;
+      countingDown = showError(errorBox, err, () => {
+        button.disabled = exhausted;
       });
-      if (waiting) {
-        progress.hidden = true;
-        return;
-      }
     } finally {
       progress.hidden = true;
     }
-    button.disabled = false;
+    if (!countingDown) button.disabled = exhausted;
   }
 
   form.addEventListener("submit", (event) => {
@@ -272,4 +414,5 @@
 
   renderModels();
   loadUsage();
+  loadModels();
 })();

@@ -4,11 +4,13 @@ them; a superadmin the settings and the catalog."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from aiimage.edits.abuse import scope_hash
 from aiimage.edits.admission import Actor
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.models import EditRequest, Event
-from aiimage.edits.request_store import get_edit
+from aiimage.edits.request_store import get_edit, guest_edits
 from aiimage.errors import AuthError, ForbiddenError, NotFoundError
 from aiimage.identity import Identity
 from aiimage.storage.objects import StoredObject, object_store
@@ -28,6 +30,31 @@ def guest_event(identity: Identity, token: str) -> tuple[Event, Actor]:
         network_hash=network_hash,
     )
     return event, actor
+
+
+@dataclass(frozen=True, slots=True)
+class GuestEventView:
+    """What a guest link shows of its event: the name and the policy text (by language),
+    never the tenant, the package or the limits."""
+
+    token: str
+    name: str
+    policy_messages: dict[str, str] = field(default_factory=dict)
+
+
+def event_for_link(token: str) -> GuestEventView:
+    """The event a join token opens, as its guests see it; `unknown_event` (404) if none."""
+    event = catalog().event_by_token(token)
+    policy = event.ai_editing
+    messages = dict(policy.policy_messages)
+    if policy.policy_message and not messages:
+        messages = {"de": policy.policy_message}
+    return GuestEventView(token=token, name=event.name, policy_messages=messages)
+
+
+def own_edits(event: Event, actor: Actor, *, limit: int) -> list[EditRequest]:
+    """The guest's own requests of the event, newest first (another guest's never)."""
+    return guest_edits(event, actor.requested_by, limit=limit)
 
 
 def tenant_event(identity: Identity, slug: str) -> tuple[Event, Actor]:

@@ -121,7 +121,9 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
     store = catalog()
     inputs = store.edit_inputs(event, photo_id, body.style_key)
     style = _checked_inputs(inputs)
-    settings = store.cached_settings()
+    # Read through, not from the per-process cache: the kill switch (and a new term list)
+    # holds for every create from the moment it is written, in every warm function.
+    settings = store.get_settings()
     now = datetime.now(UTC)
     tenant = _admitted_tenant(event, inputs, settings, body, now)
     request_id = request_store.new_request_id()
@@ -217,6 +219,12 @@ def _admitted_tenant(
     if inputs.tenant is None:
         raise UnknownTenantError()
     return inputs.tenant
+
+
+def service_paused() -> bool:
+    """The kill switch is on: queued requests wait (their guests are told so). From the
+    per-process cache: a status poll may lag the switch by `edits_settings_cache_seconds`."""
+    return not catalog().cached_settings().is_enabled
 
 
 def update_guest_limits(event: Event, limits: GuestLimits) -> GuestLimits:

@@ -116,6 +116,8 @@ class EventAiEditing(Model):
     allow_custom_prompt: bool = False
     allowed_style_keys: tuple[str, ...] = ()  # empty: every active style
     policy_message: str | None = None
+    # The policy text by language (`{"de": …, "en": …}`); `policy_message` is the fallback.
+    policy_messages: dict[str, str] = Field(default_factory=dict)
     watermark: Watermark = Watermark()
     guest_limits: GuestLimits = GuestLimits()
 
@@ -181,6 +183,7 @@ class StyleEntitlements(Model):
 class Style(Model):
     key: str
     name: str
+    names: dict[str, str] = Field(default_factory=dict)  # by language; `name` is the fallback
     provider: ProviderName
     provider_model: str
     prompt_template: str

@@ -341,3 +341,35 @@ def list_edits(
         cursor=cursor,
     )
     return EditPage([_from_item(item) for item in page.items], page.next_cursor)
+
+
+# A guest's "my edits" reads the event's newest requests (one Query partition, newest first)
+# and keeps the guest's own: at most this many items are read, so a busy event bounds the
+# read, and a guest's edits older than the event's newest 1,000 requests are not listed.
+_GUEST_LIST_PAGE = 200
+_GUEST_LIST_PAGES = 5
+
+
+def guest_edits(event: Event, requested_by: str, *, limit: int) -> list[EditRequest]:
+    """The requests of `event` that `requested_by` made, newest first, at most `limit`."""
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "FilterExpression": "requested_by = :by",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": f"tenant#{event.tenant_id}"},
+            ":prefix": {"S": f"event#{event.slug}#edit#"},
+            ":by": {"S": requested_by},
+        },
+        "ScanIndexForward": False,
+        "Limit": _GUEST_LIST_PAGE,
+    }
+    found: list[EditRequest] = []
+    for _ in range(_GUEST_LIST_PAGES):
+        response = aws.dynamodb().query(**request)
+        found.extend(_from_item(item) for item in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if last is None or len(found) >= limit:
+            break
+        request["ExclusiveStartKey"] = last
+    return found[:limit]
