@@ -19,6 +19,7 @@ import random
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image, ImageDraw
@@ -28,7 +29,7 @@ from tests.conftest import assert_security_headers
 from tests.e2e.conftest import NO_CHROMIUM, BrowserPage, chromium_path, screenshot_path
 
 if TYPE_CHECKING:
-    from playwright.sync_api import FilePayload, Page
+    from playwright.sync_api import FilePayload, Page, Route
 
     from tests.plugins.stack import LocalStack
 
@@ -126,10 +127,13 @@ def test_the_seed_real_user_flow(
     assert compare.get_by_text("Original", exact=True).is_visible()
     assert compare.get_by_text("Ergebnis", exact=True).is_visible()
     wait_for_usage(page, "1/3")
-    assert page.locator("#download").get_attribute("href") == image_url
+    # Saved under the original's name and what was done to it (the server adds the type).
+    href = page.locator("#download").get_attribute("href") or ""
+    assert href == urlsplit(image_url).path + "?download=eh_test-restyled"
 
     results = [r for r in record.responses if r.url == image_url]
-    assert [r.status for r in results] == [200]
+    assert results
+    assert {r.status for r in results} == {200}
     assert results[0].header_value("content-type") == "image/webp"
     assert [r.status for r in record.responses_to("GET", "/api/ai-image/usage")] == [200]
     assert_same_origin_headers(browser_page, local_stack.api)
@@ -165,7 +169,9 @@ def test_a_guest_magic_edit_to_succeeded(
     image_loaded(page, f'.photo[data-photo="{photo_id}"] img')
     page.get_by_label("Vintage").check()
 
-    with page.expect_response(lambda r: r.url.endswith("/ai-edits")) as created:
+    with page.expect_response(
+        lambda r: r.url.endswith("/ai-edits") and r.request.method == "POST"
+    ) as created:
         page.get_by_role("button", name="Bearbeitung anfordern").click()
     response = created.value
     assert response.status == 201, response.text()
@@ -226,10 +232,10 @@ def test_phone_width_keyboard_and_english(
     assert page.locator("html").get_attribute("lang") == "en"
     # Nothing wider than the phone: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    # The plan greys out what it does not include, and says why.
+    # The plan greys out what it does not include, and says what unlocks it.
     locked = page.get_by_label(re.compile("GFPGAN"))
+    page.get_by_text("Available with Pro").first.wait_for()
     assert locked.is_disabled()
-    assert "not included in your plan" in page.locator("#model-list").inner_text()
 
     page.locator("#file-input").set_input_files(
         files=[payload("eh_test.jpg", "image/jpeg", photo_jpeg())]
@@ -272,22 +278,13 @@ def test_a_used_up_quota_and_a_rate_limit_are_explained(
     page.goto(local_stack.api + ENHANCER)
     wait_for_usage(page, "0/3")
     csrf = browser_page.cookie("csrf_token")
-    assert [generate_in_page(page, local_stack.api, csrf) for _ in range(3)] == [200] * 3
     page.locator("#file-input").set_input_files(
         files=[payload("eh_test.jpg", "image/jpeg", photo_jpeg())]
     )
-    with page.expect_response(lambda r: r.url.endswith(GENERATE)) as refused:
-        page.get_by_role("button", name="Verbessern").click()
-    assert refused.value.status == 403
-    assert refused.value.json()["error"]["code"] == "quota_exceeded"
-    page.get_by_text("Ihr Kontingent ist aufgebraucht").wait_for()
-    wait_for_usage(page, "3/3")
-    assert page.locator("#compare-section").is_hidden()
 
     # A 429 (answered here by the browser's router: the real limit needs 15 calls a minute).
-    page.route(
-        "**" + GENERATE,
-        lambda route: route.fulfill(
+    def too_many(route: Route) -> None:
+        route.fulfill(
             status=429,
             headers={"Retry-After": "2", "Content-Type": "application/json"},
             body=json.dumps(
@@ -296,14 +293,37 @@ def test_a_used_up_quota_and_a_rate_limit_are_explained(
                     "error": {"type": "rate_limited", "code": "rate_limited", "message": "Slow"},
                 }
             ),
-        ),
-    )
+        )
+
+    page.route("**" + GENERATE, too_many)
     page.get_by_role("button", name="Verbessern").click()
     page.get_by_text("Bitte in 2 s erneut versuchen").wait_for()
     assert page.get_by_role("button", name="Verbessern").is_disabled()
     page.get_by_text("Bitte in 1 s erneut versuchen").wait_for()
     page.wait_for_function("() => !document.getElementById('enhance-button').disabled")
     assert page.locator("#error").inner_text() == ""
+    page.unroute("**" + GENERATE, too_many)
+
+    assert [generate_in_page(page, local_stack.api, csrf) for _ in range(3)] == [200] * 3
+    with page.expect_response(lambda r: r.url.endswith(GENERATE)) as refused:
+        page.get_by_role("button", name="Verbessern").click()
+    assert refused.value.status == 403
+    assert refused.value.json()["error"]["code"] == "quota_exceeded"
+    page.get_by_text("Ihr Kontingent ist aufgebraucht. Wieder verfügbar ab").wait_for()
+    assert page.locator("#error").get_attribute("role") == "alert"
+    assert "refusal" in (page.locator("#error").get_attribute("class") or "")
+    wait_for_usage(page, "3/3")
+    assert page.locator("#result-layer").is_hidden()  # the preview only, no result
+    # At the limit the button is off, and says from when it is on again: after a reload too.
+    assert page.get_by_role("button", name="Verbessern").is_disabled()
+    page.reload()
+    wait_for_usage(page, "3/3")
+    assert page.get_by_role("button", name="Verbessern").is_disabled()
+    assert (
+        page.locator("#quota-hint")
+        .inner_text()
+        .startswith("Kontingent aufgebraucht. Wieder verfügbar ab ")
+    )
     # The browser reports the refused requests themselves, and nothing else.
     unexpected = [
         e for e in record.console_errors() if "status of 403" not in e and "status of 429" not in e

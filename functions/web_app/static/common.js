@@ -124,7 +124,7 @@
       return true;
     }
     const reset = err.details && err.details.resetAt ? formatTime(err.details.resetAt) : "";
-    element.textContent = errorText(err.status === 0 ? "network" : err.code, { reset });
+    element.textContent = errorText(err.code, { reset });
     return false;
   }
 
@@ -236,12 +236,20 @@
     return null;
   }
 
+  /** Bring `element` into view (the result, on a phone below the fold) and move focus there;
+   * smooth unless the user asks for reduced motion. */
+  function reveal(element) {
+    const reduce = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    element.scrollIntoView({ behavior: reduce ? "auto" : "smooth", block: "start" });
+    element.focus({ preventScroll: true });
+  }
+
   function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   window.AiImage = {
     config, t, cookie, api, apiUpload, putPresigned, formatTime, errorText, isRefusal, showError,
-    checkFile, sleep, ApiError, Waiting, SLOW_AFTER_MS, GIVE_UP_AFTER_MS,
+    checkFile, sleep, reveal, ApiError, Waiting, SLOW_AFTER_MS, GIVE_UP_AFTER_MS,
   };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { config, t, api, apiUpload, putPresigned, errorText, showError, checkFile, sleep, Waiting, formatTime } = window.AiImage;
+  const { config, t, api, apiUpload, putPresigned, errorText, showError, checkFile, sleep, reveal, Waiting, formatTime } = window.AiImage;
   const $ = (id) => document.getElementById(id);
   const base = "/api/v1/events/" + encodeURIComponent(config.token);
   const form = $("edit-form");
@@ -187,8 +187,7 @@
     $("download").href = url;
     $("result-section").hidden = false;
     // The result may sit below the fold (phones): bring it into view and move focus there.
-    $("result-section").scrollIntoView({ behavior: "smooth", block: "start" });
-    $("result-section").focus({ preventScroll: true });
+    reveal($("result-section"));
   }
 
   async function follow(request, waiting) {

@@ -5,7 +5,7 @@
 
 (function () {
   const {
-    config, t, api, apiUpload, putPresigned, formatTime, showError, checkFile, sleep, Waiting, ApiError,
+    config, t, api, apiUpload, putPresigned, formatTime, showError, checkFile, sleep, reveal, Waiting, ApiError,
   } = window.AiImage;
   const $ = (id) => document.getElementById(id);
   const form = $("enhance-form");
@@ -226,7 +226,7 @@
     const stem = ((file && file.name) || "image").replace(/\.[^.]*$/, "") || "image";
     let suffix = "enhanced";
     if (model.kind === "upscale") suffix = "upscaled-" + (params.get("scale") || model.scales[0] || 2) + "x";
-    else if (model.kind === "face") suffix = "faces-restored";
+    else if (model.kind === "restore") suffix = "faces-restored";
     else if (model.kind === "img2img") suffix = "restyled";
     return stem + "-" + suffix;
   }
@@ -257,8 +257,7 @@
     setSplit(50);
     setZoom(false);
     // On every width the result comes into view (on a phone it starts below the fold).
-    $("compare-section").scrollIntoView({ behavior: "smooth", block: "start" });
-    $("compare-section").focus({ preventScroll: true });
+    reveal($("compare-section"));
   }
 
   // --- choosing a file: picker, drag and drop, paste ----------------------------------------
