@@ -39,6 +39,7 @@ import jwt
 import uvicorn
 from moto.server import ThreadedMotoServer
 
+from aiimage.http.security import SECURITY_HEADERS
 from aiimage.singletons import reset_singletons
 from infra.emulation import serialize_dynamodb
 from infra.emulators.server import serve_in_thread
@@ -403,13 +404,58 @@ def summary(stack: LocalStack) -> str:
     return "\n".join(lines)
 
 
+DEMO_SIGN_IN_PATH = "/local/demo-token"
+
+
+class DemoSignIn:
+    """The local stack's demo sign-in, in front of the gateway: `GET /local/demo-token`
+    lists the demo users' plans, `?plan=<plan>` answers that user's bearer token (the ones
+    the summary prints). It exists only here, never in template.yaml: in AWS a user signs
+    in with the identity provider. The Enhancer page offers it when the stage is `local`."""
+
+    def __init__(self, app: Any, tokens: Mapping[str, str]) -> None:
+        self.app = app
+        self.tokens = dict(tokens)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != DEMO_SIGN_IN_PATH:
+            await self.app(scope, receive, send)
+            return
+        query = dict(
+            part.split("=", 1) for part in scope["query_string"].decode().split("&") if "=" in part
+        )
+        plan = query.get("plan")
+        status, body = 200, {"success": True, "data": {"plans": sorted(self.tokens)}}
+        if plan is not None:
+            token = self.tokens.get(plan)
+            status = 200 if token else 404
+            body = (
+                {"success": True, "data": {"plan": plan, "user": DEMO_USERS[plan], "token": token}}
+                if token
+                else {"success": False, "error": {"type": "not_found", "code": "not_found"}}
+            )
+        payload = json.dumps(body).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"cache-control", b"no-store"),
+            *SECURITY_HEADERS,  # as every answer of the API's origin
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
 async def serve(stack: LocalStack, sock: socket.socket) -> None:
     """Serve until a signal; announce readiness once uvicorn accepts connections."""
     # proxy_headers off: uvicorn would otherwise take the client address from
     # X-Forwarded-For for any request from 127.0.0.1, so a local script could claim any
     # network; API Gateway's sourceIp is the TCP peer, and so is the local one.
     config = uvicorn.Config(
-        stack.gateway, lifespan="off", ws="none", log_level="info", proxy_headers=False
+        DemoSignIn(stack.gateway, stack.tokens),
+        lifespan="off",
+        ws="none",
+        log_level="info",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))

@@ -43,6 +43,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "edits.mine": "Meine Bearbeitungen",
         "compare.hint": "Trennlinie ziehen oder mit den Pfeiltasten verschieben",
         "format.label": "Format",
+        "signin.label": "Demo-Anmeldung (nur lokal)",
+        "signin.guest": "Gast",
         "notfound.title": "Veranstaltung nicht gefunden",
         "notfound.text": "Diesen Veranstaltungslink gibt es nicht oder nicht mehr. Bitte prüfen "
         "Sie den Link oder fragen Sie den Veranstalter nach dem richtigen.",
@@ -93,6 +95,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.noEdits": "Noch keine Bearbeitungen.",
         "js.editOf": "{style}, {time}",
         "js.pending": "Wartet auf Freigabe durch den Veranstalter",
+        "js.signedIn": "Angemeldet: {user} ({plan})",
     },
     "en": {
         "enhancer.title": "AI Image Enhancer",
@@ -124,6 +127,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "edits.mine": "My edits",
         "compare.hint": "Drag the divider or move it with the arrow keys",
         "format.label": "Format",
+        "signin.label": "Demo sign-in (local only)",
+        "signin.guest": "Guest",
         "notfound.title": "Event not found",
         "notfound.text": "This event link does not exist or no longer works. Please check the "
         "link or ask the organiser for the right one.",
@@ -174,6 +179,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.noEdits": "No edits yet.",
         "js.editOf": "{style}, {time}",
         "js.pending": "Waiting for the organiser's approval",
+        "js.signedIn": "Signed in: {user} ({plan})",
     },
 }
 

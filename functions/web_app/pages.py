@@ -205,6 +205,11 @@ def render(
     return Template(TEMPLATES[name]).substitute(values, **partials)
 
 
+# The local stack's demo sign-in (infra.local.DemoSignIn): offered on the `local` stage only;
+# in AWS a user signs in with the identity provider (no such route exists there).
+LOCAL_SIGN_IN_PATH = "/local/demo-token"
+
+
 def enhancer_page(lang: Lang, settings: Settings) -> str:
     models = [model_view(spec, lang) for spec in CATALOG.values()]
     return render(
@@ -214,6 +219,7 @@ def enhancer_page(lang: Lang, settings: Settings) -> str:
         models=models,
         defaultModel=DEFAULT_MODEL,
         limits=limits_view(settings),
+        demoSignIn=LOCAL_SIGN_IN_PATH if settings.stage == "local" else None,
     )
 
 

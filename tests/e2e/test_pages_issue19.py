@@ -473,7 +473,8 @@ def test_axe_finds_no_serious_violation(
         page.goto(f"{local_stack.api}{path}?lang={lang}")
         dict(PAGES)[path](page)
         if path == ENHANCER:
-            page.get_by_text("Pro").first.wait_for()  # the locked models are drawn
+            page.locator(".choice.disabled .reason").first.wait_for()  # the locked models
+            page.locator("#signin").wait_for()  # the demo sign-in (local stage)
             choose_photo(page)
             image_loaded(page, "#original-image")
         assert serious_violations(page) == []
@@ -492,3 +493,36 @@ def test_the_axe_check_sees_a_contrast_failure(
     wait_for_usage(page, "0/3")
     page.evaluate("() => document.querySelector('.lead').style.setProperty('color', '#aaaaaa')")
     assert any(v.startswith("color-contrast (serious)") for v in serious_violations(page))
+
+
+def test_the_local_demo_sign_in_unlocks_the_pro_models_and_keeps_no_token(
+    local_stack: LocalStack, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    page.goto(local_stack.api + ENHANCER + "?lang=en")
+    wait_for_usage(page, "0/3")
+    page.get_by_text("Available with Pro").first.wait_for()
+    page.get_by_label("Demo sign-in (local only)").select_option("pro")
+    page.get_by_text("Signed in: demo-pro-user (Pro)").wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector('#model-list input[value=\"tencentarc/gfpgan\"]').disabled"
+    )
+    assert page.get_by_text("Available with Pro").count() == 0
+    pro_usage = page.locator("#usage-count").inner_text()
+    assert pro_usage.startswith("0/")
+    assert pro_usage != "0/3"
+    # A signed-in user's result, shown through the bearer token.
+    choose_photo(page)
+    page.get_by_label(re.compile("Real-ESRGAN")).check()
+    with page.expect_response(lambda r: r.url.endswith(GENERATE)) as generated:
+        page.get_by_role("button", name="Enhance").click()
+    assert generated.value.status == 200, generated.value.text()
+    assert generated.value.request.all_headers()["authorization"].startswith("Bearer ")
+    image_loaded(page, "#result-image")
+    assert (page.locator("#result-image").get_attribute("src") or "").startswith("blob:")
+    # In memory only: nothing stored, and a reload is a guest again.
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    assert "eyJ" not in page.evaluate("() => document.cookie")
+    page.reload()
+    wait_for_usage(page, "0/3")
+    assert page.locator("#demo-user").input_value() == ""

@@ -286,3 +286,13 @@ def test_the_template_routes_every_page_to_this_function() -> None:
     assert function.handler == "web_app.app.handler"
     routes = {(r.method, r.path) for r in function.routes}
     assert routes == {("ANY", ENHANCER), ("ANY", "/e/{token}"), ("ANY", "/static/{path+}")}
+
+
+def test_the_demo_sign_in_is_offered_on_the_local_stage_only(
+    client: TestClient, settings_env: Callable[..., None]
+) -> None:
+    settings_env(STAGE="local")
+    assert page_config(client.get(ENHANCER).text)["demoSignIn"] == pages.LOCAL_SIGN_IN_PATH
+    for stage in ("test", "dev", "prod"):
+        settings_env(STAGE=stage)
+        assert page_config(client.get(ENHANCER).text)["demoSignIn"] is None

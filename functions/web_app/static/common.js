@@ -29,6 +29,27 @@
     }
   }
 
+  // A signed-in user's bearer token: in memory only (never localStorage), so a reload or
+  // another tab is a guest again until it signs in.
+  let bearer = null;
+  function setBearer(token) {
+    bearer = token || null;
+  }
+  function authHeaders() {
+    return bearer ? { Authorization: "Bearer " + bearer } : {};
+  }
+
+  /**
+   * An image the caller owns, for an <img>: a guest's result by its URL (the cookie goes
+   * along), a signed-in user's fetched with the bearer token into a blob URL.
+   */
+  async function imageSource(url) {
+    if (!bearer) return url;
+    const response = await fetch(url, { headers: authHeaders(), credentials: "same-origin" });
+    if (!response.ok) throw new ApiError(response.status, { code: "http_" + response.status });
+    return URL.createObjectURL(await response.blob());
+  }
+
   /**
    * fetch() against the same origin. State changes carry the double-submit token: the
    * `csrf_token` cookie the API set (it is readable on purpose) echoed in X-CSRF-Token.
@@ -42,6 +63,7 @@
       headers.set("X-CSRF-Token", cookie("csrf_token"));
     }
     headers.set("Accept", "application/json");
+    if (bearer) headers.set("Authorization", "Bearer " + bearer);
     init.headers = headers;
     let response;
     try {
@@ -172,7 +194,7 @@
   /** A state-changing API call with upload progress (the CSRF double submit as in api()). */
   async function apiUpload(path, body, onProgress) {
     if (!cookie("csrf_token")) await fetch("/api/ai-image/usage", { credentials: "same-origin" });
-    const headers = { "X-CSRF-Token": cookie("csrf_token"), Accept: "application/json" };
+    const headers = { "X-CSRF-Token": cookie("csrf_token"), Accept: "application/json", ...authHeaders() };
     return send("POST", path, body, { headers, onProgress });
   }
 
@@ -250,6 +272,6 @@
 
   window.AiImage = {
     config, t, cookie, api, apiUpload, putPresigned, formatTime, errorText, isRefusal, showError,
-    checkFile, sleep, reveal, ApiError, Waiting, SLOW_AFTER_MS, GIVE_UP_AFTER_MS,
+    checkFile, sleep, reveal, ApiError, Waiting, setBearer, authHeaders, imageSource, SLOW_AFTER_MS, GIVE_UP_AFTER_MS,
   };
 })();

@@ -6,6 +6,7 @@
 (function () {
   const {
     config, t, api, apiUpload, putPresigned, formatTime, showError, checkFile, sleep, reveal, Waiting, ApiError,
+    setBearer, authHeaders, imageSource,
   } = window.AiImage;
   const $ = (id) => document.getElementById(id);
   const form = $("enhance-form");
@@ -243,11 +244,11 @@
     if (resultUrl) $("download").href = downloadHref();
   });
 
-  function showResult(imageUrl, stem) {
+  function showResult(imageUrl, source, stem) {
     resultUrl = imageUrl;
     resultModel = { stem };
     $("original-image").src = originalUrl;
-    $("result-image").src = imageUrl;
+    $("result-image").src = source;
     $("download").href = downloadHref();
     for (const id of ["result-layer", "divider", "result-actions"]) $(id).hidden = false;
     slider.hidden = false;
@@ -388,8 +389,9 @@
     try {
       const imageUrl = await run(model, data, waiting);
       waiting.set("storing");
-      await loaded(imageUrl);
-      showResult(imageUrl, stem);
+      const source = await imageSource(imageUrl);
+      await loaded(source);
+      showResult(imageUrl, source, stem);
       waiting.stop();
       status.textContent = t("done");
     } catch (err) {
@@ -411,7 +413,53 @@
     enhance();
   });
 
+  // A signed-in user's download carries the token: fetched, then saved under the name the
+  // server gives (Content-Disposition), as a guest's plain link would be.
+  $("download").addEventListener("click", async (event) => {
+    if (!Object.keys(authHeaders()).length) return;
+    event.preventDefault();
+    try {
+      const response = await fetch($("download").href, { headers: authHeaders() });
+      if (!response.ok) throw new ApiError(response.status, { code: "http_" + response.status });
+      const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = named ? named[1] : resultModel.stem + ".webp";
+      link.click();
+    } catch (err) {
+      showError(errorBox, err);
+    }
+  });
+
+  // --- the demo sign-in of the local stack (`make dev`); in AWS the identity provider's -----
+  async function signIn(plan) {
+    if (!plan) {
+      setBearer(null);
+      $("signed-in").textContent = "";
+    } else {
+      const { data } = await api(config.demoSignIn + "?plan=" + encodeURIComponent(plan));
+      setBearer(data.token);
+      $("signed-in").textContent = t("signedIn", { user: data.user, plan: planName(data.plan) });
+    }
+    await Promise.all([loadUsage(), loadModels()]);
+  }
+
+  async function offerSignIn() {
+    if (!config.demoSignIn) return;
+    const { data } = await api(config.demoSignIn);
+    const select = $("demo-user");
+    for (const plan of data.plans) {
+      const option = document.createElement("option");
+      option.value = plan;
+      option.textContent = planName(plan);
+      select.appendChild(option);
+    }
+    select.addEventListener("change", () => signIn(select.value).catch((err) => showError(errorBox, err)));
+    $("signin").hidden = false;
+  }
+
   renderModels();
   loadUsage();
   loadModels();
+  offerSignIn().catch(() => undefined);
 })();
