@@ -44,6 +44,7 @@ STYLES: tuple[Style, ...] = (
     Style(
         key="watercolor",
         name="Watercolor",
+        names={"de": "Aquarell", "en": "Watercolor"},
         provider="local",
         provider_model="style:dream",
         prompt_template="soft watercolor painting, pastel washes {prompt}",
@@ -53,6 +54,7 @@ STYLES: tuple[Style, ...] = (
     Style(
         key="comic",
         name="Comic",
+        names={"de": "Comic", "en": "Comic"},
         provider="local",
         provider_model="style:poster",
         prompt_template="bold comic book style, flat colours {prompt}",
@@ -61,6 +63,7 @@ STYLES: tuple[Style, ...] = (
     Style(
         key="vintage",
         name="Vintage",
+        names={"de": "Vintage", "en": "Vintage"},
         provider="local",
         provider_model="style:sepia",
         prompt_template="vintage photograph, sepia tones {prompt}",
@@ -69,6 +72,7 @@ STYLES: tuple[Style, ...] = (
     Style(
         key="oil-painting",
         name="Oil painting",
+        names={"de": "Ölgemälde", "en": "Oil painting"},
         provider="local",
         provider_model="style:vivid",
         prompt_template="rich oil painting, visible brush strokes {prompt}",

@@ -112,7 +112,12 @@ def test_an_error_shows_the_text_for_its_code_never_the_server_message(
     ],
 )
 def test_refusals_read_as_refusals(
-    local_stack: LocalStack, browser_page: BrowserPage, code: str, lang: str, expected: str
+    local_stack: LocalStack,
+    browser_page: BrowserPage,
+    code: str,
+    lang: str,
+    expected: str,
+    tmp_path: Path,
 ) -> None:
     page = browser_page.page
     page.goto(f"{local_stack.api}{EDITS}?lang={lang}")
@@ -123,6 +128,8 @@ def test_refusals_read_as_refusals(
     error = page.locator("#error")
     page.wait_for_function("() => document.getElementById('error').textContent !== ''")
     assert expected in error.inner_text()
+    if code == "feature_disabled":
+        page.screenshot(path=screenshot_path(tmp_path, f"magic-edits-paused-{lang}.png"))
     assert error.get_attribute("role") == "alert"
     assert "refusal" in (error.get_attribute("class") or "")
     assert "SERVER ENGLISH TEXT" not in error.inner_text()
@@ -178,7 +185,7 @@ def test_a_failed_edit_never_shows_provider_text_to_the_guest(
     ("lang", "title"), [("de", "Veranstaltung nicht gefunden"), ("en", "Event not found")]
 )
 def test_a_bad_event_link_is_a_404_page(
-    local_stack: LocalStack, browser_page: BrowserPage, lang: str, title: str
+    local_stack: LocalStack, browser_page: BrowserPage, lang: str, title: str, tmp_path: Path
 ) -> None:
     page = browser_page.page
     response = page.goto(f"{local_stack.api}/e/not-a-real-token?lang={lang}")
@@ -189,6 +196,7 @@ def test_a_bad_event_link_is_a_404_page(
     assert page.get_by_role("alert").is_visible()
     assert page.locator("form").count() == 0
     assert serious_violations(page) == []
+    page.screenshot(path=screenshot_path(tmp_path, f"event-not-found-{lang}.png"))
 
 
 # --- 3. honest waiting --------------------------------------------------------------------
@@ -526,3 +534,12 @@ def test_the_local_demo_sign_in_unlocks_the_pro_models_and_keeps_no_token(
     page.reload()
     wait_for_usage(page, "0/3")
     assert page.locator("#demo-user").input_value() == ""
+
+
+@pytest.mark.parametrize(("lang", "name"), [("de", "Aquarell"), ("en", "Watercolor")])
+def test_style_names_are_in_the_pages_language(
+    local_stack: LocalStack, browser_page: BrowserPage, lang: str, name: str
+) -> None:
+    page = browser_page.page
+    page.goto(f"{local_stack.api}{EDITS}?lang={lang}")
+    page.get_by_label(name, exact=True).wait_for()

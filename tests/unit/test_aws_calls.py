@@ -47,8 +47,9 @@ def test_generate_is_at_most_four_dynamodb_calls_and_two_s3_writes(
 
 def test_create_edit_is_seven_dynamodb_calls_and_one_message(routes: dict[str, Route]) -> None:
     # The event from its join-token alias (GetItem), photo + style + package + tenant +
-    # add-ons (BatchGetItem), the abuse counter, the guest's create rate limit and the
-    # budget reservation (UpdateItem each), the guest's and its network's daily allowances
+    # add-ons + the settings as stored now (BatchGetItem: the kill switch holds at once),
+    # the abuse counter, the guest's create rate limit and the budget reservation
+    # (UpdateItem each), the guest's and its network's daily allowances
     # (TransactWriteItems), the request with its event's counters (TransactWriteItems).
     result = counted(routes["ai_edits_api"])
     assert result.warm.describe() == (

@@ -587,7 +587,8 @@ def test_edit_inputs_asks_again_for_unprocessed_keys(store: Catalog) -> None:
         inputs = store.edit_inputs(party, "p1", "comic")
     finally:
         client.batch_get_item = original  # type: ignore[method-assign]
-    assert answers == [0, 4]  # tenant, add-ons, photo, style: asked again, all of them
+    # Settings, tenant, add-ons, photo, style: asked again, all of them.
+    assert answers == [0, 5]
     assert inputs.style == style("comic")
 
 
@@ -751,3 +752,13 @@ def test_seeded_styles_exist_in_the_local_provider(aws_stack: None) -> None:
         seeded = store.get_style(key)
         assert seeded.provider == "local"
         assert seeded.provider_model.removeprefix("style:") in STYLES
+
+
+def test_edit_inputs_read_the_settings_as_stored_not_as_cached(store: Catalog) -> None:
+    party = event()
+    store.create_event(party)
+    assert store.cached_settings().is_enabled  # cached in this catalog now
+    other = Catalog(TABLE)  # another process switches AI editing off
+    other.update_settings({"is_enabled": False}, expected_version=store.get_settings().version)
+    assert store.cached_settings().is_enabled  # the cache has not heard of it
+    assert store.edit_inputs(party, "p1", "comic").settings.is_enabled is False

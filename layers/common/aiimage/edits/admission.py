@@ -121,9 +121,9 @@ def _create_edit(actor: Actor, event: Event, photo_id: str, body: EditCreate) ->
     store = catalog()
     inputs = store.edit_inputs(event, photo_id, body.style_key)
     style = _checked_inputs(inputs)
-    # Read through, not from the per-process cache: the kill switch (and a new term list)
-    # holds for every create from the moment it is written, in every warm function.
-    settings = store.get_settings()
+    # Read with the inputs, not from the per-process cache: the kill switch (and a new term
+    # list) holds for every create from the moment it is written, in every warm function.
+    settings = inputs.settings
     now = datetime.now(UTC)
     tenant = _admitted_tenant(event, inputs, settings, body, now)
     request_id = request_store.new_request_id()

@@ -169,6 +169,9 @@ class EditInputs:
     package: Package | None
     tenant: Tenant | None
     addons: list[Addon]
+    # The global settings as stored now (not the per-process cache): the kill switch and the
+    # term list hold for a create from the moment they are written.
+    settings: AiEditingSettings
 
 
 class UnknownTenantError(NotFoundError):
@@ -744,9 +747,11 @@ class Catalog:
 
     def edit_inputs(self, event: Event, photo_id: str, style_key: str) -> EditInputs:
         """What a create's check chain needs besides the event, in one BatchGetItem: the
-        photo, the style, the event's package, its tenant and its add-ons. Read
-        consistently: a photo completed a moment ago is `ready`."""
+        photo, the style, the event's package, its tenant, its add-ons and the global
+        settings. Read consistently: a photo completed a moment ago is `ready`, a kill
+        switch written a moment ago holds."""
         wanted: dict[str, tuple[str, str]] = {
+            "settings": ("settings", "ai_editing"),
             "tenant": (f"tenant#{event.tenant_id}", "tenant"),
             "addons": (f"tenant#{event.tenant_id}", f"event#{event.slug}#addons"),
         }
@@ -759,13 +764,14 @@ class Catalog:
         found = self._batch_get(wanted.values())
         item = {name: found.get(key) for name, key in wanted.items()}
         photo, style, tenant = item.get("photo"), item.get("style"), item["tenant"]
-        package = item.get("package")
+        package, settings = item.get("package"), item["settings"]
         return EditInputs(
             photo=self._unexpired(photo),
             style=None if style is None else _model(Style, style),
             package=None if package is None else _model(Package, package),
             tenant=None if tenant is None else _model(Tenant, tenant),
             addons=_addons(item["addons"]),
+            settings=_model(AiEditingSettings, settings) if settings else AiEditingSettings(),
         )
 
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
