@@ -50,6 +50,109 @@ ErrorType = Literal[
 ]
 
 
+# Every machine `code` an error envelope (or a job's / an edit's `error`) can carry: what the
+# pages translate and the OpenAPI description enumerates. tests/unit/test_error_codes.py
+# finds the codes in the source and keeps this list exact.
+ERROR_CODES: tuple[str, ...] = (
+    "abuse_blocked",
+    "abuse_busy",
+    "bad_owner",
+    "budget_exceeded",
+    "capacity_exhausted",
+    "conflict",
+    "csrf_failed",
+    "event_conflict",
+    "event_exists",
+    "event_policy",
+    "feature_disabled",
+    "feature_locked",
+    "forbidden",
+    "generation_expired",
+    "generation_failed",
+    "idempotency_in_progress",
+    "idempotency_key_reused",
+    "image_corrupt",
+    "image_empty",
+    "image_missing",
+    "image_too_large",
+    "image_too_many_pixels",
+    "image_type_mismatch",
+    "image_undecodable",
+    "internal_error",
+    "invalid_authorization",
+    "invalid_cursor",
+    "invalid_id",
+    "invalid_idempotency_key",
+    "invalid_key",
+    "invalid_parameters",
+    "invalid_request",
+    "invalid_settings",
+    "invalid_token",
+    "invalid_webhook_signature",
+    "invalid_webhook_token",
+    "key_mismatch",
+    "method_not_allowed",
+    "misconfigured",
+    "model_version_not_allowed",
+    "no_result",
+    "not_a_tenant",
+    "not_found",
+    "not_owner",
+    "not_superadmin",
+    "number_out_of_range",
+    "origin_unverified",
+    "output_too_large",
+    "param_not_supported",
+    "param_out_of_range",
+    "payload_too_large",
+    "pending_without_job_id",
+    "photo_missing",
+    "photo_not_ready",
+    "photo_not_uploaded",
+    "prompt_blocked",
+    "provider_auth",
+    "provider_image_missing",
+    "provider_image_unreadable",
+    "provider_job_unknown",
+    "provider_malformed",
+    "provider_model_unknown",
+    "provider_output_refused",
+    "provider_payment_required",
+    "provider_prompt_missing",
+    "provider_rate_limited",
+    "provider_rejected",
+    "provider_sync_only",
+    "provider_timeout",
+    "provider_unavailable",
+    "quota_exceeded",
+    "rate_limited",
+    "request_too_large",
+    "service_busy",
+    "settings_conflict",
+    "storage_no_body",
+    "storage_unavailable",
+    "style_not_allowed",
+    "token_expired",
+    "too_many_open_photo_slots",
+    "unauthenticated",
+    "unavailable",
+    "unhandled",
+    "unknown_asset",
+    "unknown_block",
+    "unknown_event",
+    "unknown_model",
+    "unknown_photo",
+    "unknown_request",
+    "unknown_style",
+    "unknown_tenant",
+    "unprocessable",
+    "unsupported_image_type",
+    "unsupported_media_type",
+    "upload_not_found",
+    "upstream_error",
+)
+
+
 class AppError(Exception):
     """Base of every error the platform reports to a caller."""
 
@@ -57,6 +160,9 @@ class AppError(Exception):
     status: ClassVar[int] = 500
     default_code: ClassVar[str] = "internal_error"
     default_message: ClassVar[str] = "Internal server error"
+    # Seconds until a retry can succeed, for errors that know it (429, capacity): the
+    # envelope repeats it at the top level as `retryAfter`.
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -165,6 +271,7 @@ class RateLimitedError(AppError):
     status = 429
     default_code = "rate_limited"
     default_message = "Too many requests"
+    retry_after: int
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, retry_after)
@@ -213,6 +320,7 @@ class CapacityExhaustedError(ServiceUnavailableError):
 
     default_code = "capacity_exhausted"
     default_message = "The image service has reached its capacity for today; try again later"
+    retry_after: int
 
     def __init__(
         self, retry_after: int, message: str | None = None, *, details: dict[str, Any] | None = None

@@ -32,7 +32,19 @@ def create_app(title: str, *routers: APIRouter, needs_provider: bool = False) ->
     app.add_middleware(PlatformMiddleware)
     for router in routers:
         app.include_router(router)
+    _document_errors_as_answered(app)
     return app
+
+
+def _document_errors_as_answered(app: FastAPI) -> None:
+    build = app.openapi  # FastAPI caches the description it builds
+
+    def openapi() -> dict[str, Any]:
+        from aiimage.http.openapi_errors import document_errors
+
+        return document_errors(build())
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def current_identity(request: Request) -> Identity:

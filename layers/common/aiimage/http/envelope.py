@@ -41,7 +41,11 @@ def error_body(error: AppError) -> dict[str, Any]:
     body: dict[str, Any] = {"type": error.type, "code": error.code, "message": error.message}
     if error.details:
         body["details"] = error.details
-    return {"success": False, "error": body}
+    envelope: dict[str, Any] = {"success": False, "error": body}
+    if error.retry_after is not None:
+        # Top level too: where the seed system's clients read the wait (numeric seconds).
+        envelope["retryAfter"] = error.retry_after
+    return envelope
 
 
 def error_response(error: AppError) -> JSONResponse:
