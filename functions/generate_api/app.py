@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aiimage.enhancer.forms import GenerateForm
 from aiimage.enhancer.generate import Generated, ImageSource, generate
-from aiimage.enhancer.views import GenerateView, JobAccepted, JobView
+from aiimage.enhancer.views import GenerateView, JobAccepted
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope
 from aiimage.http.multipart import read_inline
@@ -38,7 +38,9 @@ async def generate_image(
     response: Response,
     identity: CurrentIdentity,
     form: Annotated[GenerateForm, Form()],
-    image: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4.5 MB")] = None,
+    image: Annotated[
+        UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4,500,000 bytes (4.5 MB)")
+    ] = None,
 ) -> Envelope[GenerateView] | JSONResponse:
     params = form.requested()
     source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
@@ -48,7 +50,7 @@ async def generate_image(
         view = GenerateView.of(outcome, base)
         response.headers["X-Usage-Limit"] = str(view.usage.limit)
         return Envelope(data=view)
-    accepted: Envelope[JobAccepted] = Envelope(data=JobAccepted(job=JobView.of(outcome.job, base)))
+    accepted: Envelope[JobAccepted] = Envelope(data=JobAccepted.of(outcome.job, base))
     return JSONResponse(
         accepted.model_dump(mode="json", by_alias=True),
         status_code=202,

@@ -35,12 +35,14 @@ async def create_job(
     base: PublicBase,
     identity: CurrentIdentity,
     form: Annotated[GenerateForm, Form()],
-    image: Annotated[UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4.5 MB")] = None,
+    image: Annotated[
+        UploadFile | None, File(description="JPEG, PNG or WebP, ≤ 4,500,000 bytes (4.5 MB)")
+    ] = None,
 ) -> JSONResponse:
     params = form.requested()
     source = ImageSource(data=await read_inline(image), upload_key=form.upload_key)
     job = await run_in_threadpool(submit_job, identity, params, source)
-    accepted: Envelope[JobAccepted] = Envelope(data=JobAccepted(job=JobView.of(job, base)))
+    accepted: Envelope[JobAccepted] = Envelope(data=JobAccepted.of(job, base))
     return JSONResponse(
         accepted.model_dump(mode="json", by_alias=True),
         status_code=202,
@@ -52,7 +54,8 @@ async def create_job(
     "",
     response_model=Envelope[JobList],
     response_model_by_alias=True,
-    summary="The caller's jobs, newest first",
+    responses=rate_limited_responses(200),
+    summary="The caller's jobs, newest first (counted as job reads: 10 a minute)",
 )
 def list_jobs(
     base: PublicBase,
@@ -71,17 +74,21 @@ def list_jobs(
     "/{job_id}",
     response_model=Envelope[JobView],
     response_model_by_alias=True,
-    summary="One of the caller's jobs",
+    responses=rate_limited_responses(200),
+    summary="One of the caller's jobs (a poll: 10 job reads a minute per owner)",
 )
 def get_job(base: PublicBase, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
-    return Envelope(data=JobView.of(jobs.get(identity, job_id), base))
+    return Envelope(data=JobView.of(jobs.read(identity, job_id), base))
 
 
 @router.post(
     "/{job_id}/cancel",
     response_model=Envelope[JobView],
     response_model_by_alias=True,
-    summary="Cancel a queued or running job; its image is given back",
+    summary=(
+        "Cancel a queued or running job; its image is given back. A finished job is "
+        "answered unchanged (200), so a retried cancel is harmless"
+    ),
 )
 def cancel_job(base: PublicBase, identity: CurrentIdentity, job_id: JobId) -> Envelope[JobView]:
     return Envelope(data=JobView.of(jobs.cancel(identity, job_id), base))

@@ -57,7 +57,14 @@ def test_generate_stores_original_and_result_and_counts_one(guest: TestClient) -
     assert data["originalUrl"].startswith("https://app.test/r2-ai/ai-enhancer/originals/guest/")
     assert data["usage"]["used"] == 1
     assert data["usage"]["limit"] == 3
-    assert data["charge"] == {"images": 1, "provider": "local", "costUsd": None}
+    assert data["charge"] == {
+        "images": 1,
+        "provider": "local",
+        "costUsd": None,
+        "total": 1,
+        "planPortion": 1,
+        "creditsPortion": 0,
+    }
     assert data["entitlements"]["faceEnhance"] is False
     assert response.headers["x-usage-limit"] == "3"
     assert len(bucket_keys()) == 2

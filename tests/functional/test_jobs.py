@@ -21,6 +21,7 @@ from jobs_worker.app import handler as worker
 from tests.conftest import TEST_ENV, assert_security_headers, make_token
 from tests.functional.enhancer_support import browser, bucket_keys, jpeg
 from uploads_api.app import app as uploads_app
+from usage_api.app import app as usage_app
 
 pytestmark = pytest.mark.usefixtures("aws_stack")
 JOBS = "/api/ai-image/jobs"
@@ -149,12 +150,24 @@ def test_cancel_refunds_and_the_worker_then_skips_it(guest: TestClient) -> None:
             assert response.status_code == 200, response.text
 
 
-def test_canceling_a_finished_job_is_refused(guest: TestClient) -> None:
+def test_canceling_a_finished_job_answers_it_unchanged(guest: TestClient) -> None:
+    # The seed's behaviour (issue 22): 200 with the job as it is, nothing given back.
     job = create(guest)
     run_worker()
-    refused = guest.post(f"{JOBS}/{job['id']}/cancel")
-    assert refused.status_code == 400
-    assert refused.json()["error"]["code"] == "job_finished"
+    finished = guest.get(f"{JOBS}/{job['id']}").json()["data"]
+    assert finished["status"] == "succeeded"
+    assert used_today(guest) == 1
+    for _ in range(2):
+        answer = guest.post(f"{JOBS}/{job['id']}/cancel")
+        assert answer.status_code == 200
+        assert answer.json()["data"] == finished
+    assert used_today(guest) == 1
+
+
+def used_today(guest: TestClient) -> int:
+    with browser(usage_app, cookies={"guest_id": guest.cookies["guest_id"]}) as client:
+        used: int = client.get("/api/ai-image/usage").json()["data"]["usage"]["used"]
+    return used
 
 
 def test_a_failed_run_fails_the_job_and_refunds(

@@ -73,3 +73,27 @@ def test_plans_unlock_what_they_include() -> None:
     assert resolve(GenerateParams(model=ESRGAN, scale=4), FREE).params.scale == 4
     codeformer = resolve(GenerateParams(model="sczhou/codeformer", strength=0.2), PRO)
     assert codeformer.params.strength == 0.2
+
+
+def test_a_pinned_replicate_slug_resolves_to_the_catalog_slug() -> None:
+    from aiimage.enhancer.model_catalog import catalog_slug
+    from aiimage.errors import ValidationError
+    from aiimage.providers.replicate import MODELS
+    from aiimage.providers.replicate_pins import PINNED_VERSIONS
+
+    for slug, version in PINNED_VERSIONS.items():
+        assert catalog_slug(f"{slug}:{version}") == slug
+        assert MODELS[slug].version == version  # the provider runs exactly the pinned one
+    assert catalog_slug("nightmareai/real-esrgan") == "nightmareai/real-esrgan"
+    with pytest.raises(ValidationError) as refused:
+        catalog_slug("nightmareai/real-esrgan:" + "0" * 64)
+    assert refused.value.code == "model_version_not_allowed"
+    assert refused.value.details == {
+        "field": "model",
+        "model": "nightmareai/real-esrgan",
+        "allowedVersion": PINNED_VERSIONS["nightmareai/real-esrgan"],
+    }
+    for unknown in ("@cf/runwayml/stable-diffusion-v1-5-img2img:1", "acme/model:abc", ":"):
+        with pytest.raises(ValidationError) as refused:
+            catalog_slug(unknown)
+        assert refused.value.code == "unknown_model"

@@ -224,6 +224,8 @@ class Settings(BaseSettings):
     # Rate limits per owner and minute.
     generate_rate_limit_per_minute: int = Field(default=15, ge=1)
     jobs_rate_limit_per_minute: int = Field(default=10, ge=1)
+    # Reads of jobs (one or the list): the seed's polling limit.
+    job_reads_rate_limit_per_minute: int = Field(default=10, ge=1)
 
     @property
     def daily_ceilings_micros(self) -> dict[str, int]:

@@ -32,9 +32,9 @@ from pydantic import BaseModel, ConfigDict
 from aiimage import aws, dynamo, pagination
 from aiimage.enhancer.dispatch import release_spend, settle_spend
 from aiimage.enhancer.model_catalog import GenerateParams, ProviderName, ResolvedParams
-from aiimage.errors import AppError, ConfigurationError, NotFoundError, ValidationError
+from aiimage.errors import AppError, ConfigurationError, NotFoundError
 from aiimage.identity import Identity
-from aiimage.limits import quota_store
+from aiimage.limits import quota_store, rate_limiter
 from aiimage.limits.quota import Reservation
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
@@ -262,6 +262,23 @@ def get(identity: Identity, job_id: str) -> Job:
     return load(identity.owner_type, identity.owner_id, job_id)
 
 
+def read(identity: Identity, job_id: str) -> Job:
+    """`GET /api/ai-image/jobs/{id}`: a poll, counted like the seed's (10 a minute per owner)."""
+    count_job_read(identity)
+    return get(identity, job_id)
+
+
+def count_job_read(identity: Identity) -> None:
+    """Reading one job and listing them share one budget per owner, so a client held back on
+    one cannot poll through the other."""
+    rate_limiter().hit(
+        "job_reads",
+        identity.owner_key,
+        limit=get_settings().job_reads_rate_limit_per_minute,
+        window_seconds=60,
+    )
+
+
 def load(owner_type: str, owner_id: str, job_id: str) -> Job:
     if not job_id.isalnum() or len(job_id) > 64:
         raise NotFoundError("No such job")
@@ -284,6 +301,7 @@ def list_jobs(
 ) -> JobPage:
     """The caller's jobs, newest first. The cursor is opaque to the caller and only ever
     addresses the caller's own partition (a cursor from another owner is refused)."""
+    count_job_read(identity)
     page = pagination.newest_first(
         _table(),
         f"owner#{identity.owner_type}#{identity.owner_id}",
@@ -342,8 +360,9 @@ def transition(
 
 
 def cancel(identity: Identity, job_id: str) -> Job:
-    """Cancel a queued or running job and give its image back. Canceling a finished job is
-    refused with 409-like validation; canceling twice is harmless."""
+    """Cancel a queued or running job and give its image back. A job that already finished
+    (succeeded, failed or canceled) is answered as it is, as the seed system does: cancel is
+    idempotent, and the caller reads from the job's `status` whether it took effect."""
     job = get(identity, job_id)
     if job.status == "canceled":
         # Canceling again also finishes a refund that a crash interrupted (a no-op otherwise).
@@ -352,10 +371,7 @@ def cancel(identity: Identity, job_id: str) -> Job:
         return job
     canceled = transition(job, from_status=ACTIVE, to_status="canceled")
     if canceled is None:
-        finished = get(identity, job_id).status
-        raise ValidationError(
-            f"The job is already {finished}", code="job_finished", details={"status": finished}
-        )
+        return get(identity, job_id)  # it finished meanwhile: unchanged, nothing to give back
     quota_store().refund(job.reservation)
     _cancel_spend(job)
     if job.provider and job.provider_job_id:

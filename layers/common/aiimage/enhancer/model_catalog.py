@@ -14,6 +14,7 @@ from typing import Literal
 from aiimage.errors import FeatureLockedError, ValidationError
 from aiimage.limits.plans import Entitlements
 from aiimage.providers.params import GenerationParams
+from aiimage.providers.replicate_pins import PINNED_VERSIONS
 
 ProviderName = Literal["workers_ai", "replicate", "local"]
 Kind = Literal["img2img", "upscale", "restore"]
@@ -156,15 +157,18 @@ CATALOG: dict[str, ModelSpec] = {
 DEFAULT_MODEL = "@cf/runwayml/stable-diffusion-v1-5-img2img"
 
 
+def spec_allowed(spec: ModelSpec, entitlements: Entitlements) -> bool:
+    """Whether a plan with `entitlements` can run `spec` at all (at its smallest scale)."""
+    if spec.face_model and not entitlements.face_enhance:
+        return False
+    return not spec.scales or min(spec.scales) <= entitlements.max_upscale
+
+
 def resolve(params: GenerateParams, entitlements: Entitlements) -> ResolvedParams:
     """Check `params` against the model and the plan; fill in the model's defaults."""
-    spec = CATALOG.get(params.model)
+    spec = CATALOG.get(catalog_slug(params.model))
     if spec is None:
-        raise ValidationError(
-            "Unknown model",
-            code="unknown_model",
-            details={"field": "model", "allowed": sorted(CATALOG)},
-        )
+        raise _unknown_model()
     scale = _scale(spec, params.scale, entitlements)
     if params.face_enhance and not spec.face_enhance:
         raise ValidationError(
@@ -190,6 +194,33 @@ def resolve(params: GenerateParams, entitlements: Entitlements) -> ResolvedParam
         }
     )
     return ResolvedParams(spec=spec, params=checked)
+
+
+def catalog_slug(model: str) -> str:
+    """The catalog's slug of `model`, which may be pinned as Replicate names a version
+    (`owner/name:<64-hex>`, as the seed's clients send it). Only the version the platform
+    runs is accepted: another one is refused, never run as an unvetted model."""
+    slug, pinned, version = model.partition(":")
+    if not pinned:
+        return model
+    allowed = PINNED_VERSIONS.get(slug)
+    if slug not in CATALOG or allowed is None:
+        raise _unknown_model()
+    if version != allowed:
+        raise ValidationError(
+            f"{slug} runs only at version {allowed}",
+            code="model_version_not_allowed",
+            details={"field": "model", "model": slug, "allowedVersion": allowed},
+        )
+    return slug
+
+
+def _unknown_model() -> ValidationError:
+    return ValidationError(
+        "Unknown model",
+        code="unknown_model",
+        details={"field": "model", "allowed": sorted(CATALOG)},
+    )
 
 
 def stored(params: GenerateParams) -> ResolvedParams:

@@ -7,7 +7,7 @@ on `aiimage.http.origin.public_base`: configuration, never the request's `Host`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -30,9 +30,16 @@ def object_url(base: str, key: ObjectKey | str) -> str:
 
 
 class ChargeView(ApiModel):
+    """What a generate charged. `images`, `provider` and `costUsd` are ours; `total`,
+    `planPortion` and `creditsPortion` are the seed system's fields, kept for its clients:
+    the platform sells no credits, so the plan's quota carries the whole charge."""
+
     images: int
     provider: str
     cost_usd: float | None
+    total: int
+    plan_portion: int
+    credits_portion: int = 0
 
 
 class GenerateView(ApiModel):
@@ -62,6 +69,8 @@ class GenerateView(ApiModel):
                 images=generated.charge.images,
                 provider=generated.charge.provider,
                 cost_usd=generated.charge.cost_usd,
+                total=generated.charge.images,
+                plan_portion=generated.charge.images,
             ),
         )
 
@@ -69,6 +78,12 @@ class GenerateView(ApiModel):
 class JobError(ApiModel):
     code: str
     message: str
+
+
+class JobInput(ApiModel):
+    """The seed system's `input` of a job: the image it enhances."""
+
+    url: str
 
 
 class JobView(ApiModel):
@@ -79,28 +94,43 @@ class JobView(ApiModel):
     updated_at: int
     image_url: str | None
     original_url: str
+    input: JobInput  # the seed's name for `originalUrl`, kept for its clients
     error: JobError | None
 
     @classmethod
     def of(cls, job: jobs.Job, base: str) -> JobView:
-        return cls(
-            id=job.id,
-            status=job.status,
-            model=job.params.model,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-            image_url=object_url(base, job.result_key) if job.result_key else None,
-            original_url=object_url(base, job.original_key),
-            error=(
-                JobError(code=job.error_code, message=job.error_message or "")
-                if job.error_code
-                else None
-            ),
-        )
+        return cls(**_job_fields(job, base))
 
 
-class JobAccepted(ApiModel):
+def _job_fields(job: jobs.Job, base: str) -> dict[str, Any]:
+    original_url = object_url(base, job.original_key)
+    return {
+        "id": job.id,
+        "status": job.status,
+        "model": job.params.model,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "image_url": object_url(base, job.result_key) if job.result_key else None,
+        "original_url": original_url,
+        "input": JobInput(url=original_url),
+        "error": (
+            JobError(code=job.error_code, message=job.error_message or "")
+            if job.error_code
+            else None
+        ),
+    }
+
+
+class JobAccepted(JobView):
+    """A queued job, answered as `GET` answers it (`data.id`, `data.status`, as the seed's
+    clients read it); `job` repeats the same view, as this API answered before."""
+
     job: JobView
+
+    @classmethod
+    def of(cls, job: jobs.Job, base: str) -> JobAccepted:
+        fields = _job_fields(job, base)
+        return cls(**fields, job=JobView(**fields))
 
 
 class JobList(ApiModel):

@@ -48,6 +48,7 @@ from aiimage.providers.base import (
 )
 from aiimage.providers.outputs import OutputDownloadingProvider, output_policy
 from aiimage.providers.pricing import replicate_cost_micros
+from aiimage.providers.replicate_pins import PINNED_VERSIONS
 from aiimage.providers.transport import ProviderTransport, retry_after_seconds
 from aiimage.settings import Settings, get_settings
 
@@ -93,23 +94,13 @@ class ReplicateModel:
     build_input: Callable[[GenerationRequest, str], dict[str, Any]]
 
 
-# Pinned versions. They must be checked against each model's page (replicate.com/<model>/
-# versions) before a deploy: an owner can push a new version with a different schema.
-# Sources (providers.md §2.9 and public code that calls these models):
-# - real-esrgan 42fed1c4…: the version of https://replicate.com/p/z52y5vrbmgeyqgub3ebaa3umbq,
-#   the one most public callers pin (`{image, scale, face_enhance}`);
-# - gfpgan 9283608c…: the version of https://replicate.com/p/2jnrfzzbnppcltgqlzoyljenti;
-# - codeformer cc4956dd…: the version of the model's API page.
+# The pinned versions live in `replicate_pins`, where the model catalog reads them too.
 MODELS: dict[str, ReplicateModel] = {
     "nightmareai/real-esrgan": ReplicateModel(
-        "42fed1c4974146d4d2414e2be2c5277c7fcf05fcc3a73abf41610695738c1d7b", _real_esrgan
+        PINNED_VERSIONS["nightmareai/real-esrgan"], _real_esrgan
     ),
-    "tencentarc/gfpgan": ReplicateModel(
-        "9283608cc6b7be6b65a8e44983db012355fde4132009bf99d976b2f0896856a3", _gfpgan
-    ),
-    "sczhou/codeformer": ReplicateModel(
-        "cc4956dd26fa5a7185d5660cc9100fab1b8070a1d1654a8bb5eb6d443b020bb2", _codeformer
-    ),
+    "tencentarc/gfpgan": ReplicateModel(PINNED_VERSIONS["tencentarc/gfpgan"], _gfpgan),
+    "sczhou/codeformer": ReplicateModel(PINNED_VERSIONS["sczhou/codeformer"], _codeformer),
 }
 
 
