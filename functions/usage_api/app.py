@@ -1,4 +1,5 @@
-"""UsageApiFunction: `GET /api/ai-image/usage` (adapter only; the use case is in the layer)."""
+"""UsageApiFunction: `GET /api/ai-image/usage` and `GET /api/ai-image/models` (adapter
+only; the use cases are in the layer)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Response
 from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
-from aiimage.enhancer.usage import UsageView, get_usage
+from aiimage.enhancer.usage import ModelView, UsageView, get_usage, list_models
 from aiimage.http.app import CurrentIdentity, create_app, envelope_response, observed
 from aiimage.http.models import Envelope
 
@@ -23,6 +24,18 @@ async def usage(identity: CurrentIdentity) -> Response:
     # The one threadpool hop of the request: the use case reads DynamoDB (blocking boto3).
     view = await run_in_threadpool(get_usage, identity)
     return envelope_response(Envelope(data=view), headers={"X-Usage-Limit": str(view.usage.limit)})
+
+
+@router.get(
+    "/api/ai-image/models",
+    response_model=Envelope[list[ModelView]],
+    response_model_by_alias=True,
+    summary="Every model of the catalog: which plans run it, and for the caller whether it "
+    "may, or which plan unlocks it",
+)
+async def models(identity: CurrentIdentity) -> Response:
+    # No I/O: the catalog and the plans are code and settings.
+    return envelope_response(Envelope(data=list_models(identity)))
 
 
 app = create_app("AI Image Enhancer: usage", router)

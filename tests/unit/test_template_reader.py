@@ -228,7 +228,10 @@ def test_usage_function_environment_from_template_yaml() -> None:
     )
     function = resolver.template.functions["UsageApiFunction"]
     assert function.handler == "usage_api.app.handler"
-    assert function.routes == (HttpRoute(method="ANY", path="/api/ai-image/usage"),)
+    assert function.routes == (
+        HttpRoute(method="ANY", path="/api/ai-image/usage"),
+        HttpRoute(method="ANY", path="/api/ai-image/models"),
+    )
     environment = resolver.environment(function)
     assert environment["LIMITS_TABLE"] == "aiimage-local-LimitsTable"
     assert environment["LIMITS_TABLE"] == resolver.physical_name("LimitsTable")

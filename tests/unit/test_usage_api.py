@@ -99,3 +99,57 @@ def test_other_methods_are_405(client: TestClient) -> None:
     response = client.put("/api/ai-image/usage", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
+
+
+@pytest.mark.parametrize(("plan", "daily"), [("free", 20), ("pro", 40), ("enterprise", 500)])
+def test_limits_user_is_the_signed_in_callers_own_daily_cap(
+    client: TestClient, plan: str, daily: int
+) -> None:
+    token = make_token(f"user-{plan}", plan=plan)
+    data = client.get("/api/ai-image/usage", headers={"Authorization": f"Bearer {token}"}).json()
+    assert data["data"]["usage"]["limit"] == daily
+    assert data["data"]["limits"] == {"user": daily, "guest": 3}
+
+
+def _models(client: TestClient, plan: str | None) -> dict[str, dict[str, object]]:
+    headers = {} if plan is None else {"Authorization": f"Bearer {make_token(plan=plan)}"}
+    response = client.get("/api/ai-image/models", headers=headers)
+    assert response.status_code == 200, response.text
+    return {model["id"]: model for model in response.json()["data"]}
+
+
+def test_models_say_for_a_guest_what_signing_in_or_pro_unlocks(client: TestClient) -> None:
+    models = _models(client, None)
+    assert list(models) == [
+        "@cf/runwayml/stable-diffusion-v1-5-img2img",
+        "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+        "nightmareai/real-esrgan",
+        "tencentarc/gfpgan",
+        "sczhou/codeformer",
+    ]
+    esrgan = models["nightmareai/real-esrgan"]
+    assert esrgan == {
+        "id": "nightmareai/real-esrgan",
+        "name": "Upscale (Real-ESRGAN)",
+        "kind": "upscale",
+        "scales": [2],  # a guest upscales 2x at most
+        "faceEnhance": False,
+        "plans": ["guest", "free", "pro", "premium", "enterprise"],
+        "available": True,
+        "unlockedBy": None,
+    }
+    for face_model in ("tencentarc/gfpgan", "sczhou/codeformer"):
+        assert models[face_model]["available"] is False
+        assert models[face_model]["plans"] == ["pro", "premium", "enterprise"]
+        assert models[face_model]["unlockedBy"] == "pro"
+    assert models["@cf/runwayml/stable-diffusion-v1-5-img2img"]["scales"] == []
+
+
+def test_models_for_pro_are_all_available_with_faces_and_4x(client: TestClient) -> None:
+    models = _models(client, "pro")
+    assert all(model["available"] and model["unlockedBy"] is None for model in models.values())
+    assert models["nightmareai/real-esrgan"]["scales"] == [2, 4]
+    assert models["nightmareai/real-esrgan"]["faceEnhance"] is True
+    free = _models(client, "free")
+    assert free["nightmareai/real-esrgan"]["faceEnhance"] is False
+    assert free["tencentarc/gfpgan"]["unlockedBy"] == "pro"

@@ -60,3 +60,12 @@ def resolve_plan(identity: Identity, settings: Settings) -> tuple[str, Entitleme
     if identity.plan in PAID_PLANS:
         return identity.plan, PAID_PLANS[identity.plan]
     return "free", free_entitlements(settings)
+
+
+def plan_entitlements(settings: Settings) -> dict[str, Entitlements]:
+    """Every plan by name, the guest's and the free one's from the settings."""
+    return {
+        "guest": guest_entitlements(settings),
+        "free": free_entitlements(settings),
+        **PAID_PLANS,
+    }
