@@ -1,10 +1,10 @@
-"""DeliveryApiFunction: `GET /r2-ai/{key+}`, owner-gated image delivery (adapter only)."""
+"""DeliveryApiFunction: `GET`/`HEAD /r2-ai/{key+}`, owner-gated image delivery (adapter only)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Header, Request, Response
+from fastapi import Header, Query, Request, Response
 from mangum import Mangum
 
 from aiimage.enhancer.delivery import deliver
@@ -14,6 +14,12 @@ from aiimage.storage.keys import InvalidKeyError
 router = api_router()
 
 
+@router.head(
+    "/r2-ai/{key:path}",
+    response_class=Response,
+    operation_id="head_object",
+    summary="The headers a GET would answer (size, type, ETag), without the image",
+)
 @router.get(
     "/r2-ai/{key:path}",
     response_class=Response,
@@ -22,19 +28,34 @@ router = api_router()
         304: {"description": "Not modified"},
         307: {"description": "Large object: a short-lived presigned URL"},
     },
-    summary="An image of the caller's: an upload, an original or a result",
+    summary="An image of the caller's: an original or a result",
 )
 def get_object(
     request: Request,
     identity: CurrentIdentity,
     key: str,
     if_none_match: Annotated[str | None, Header()] = None,
+    download: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Save as this file name (the stored format's extension is added): "
+            "`Content-Disposition: attachment`",
+        ),
+    ] = None,
 ) -> Response:
     # Starlette decodes the path; the raw one shows encoded separators and dot segments.
     raw_path = _raw_path(request)
     if "%" in raw_path.partition("?")[0]:
         raise InvalidKeyError()
-    delivery = deliver(identity, key, if_none_match=if_none_match)
+    delivery = deliver(
+        identity,
+        key,
+        if_none_match=if_none_match,
+        download=download,
+        head_only=request.method == "HEAD",
+    )
     return Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
 
 

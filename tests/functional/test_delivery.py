@@ -154,3 +154,55 @@ def test_only_get_is_allowed() -> None:
         response = client.delete(f"/r2-ai/{key}")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
+
+
+def test_download_names_the_file_after_the_original_with_the_stored_format() -> None:
+    key = stored()
+    with owner_client() as client:
+        response = client.get(f"/r2-ai/{key}", params={"download": "Strand-Föhr upscaled-2x"})
+    assert response.status_code == 200
+    assert response.content == jpeg()
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Strand-Fohr-upscaled-2x.jpg"; '
+        "filename*=UTF-8''Strand-F%C3%B6hr-upscaled-2x.jpg"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "saved"),
+    [
+        ('../../etc/passwd"\r\nSet-Cookie: a=b', "etc-passwd-Set-Cookie-a-b.jpg"),
+        ("...", "image.jpg"),
+        ("a" * 200, "a" * 100 + ".jpg"),
+    ],
+)
+def test_a_hostile_download_name_cannot_reach_the_header(name: str, saved: str) -> None:
+    key = stored()
+    with owner_client() as client:
+        response = client.get(f"/r2-ai/{key}", params={"download": name})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith(f'attachment; filename="{saved}"')
+    assert all("a=b" not in cookie for cookie in response.headers.get_list("set-cookie"))
+
+
+def test_without_download_there_is_no_attachment_and_an_empty_name_is_refused() -> None:
+    key = stored()
+    with owner_client() as client:
+        assert "content-disposition" not in client.get(f"/r2-ai/{key}").headers
+        refused = client.get(f"/r2-ai/{key}", params={"download": ""})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "invalid_parameters"
+
+
+def test_head_answers_the_headers_of_get_without_the_image() -> None:
+    key = stored()
+    with owner_client() as client:
+        got = client.get(f"/r2-ai/{key}")
+        head = client.head(f"/r2-ai/{key}")
+        stranger = TestClient(app, base_url="https://app.test").head(f"/r2-ai/{key}")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(jpeg()))
+    for header in ("content-type", "etag", "cache-control"):
+        assert head.headers[header] == got.headers[header]
+    assert stranger.status_code == 403  # HEAD is owner-gated like GET

@@ -3,12 +3,16 @@
 The key is parsed strictly (see `storage.keys`), its owner must be the caller, and the
 answer is cacheable only privately. Small objects are returned inline with their ETag
 (and 304 on `If-None-Match`); objects over the Lambda response limit are answered with a
-redirect to a presigned URL that expires within minutes.
+redirect to a presigned URL that expires within minutes. `download` names the file a
+browser saves (`Content-Disposition: attachment`), HEAD answers the headers alone.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aiimage.errors import AppError, ForbiddenError
 from aiimage.identity import Identity
@@ -24,7 +28,30 @@ class Delivery:
     body: bytes = b""
 
 
-def deliver(identity: Identity, raw_key: str, *, if_none_match: str | None) -> Delivery:
+_EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
+_UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
+MAX_FILE_STEM = 100
+
+
+def attachment(stem: str, content_type: str) -> str:
+    """`Content-Disposition` for saving as `stem` with the stored format's extension: an
+    ASCII `filename` for old clients and the UTF-8 `filename*` of RFC 6266 (umlauts kept).
+    Separators, quotes and control characters cannot reach the header."""
+    clean = _UNSAFE_IN_NAME.sub("-", unicodedata.normalize("NFC", stem)).strip("-.")
+    clean = clean[:MAX_FILE_STEM] or "image"
+    name = f"{clean}.{_EXTENSIONS.get(content_type, 'bin')}"
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or "image"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+def deliver(
+    identity: Identity,
+    raw_key: str,
+    *,
+    if_none_match: str | None,
+    download: str | None = None,
+    head_only: bool = False,
+) -> Delivery:
     key = parse_key(raw_key)
     if not key.owned_by(identity):
         raise ForbiddenError("This image belongs to someone else", code="not_owner")
@@ -32,13 +59,17 @@ def deliver(identity: Identity, raw_key: str, *, if_none_match: str | None) -> D
     store = object_store()
     head = store.head(key)
     cache = {"Cache-Control": "private, max-age=3600", "Vary": "Cookie, Authorization"}
+    disposition = attachment(download, head.content_type) if download is not None else None
     if head.size > settings.max_proxy_bytes:
-        return Delivery(
-            307, {"Location": store.presign_get(key), "Cache-Control": "private, no-store"}
-        )
+        location = store.presign_get(key, content_disposition=disposition)
+        return Delivery(307, {"Location": location, "Cache-Control": "private, no-store"})
     headers = {**cache, "ETag": head.etag, "Content-Type": head.content_type}
+    if disposition is not None:
+        headers["Content-Disposition"] = disposition
     if if_none_match and head.etag in (tag.strip() for tag in if_none_match.split(",")):
         return Delivery(304, headers)
+    if head_only:
+        return Delivery(200, {**headers, "Content-Length": str(head.size)})
     stored = store.get(key)
     if stored.body is None:  # only a matching If-None-Match leaves it out, and none was sent
         raise AppError(code="storage_no_body")

@@ -126,11 +126,13 @@ class ObjectStore:
     def delete(self, key: ObjectKey | str) -> None:
         aws.s3().delete_object(Bucket=self.bucket, Key=str(key))
 
-    def presign_get(self, key: ObjectKey | str) -> str:
+    def presign_get(self, key: ObjectKey | str, *, content_disposition: str | None = None) -> str:
+        """A GET URL; `content_disposition` is signed into it, so the file saves by name."""
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": str(key)}
+        if content_disposition is not None:
+            params["ResponseContentDisposition"] = content_disposition
         return aws.s3().generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": str(key)},
-            ExpiresIn=get_settings().presigned_url_ttl_seconds,
+            "get_object", Params=params, ExpiresIn=get_settings().presigned_url_ttl_seconds
         )
 
     def presign_put(self, key: ObjectKey | str, *, content_type: str, size: int) -> PresignedUpload:
