@@ -19,7 +19,10 @@ router = api_router()
     response_model=Envelope[UploadView],
     response_model_by_alias=True,
     responses=rate_limited_responses(201),
-    summary="A presigned PUT for one image up to 10 MB; pass its uploadKey to generate",
+    summary=(
+        "A presigned PUT for one image up to 10,485,760 bytes (10 MiB); pass its uploadKey "
+        "to generate"
+    ),
 )
 def create(identity: CurrentIdentity, body: UploadRequest) -> Envelope[UploadView]:
     upload = create_upload(identity, content_type=body.content_type, size=body.size)

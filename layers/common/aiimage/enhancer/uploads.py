@@ -1,5 +1,5 @@
 """`POST /api/ai-image/uploads`: a presigned direct upload to the bucket, so images up to
-the 10 MB limit never pass through Lambda's 6 MB request payload.
+the 10 MiB (10,485,760-byte) limit never pass through Lambda's 6 MB request payload.
 
 The PUT targets a quarantine key (`storage.keys`: `quarantine/ai-enhancer/uploads/…`) that
 only a generate or job naming it reads; it sanitises the bytes into an original and deletes

@@ -16,7 +16,8 @@ async def read_inline(image: UploadFile | None) -> bytes | None:
     data = await image.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLargeError(
-            "Images over 4.5 MB must be sent as a direct upload (POST /api/ai-image/uploads)",
+            f"Images over {limit:,} bytes must be sent as a direct upload "
+            "(POST /api/ai-image/uploads)",
             code="image_too_large",
             details={"maxBytes": limit},
         )
