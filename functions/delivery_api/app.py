@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Header, Query, Request, Response
 from mangum import Mangum
 
-from aiimage.enhancer.delivery import deliver
+from aiimage.enhancer.delivery import ImageFormat, deliver
 from aiimage.http.app import CurrentIdentity, api_router, create_app, observed
 from aiimage.storage.keys import InvalidKeyError
 
@@ -44,6 +44,14 @@ def get_object(
             "`Content-Disposition: attachment`",
         ),
     ] = None,
+    image_format: Annotated[
+        ImageFormat | None,
+        Query(
+            alias="format",
+            description="Re-encode as this format (a download; up to 24 MP and 4,000,000 "
+            "bytes, else 413 output_too_large); without it, the stored bytes as they are",
+        ),
+    ] = None,
 ) -> Response:
     # Starlette decodes the path; the raw one shows encoded separators and dot segments.
     raw_path = _raw_path(request)
@@ -54,6 +62,7 @@ def get_object(
         key,
         if_none_match=if_none_match,
         download=download,
+        image_format=image_format,
         head_only=request.method == "HEAD",
     )
     return Response(delivery.body, status_code=delivery.status, headers=delivery.headers)

@@ -206,3 +206,71 @@ def test_head_answers_the_headers_of_get_without_the_image() -> None:
     for header in ("content-type", "etag", "cache-control"):
         assert head.headers[header] == got.headers[header]
     assert stranger.status_code == 403  # HEAD is owner-gated like GET
+
+
+def _stored_webp(size: tuple[int, int] = (64, 48)) -> str:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", size, (200, 30, 40)).save(buffer, "WEBP", quality=90)
+    key = new_key("results", OWNER, "image/webp")
+    aws.s3().put_object(
+        Bucket=TEST_ENV["IMAGES_BUCKET"],
+        Key=str(key),
+        Body=buffer.getvalue(),
+        ContentType="image/webp",
+    )
+    return str(key)
+
+
+@pytest.mark.parametrize(
+    ("image_format", "mime", "ext"), [("jpeg", "image/jpeg", "jpg"), ("png", "image/png", "png")]
+)
+def test_a_download_in_another_format_is_re_encoded(image_format: str, mime: str, ext: str) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    key = _stored_webp()
+    with owner_client() as client:
+        response = client.get(
+            f"/r2-ai/{key}", params={"download": "photo-upscaled-2x", "format": image_format}
+        )
+        head = client.head(f"/r2-ai/{key}", params={"format": image_format})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == mime
+    assert response.headers["content-disposition"].startswith(
+        f'attachment; filename="photo-upscaled-2x.{ext}"'
+    )
+    with Image.open(BytesIO(response.content)) as image:
+        assert image.format == image_format.upper()
+        assert image.size == (64, 48)
+        red, green, blue = image.convert("RGB").getpixel((10, 10))
+        assert max(abs(red - 200), abs(green - 30), abs(blue - 40)) < 12
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(response.content))
+
+
+def test_the_stored_format_and_a_bad_format_are_not_converted() -> None:
+    key = _stored_webp()
+    with owner_client() as client:
+        same = client.get(f"/r2-ai/{key}", params={"format": "webp"})
+        bad = client.get(f"/r2-ai/{key}", params={"format": "gif"})
+    assert same.headers["content-type"] == "image/webp"
+    assert same.content[:4] == b"RIFF"
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_parameters"
+
+
+def test_a_conversion_above_the_pixel_cap_is_413_and_the_stored_file_still_serves() -> None:
+    key = _stored_webp((6000, 4001))  # 24,006,000 pixels: one row over 24 MP
+    with owner_client() as client:
+        refused = client.get(f"/r2-ai/{key}", params={"format": "png"})
+        stored_copy = client.get(f"/r2-ai/{key}")
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "output_too_large"
+    assert refused.json()["error"]["details"] == {"maxBytes": 4_000_000, "maxPixels": 24_000_000}
+    assert stored_copy.status_code == 200

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote
 
-from aiimage.errors import AppError, ForbiddenError
+from aiimage.errors import AppError, ForbiddenError, PayloadTooLargeError
 from aiimage.identity import Identity
 from aiimage.settings import get_settings
-from aiimage.storage.keys import parse_key
+from aiimage.storage.keys import ObjectKey, parse_key
 from aiimage.storage.objects import object_store
 
 
@@ -28,7 +29,13 @@ class Delivery:
     body: bytes = b""
 
 
+ImageFormat = Literal["webp", "jpeg", "png"]
+FORMATS: dict[ImageFormat, str] = {"webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
 _EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
+# A conversion decodes the image in this function (512 MB): 24 MP is 96 MiB of RGBA pixels,
+# and a larger result is offered as stored (WebP), never half-converted.
+MAX_CONVERT_PIXELS = 24_000_000
+JPEG_QUALITY = 92
 _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
 MAX_FILE_STEM = 100
 
@@ -50,6 +57,7 @@ def deliver(
     *,
     if_none_match: str | None,
     download: str | None = None,
+    image_format: ImageFormat | None = None,
     head_only: bool = False,
 ) -> Delivery:
     key = parse_key(raw_key)
@@ -59,7 +67,14 @@ def deliver(
     store = object_store()
     head = store.head(key)
     cache = {"Cache-Control": "private, max-age=3600", "Vary": "Cookie, Authorization"}
-    disposition = attachment(download, head.content_type) if download is not None else None
+    wanted = FORMATS[image_format] if image_format is not None else head.content_type
+    disposition = attachment(download, wanted) if download is not None else None
+    if wanted != head.content_type:
+        converted = _converted(key, wanted, {**cache, "Content-Type": wanted}, disposition)
+        if head_only:
+            length = {"Content-Length": str(len(converted.body))}
+            return Delivery(200, {**converted.headers, **length})
+        return converted
     if head.size > settings.max_proxy_bytes:
         location = store.presign_get(key, content_disposition=disposition)
         return Delivery(307, {"Location": location, "Cache-Control": "private, no-store"})
@@ -74,3 +89,36 @@ def deliver(
     if stored.body is None:  # only a matching If-None-Match leaves it out, and none was sent
         raise AppError(code="storage_no_body")
     return Delivery(200, {**headers, "ETag": stored.etag}, stored.body)
+
+
+def _converted(
+    key: ObjectKey, content_type: str, headers: dict[str, str], disposition: str | None
+) -> Delivery:
+    """The stored image re-encoded as `content_type` (a download in another format), within
+    what one answer of this function can carry. Never cached in the bucket: a download is
+    rare, and a copy would be one more object to gate and to delete with its result."""
+    from aiimage.imaging.webp import CONTENT_TYPES, decode, encode  # Pillow: only here
+
+    limit = get_settings().max_proxy_bytes
+    stored = object_store().get(key)
+    if stored.body is None or len(stored.body) > limit:
+        raise _too_large_to_convert(limit)
+    image = decode(stored.body)
+    if image.width * image.height > MAX_CONVERT_PIXELS:
+        raise _too_large_to_convert(limit)
+    target = next(fmt for fmt, mime in CONTENT_TYPES.items() if mime == content_type)
+    body = encode(image, target, quality=JPEG_QUALITY, release=True)
+    if len(body) > limit:
+        raise _too_large_to_convert(limit)
+    headers["ETag"] = f'{stored.etag.rstrip(chr(34))}-{_EXTENSIONS[content_type]}"'
+    if disposition is not None:
+        headers["Content-Disposition"] = disposition
+    return Delivery(200, headers, body)
+
+
+def _too_large_to_convert(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        "This image is too large to convert here; download it as stored (WebP)",
+        code="output_too_large",
+        details={"maxBytes": limit, "maxPixels": MAX_CONVERT_PIXELS},
+    )
