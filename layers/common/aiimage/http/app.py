@@ -14,12 +14,16 @@ from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
 from aiimage import snapstart
+from aiimage.http import pydantic_v1
 from aiimage.http.envelope import install_error_handlers
 from aiimage.http.middleware import PlatformMiddleware
 from aiimage.http.models import Envelope
 from aiimage.identity import Identity
 from aiimage.observability import logger, metrics
 from aiimage.providers.registry import require_usable_provider
+
+# Before any route is declared: every route's fields would import pydantic.v1.
+pydantic_v1.install()
 
 
 def create_app(title: str, *routers: APIRouter, needs_provider: bool = False) -> FastAPI:
