@@ -23,8 +23,18 @@ HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.
 
 # PyJWT and cryptography: only a bearer token. httpx: only a provider call. boto3 (and
 # s3transfer, which it imports): only the first AWS client (`aiimage.aws`), its codec, or
-# powertools' idempotency (the edits API's keyed creates).
-NO_HANDLER_AT_IMPORT = ("jwt", "cryptography", "httpx", "boto3", "s3transfer")
+# powertools' idempotency (the edits API's keyed creates). The X-Ray SDK: only the first
+# AWS client (`observability.trace_aws_calls` builds the Tracer). pydantic.v1: never
+# (`aiimage.http.pydantic_v1`: FastAPI would import it to refuse v1 models).
+NO_HANDLER_AT_IMPORT = (
+    "jwt",
+    "cryptography",
+    "httpx",
+    "boto3",
+    "s3transfer",
+    "aws_xray_sdk",
+    "pydantic.v1",
+)
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
