@@ -35,6 +35,7 @@ NO_HANDLER_AT_IMPORT = (
     "aws_xray_sdk",
     "pydantic.v1",
 )
+NO_WORKER_AT_IMPORT = ("fastapi", "starlette", "mangum", "aws_lambda_powertools.utilities.parser")
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
@@ -44,10 +45,11 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "generate_api": NO_HANDLER_AT_IMPORT,
     "jobs_api": NO_HANDLER_AT_IMPORT,
     "uploads_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
-    # The workers decode results (Pillow), and answer no HTTP.
-    "jobs_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
-    "edit_submit_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
-    "edit_poll_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
+    # The workers decode results (Pillow), and answer no HTTP. powertools' parser models:
+    # never (`aiimage.workers`: batch processing loads before pydantic).
+    "jobs_worker": (*NO_HANDLER_AT_IMPORT, *NO_WORKER_AT_IMPORT),
+    "edit_submit_worker": (*NO_HANDLER_AT_IMPORT, *NO_WORKER_AT_IMPORT),
+    "edit_poll_worker": (*NO_HANDLER_AT_IMPORT, *NO_WORKER_AT_IMPORT),
     "ops_scheduled": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
 }
 
