@@ -26,6 +26,8 @@ HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.
 # powertools' idempotency (the edits API's keyed creates). The X-Ray SDK: only the first
 # AWS client (`observability.trace_aws_calls` builds the Tracer). pydantic.v1: never
 # (`aiimage.http.pydantic_v1`: FastAPI would import it to refuse v1 models).
+# pydantic-settings (with python-dotenv and argparse): never (`aiimage.settings` reads the
+# environment itself).
 NO_HANDLER_AT_IMPORT = (
     "jwt",
     "cryptography",
@@ -34,6 +36,8 @@ NO_HANDLER_AT_IMPORT = (
     "s3transfer",
     "aws_xray_sdk",
     "pydantic.v1",
+    "pydantic_settings",
+    "dotenv",
 )
 NO_WORKER_AT_IMPORT = ("fastapi", "starlette", "mangum", "aws_lambda_powertools.utilities.parser")
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.
