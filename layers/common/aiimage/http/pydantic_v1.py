@@ -30,11 +30,12 @@ def _unless_v1_imported(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 
 def install() -> None:
-    """Idempotent: wraps FastAPI's two v1 checks (where they are looked up) once."""
+    """Idempotent: wraps FastAPI's two v1 checks (where they are looked up) once. A FastAPI
+    without them (v1 support gone) is left as it is; the import-graph test would tell."""
     for module, name in (
         (shared, "is_pydantic_v1_model_class"),  # via shared.annotation_is_pydantic_v1
         (encoders, "is_pydantic_v1_model_instance"),  # jsonable_encoder's own import
     ):
-        check = getattr(module, name)
-        if not hasattr(check, "__wrapped__"):
+        check = getattr(module, name, None)
+        if check is not None and not hasattr(check, "__wrapped__"):
             setattr(module, name, _unless_v1_imported(check))
