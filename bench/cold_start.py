@@ -313,21 +313,28 @@ worker ≤ 1.0x."""
 
 NOTES = """\
 Reading: FastAPI with Starlette and pydantic is most of the baseline, and every HTTP
-function pays it; powertools (Logger, Metrics, Tracer) and pydantic-settings are what every
-function adds, the workers included. Deferred to the paths that need them
+function pays it; powertools (Logger, Metrics) and the settings are what every function
+adds, the workers included. Deferred to the paths that need them
 (`tests/unit/test_import_graph.py` keeps them out of each handler's import): boto3 with
-s3transfer, botocore's client machinery and X-Ray's patch of it (the first AWS client:
-"first clients"), powertools' idempotency with its boto3 (the edits API's first
-invocation), PyJWT and cryptography (a bearer token), Pillow (where bytes are decoded:
-never in the usage, uploads, delivery, pages or edits APIs' import), httpx (a provider call; the
-Tracer patches botocore only, where `patch_all` imported httpx to patch it). What is left
-over the FastAPI baseline is what every request needs: powertools' Logger, Metrics and
-Tracer (X-Ray's recorder), pydantic-settings with its sources, the settings model, and
-our routes' and models' pydantic schemas (the edits API has the most). Without
-bytecode every module of FastAPI, pydantic and ours is compiled on each cold start: about
-2 to 2.5 times the import with it. The absolute numbers are this shared 2-vCPU x86
-machine's with Python 3.12; Lambda is arm64, so the ratios between modules measured in the
-same run are what carries over."""
+s3transfer, botocore's client machinery, the X-Ray SDK (the Tracer is built with the first
+AWS client, whose botocore it patches: "first clients"), powertools' idempotency with its
+boto3 (the edits API's first invocation), PyJWT and cryptography (a bearer token), Pillow
+(where bytes are decoded: never in the usage, uploads, delivery, pages or edits APIs'
+import), httpx (a provider call; the Tracer patches botocore only, where `patch_all`
+imported httpx to patch it). Never imported: `pydantic.v1`, which FastAPI imports to refuse
+v1 models as soon as a route has a typed field (the baseline pays it;
+`aiimage.http.pydantic_v1` answers "no v1 model" until it is imported), and powertools'
+parser models, which its batch types import for type hints when pydantic is already loaded
+(each worker loads `aiimage.workers` first), and pydantic-settings with python-dotenv and
+argparse (`aiimage.settings` reads the environment itself). What is left over the FastAPI
+baseline is what every request needs: powertools' Logger and Metrics, the settings model,
+and our routes' and models' pydantic schemas: the edits API has the most, and its route
+modules (FastAPI's analysis of each route's parameters, the pydantic schemas of their
+bodies and answers) with the Magic Edits models are where it misses its target. Without
+bytecode every module of FastAPI, pydantic and ours is compiled on each
+cold start: about 2 to 2.5 times the import with it. The absolute numbers are this shared
+2-vCPU x86 machine's with Python 3.12; Lambda is arm64, so the ratios between modules
+measured in the same run are what carries over."""
 
 
 def run(repeat: int = REPEAT, build_dir: Path | None = None) -> str:

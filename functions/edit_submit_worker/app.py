@@ -7,10 +7,11 @@ import json
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+# First of ours: powertools' batch processing must load before pydantic (`aiimage.workers`).
+from aiimage import workers
 from aiimage.edits import runner
 from aiimage.edits.request_store import EditMessage
 from aiimage.observability import LogEvent, logger
-from aiimage.workers import is_last_receive, sqs_batch_handler
 
 # The queue's redrive policy moves a message to the DLQ after this many receives; the last
 # one fails the request (releasing its budget) instead of leaving it half done.
@@ -29,7 +30,7 @@ def record_handler(record: SQSRecord) -> None:
     except (ValueError, KeyError, TypeError):
         logger.error(LogEvent.AI_EDIT_MESSAGE_INVALID, message_id=record.message_id)
         return
-    runner.submit(message, last_attempt=is_last_receive(record, MAX_RECEIVES))
+    runner.submit(message, last_attempt=workers.is_last_receive(record, MAX_RECEIVES))
 
 
-handler = sqs_batch_handler(record_handler)
+handler = workers.sqs_batch_handler(record_handler)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+# First of ours: powertools' batch processing must load before pydantic (`aiimage.workers`).
+from aiimage import workers
 from aiimage.enhancer import jobs, runner
 from aiimage.observability import LogEvent, logger
-from aiimage.workers import is_last_receive, sqs_batch_handler
 
 # The queue's redrive policy moves a message to the DLQ after this many receives; the
 # last one fails its job (and refunds it) instead of leaving it half done.
@@ -21,7 +22,7 @@ def record_handler(record: SQSRecord) -> None:
         # A body no producer of ours writes: retrying cannot help, so it is dropped, loudly.
         logger.error(LogEvent.JOB_MESSAGE_INVALID, message_id=record.message_id)
         return
-    runner.process(message, last_attempt=is_last_receive(record, MAX_RECEIVES))
+    runner.process(message, last_attempt=workers.is_last_receive(record, MAX_RECEIVES))
 
 
-handler = sqs_batch_handler(record_handler)
+handler = workers.sqs_batch_handler(record_handler)

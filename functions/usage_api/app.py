@@ -3,12 +3,17 @@ only; the use cases are in the layer)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from mangum import Mangum
-from starlette.concurrency import run_in_threadpool
 
 from aiimage.enhancer.usage import ModelView, UsageView, get_usage, list_models
-from aiimage.http.app import CurrentIdentity, create_app, envelope_response, observed
+from aiimage.http.app import (
+    CurrentIdentity,
+    create_app,
+    envelope_response,
+    observed,
+    run_blocking,
+)
 from aiimage.http.models import Envelope
 
 router = APIRouter()
@@ -20,9 +25,9 @@ router = APIRouter()
     response_model_by_alias=True,
     summary="Usage, limits and entitlements of the caller",
 )
-async def usage(identity: CurrentIdentity) -> Response:
-    # The one threadpool hop of the request: the use case reads DynamoDB (blocking boto3).
-    view = await run_in_threadpool(get_usage, identity)
+async def usage(request: Request, identity: CurrentIdentity) -> Response:
+    # The use case reads DynamoDB (blocking boto3): inline on Lambda, else one threadpool hop.
+    view = await run_blocking(request, get_usage, identity)
     return envelope_response(Envelope(data=view), headers={"X-Usage-Limit": str(view.usage.limit)})
 
 

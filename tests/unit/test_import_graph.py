@@ -23,8 +23,23 @@ HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.
 
 # PyJWT and cryptography: only a bearer token. httpx: only a provider call. boto3 (and
 # s3transfer, which it imports): only the first AWS client (`aiimage.aws`), its codec, or
-# powertools' idempotency (the edits API's keyed creates).
-NO_HANDLER_AT_IMPORT = ("jwt", "cryptography", "httpx", "boto3", "s3transfer")
+# powertools' idempotency (the edits API's keyed creates). The X-Ray SDK: only the first
+# AWS client (`observability.trace_aws_calls` builds the Tracer). pydantic.v1: never
+# (`aiimage.http.pydantic_v1`: FastAPI would import it to refuse v1 models).
+# pydantic-settings (with python-dotenv and argparse): never (`aiimage.settings` reads the
+# environment itself).
+NO_HANDLER_AT_IMPORT = (
+    "jwt",
+    "cryptography",
+    "httpx",
+    "boto3",
+    "s3transfer",
+    "aws_xray_sdk",
+    "pydantic.v1",
+    "pydantic_settings",
+    "dotenv",
+)
+NO_WORKER_AT_IMPORT = ("fastapi", "starlette", "mangum", "aws_lambda_powertools.utilities.parser")
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
@@ -34,10 +49,11 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "generate_api": NO_HANDLER_AT_IMPORT,
     "jobs_api": NO_HANDLER_AT_IMPORT,
     "uploads_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
-    # The workers decode results (Pillow), and answer no HTTP.
-    "jobs_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
-    "edit_submit_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
-    "edit_poll_worker": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
+    # The workers decode results (Pillow), and answer no HTTP. powertools' parser models:
+    # never (`aiimage.workers`: batch processing loads before pydantic).
+    "jobs_worker": (*NO_HANDLER_AT_IMPORT, *NO_WORKER_AT_IMPORT),
+    "edit_submit_worker": (*NO_HANDLER_AT_IMPORT, *NO_WORKER_AT_IMPORT),
+    "edit_poll_worker": (*NO_HANDLER_AT_IMPORT, *NO_WORKER_AT_IMPORT),
     "ops_scheduled": (*NO_HANDLER_AT_IMPORT, "fastapi", "starlette", "mangum"),
 }
 

@@ -44,3 +44,35 @@ def test_the_runware_timeout_has_the_seed_systems_name_too(
 ) -> None:
     monkeypatch.setenv(name, "12.5")
     assert Settings().runware_timeout_seconds == 12.5
+
+
+def test_a_structured_variable_is_json_and_a_marked_one_is_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AI_PRICE_TABLE", '{"models": {"m": {"estimate_micros": 7}}}')
+    monkeypatch.setenv("BLOCKED_TERMS", "a, b,,")
+    settings = Settings()
+    assert settings.ai_price_table.models["m"].estimate_micros == 7
+    assert settings.blocked_terms == ("a", "b")
+
+
+def test_a_variable_is_read_in_any_case_and_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("guest_Daily_LIMIT", "7")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert Settings().guest_daily_limit == 7
+    assert Settings().aws_region == "eu-west-1"
+    assert Settings(aws_region="eu-central-1", guest_daily_limit=2).model_dump(
+        include={"aws_region", "guest_daily_limit"}
+    ) == {"aws_region": "eu-central-1", "guest_daily_limit": 2}
+
+
+def test_the_first_alias_found_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNWARE_TIMEOUT", "3")
+    monkeypatch.setenv("RUNWARE_TIMEOUT_SECONDS", "4")
+    assert Settings().runware_timeout_seconds == 3
+
+
+def test_a_structured_variable_that_is_no_json_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AI_PRICE_TABLE", "not json")
+    with pytest.raises(ValueError, match="AI_PRICE_TABLE is not valid JSON"):
+        Settings()

@@ -203,7 +203,7 @@ def test_the_page_csp_lets_the_browser_reach_the_object_store(
     ],
 )
 def test_storage_origins(env: dict[str, str], origins: tuple[str, ...]) -> None:
-    settings = Settings(**env, storage_endpoint_url=None)  # type: ignore[arg-type]
+    settings = Settings(**env, storage_endpoint_url=None)
     assert pages.storage_origins(settings) == origins
 
 

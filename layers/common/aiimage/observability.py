@@ -26,21 +26,24 @@ logger = Logger(service=_settings.powertools_service_name, level=_settings.power
 metrics = Metrics(
     namespace=_settings.powertools_metrics_namespace, service=_settings.powertools_service_name
 )
-# Disabled locally (POWERTOOLS_TRACE_DISABLED). In Lambda it patches botocore only, when the
-# first AWS client is built (`trace_aws_calls`): every AWS call gets a subsegment, and no
-# other library (httpx, requests, sqlite3 …) is imported just to be patched. Provider calls
-# (httpx) are not auto-traced: an explicit subsegment would trace one.
-tracer = Tracer(
-    service=_settings.powertools_service_name,
-    disabled=_settings.powertools_trace_disabled,
-    auto_patch=False,
-)
 
 
 @functools.cache
 def trace_aws_calls() -> None:
     """Patch botocore for X-Ray, once, before the first client: patching at import would
-    import botocore's client machinery into every cold start."""
+    import botocore's client machinery into every cold start.
+
+    The Tracer is built here too: patching is all it does, and building it imports the
+    X-Ray SDK (its recorder, sampler and wrapt), which a cold start need not pay before an
+    AWS call. Disabled locally (POWERTOOLS_TRACE_DISABLED). In Lambda it patches botocore
+    only: every AWS call gets a subsegment, and no other library (httpx, requests, sqlite3
+    …) is imported just to be patched. Provider calls (httpx) are not auto-traced: an
+    explicit subsegment would trace one."""
+    tracer = Tracer(
+        service=_settings.powertools_service_name,
+        disabled=_settings.powertools_trace_disabled,
+        auto_patch=False,
+    )
     tracer.patch(TRACED_MODULES)
 
 

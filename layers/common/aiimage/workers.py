@@ -10,6 +10,10 @@ that long, so the handler shortens it with one `ChangeMessageVisibilityBatch` ca
 `maxReceiveCount` of 5, a message that always fails is received at t = 0, 30 s, 1.5 min,
 3.5 min and 7.5 min and moves to its dead-letter queue on the next receive, 15.5 minutes
 (930 s) after the first (docs/runbooks/incidents.md).
+
+Imported by a worker before anything loads pydantic: powertools' batch types import every
+model of its parser (SQS, Kinesis, DynamoDB streams, Kafka: tens of ms of a cold start)
+when pydantic is already loaded, for type hints only.
 """
 
 from __future__ import annotations
