@@ -47,7 +47,7 @@ from aiimage.errors import (
     ConfigurationError,
     NotFoundError,
 )
-from aiimage.imaging import webp
+from aiimage.imaging import provenance, webp
 from aiimage.limits import spend_ledger
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
@@ -358,17 +358,30 @@ def _reservation(request: EditRequest) -> BudgetReservation:
 
 
 def store_result(request: EditRequest, image: bytes) -> str:
-    """The provider's image with the event's watermark, stored as WebP; its object key."""
-    marked = _watermarked(request, image)
+    """The provider's image with the event's watermark, stored as signed WebP; its key."""
+    marked = _watermarked(request, image, request.provider)
     key = _result_key(request)
     object_store().put(key, marked, "image/webp")
     return key
 
 
-def _watermarked(request: EditRequest, image: bytes) -> bytes:
+def _watermarked(request: EditRequest, image: bytes, provider: ProviderName) -> bytes:
+    """The result as stored: watermarked, encoded, and marked as AI-edited (C2PA + XMP)."""
     event = catalog().get_event(request.tenant_id, request.event_slug)
     marked = watermark_for_event(event, webp.decode(image), in_place=True)
-    return webp.encode(marked, "WEBP", quality=90, release=True)
+    encoded = webp.encode(marked, "WEBP", quality=90, release=True)
+    return provenance.sign(encoded, "image/webp", _provenance(request, provider))
+
+
+def _provenance(request: EditRequest, provider: ProviderName) -> provenance.Provenance:
+    """An edit of the event photo, by hash; no guest, no prompt (a guest's own words)."""
+    photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
+    key = photos.published_key(photo)
+    original = provenance.Original.of(object_store().read(key), photos.content_type_of(key))
+    model = request.provider_model
+    if provider != request.provider:
+        model = _fallback_model(provider, request)
+    return provenance.Provenance(model, provider, original, watermarked=True)
 
 
 def _result_key(request: EditRequest) -> str:
@@ -386,7 +399,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
         return
     cost_micros = _billed_micros(request, provider, outcome.cost_micros)
     try:
-        marked = _watermarked(request, outcome.image)
+        marked = _watermarked(request, outcome.image, provider)
     except UNUSABLE_IMAGE:
         fail(
             request,
