@@ -23,8 +23,9 @@ HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.
 
 # PyJWT and cryptography: only a bearer token. httpx: only a provider call. boto3 (and
 # s3transfer, which it imports): only the first AWS client (`aiimage.aws`), its codec, or
-# powertools' idempotency (the edits API's keyed creates).
-NO_HANDLER_AT_IMPORT = ("jwt", "cryptography", "httpx", "boto3", "s3transfer")
+# powertools' idempotency (the edits API's keyed creates). c2pa (a native library): only
+# the signature of a result or the reading of its manifest.
+NO_HANDLER_AT_IMPORT = ("jwt", "cryptography", "httpx", "boto3", "s3transfer", "c2pa")
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.
 NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),

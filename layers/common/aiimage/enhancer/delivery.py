@@ -4,14 +4,22 @@ The key is parsed strictly (see `storage.keys`), its owner must be the caller, a
 answer is cacheable only privately. Small objects are returned inline with their ETag
 (and 304 on `If-None-Match`); objects over the Lambda response limit are answered with a
 redirect to a presigned URL that expires within minutes.
+
+`provenance_of` reads a result's C2PA manifest back for its owner (404 for anyone else):
+what the stored file says about how it was made, as the SDK validates it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from aiimage.errors import AppError, ForbiddenError
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiimage.errors import AppError, ForbiddenError, NotFoundError, ValidationError
 from aiimage.identity import Identity
+from aiimage.imaging import provenance
 from aiimage.settings import get_settings
 from aiimage.storage.keys import parse_key
 from aiimage.storage.objects import object_store
@@ -43,3 +51,36 @@ def deliver(identity: Identity, raw_key: str, *, if_none_match: str | None) -> D
     if stored.body is None:  # only a matching If-None-Match leaves it out, and none was sent
         raise AppError(code="storage_no_body")
     return Delivery(200, {**headers, "ETag": stored.etag}, stored.body)
+
+
+DELIVERY_PREFIX = "/r2-ai/"
+
+
+class ProvenanceView(BaseModel):
+    """A result's manifest as the SDK reads it: `Valid` (intact, signed), `Trusted` (also
+    by a certificate on the verifier's trust list) or `Invalid` (changed, or unsigned)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    validation_state: Literal["Valid", "Trusted", "Invalid"] = Field(alias="validationState")
+    manifest: dict[str, Any] | None
+    failures: list[str]
+
+
+def provenance_of(identity: Identity, url: str) -> ProvenanceView:
+    """The manifest of the caller's result at `url` (an `imageUrl`, or its path)."""
+    path = urlsplit(url).path
+    if not path.startswith(DELIVERY_PREFIX):
+        raise ValidationError("url must be a result's /r2-ai/ address", code="invalid_url")
+    key = parse_key(unquote(path.removeprefix(DELIVERY_PREFIX)))
+    if key.kind != "results" or not key.owned_by(identity):
+        # Someone else's result is indistinguishable from a missing one.
+        raise NotFoundError("No such result", code="result_not_found")
+    report = provenance.read(object_store().read(key), key.content_type)
+    return ProvenanceView(
+        key=str(key),
+        validation_state=report.validation_state,
+        manifest=report.manifest,
+        failures=report.failures,
+    )
