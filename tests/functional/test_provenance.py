@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,10 +23,11 @@ from aiimage.storage.objects import object_store
 from delivery_api.app import app as delivery_app
 from generate_api.app import app as generate_app
 from infra.seed_edits import DemoCatalog, seed_demo
-from infra.signing import LocalSigning
+from infra.signing import LocalSigning, local_signing
 from jobs_api.app import app as jobs_app
 from tests.conftest import TEST_ENV
-from tests.functional.enhancer_support import browser, jpeg
+from tests.functional.enhancer_support import browser, bucket_keys, jpeg
+from usage_api.app import app as usage_app
 
 SD15 = "@cf/runwayml/stable-diffusion-v1-5-img2img"
 ESRGAN = "nightmareai/real-esrgan"
@@ -198,3 +200,70 @@ def test_a_magic_edit_is_signed_with_its_watermark_and_no_guest(
         personal=[ACTOR.scope_hash, done.requested_by, "a private wish of the guest"],
         watermarked=True,
     )
+
+
+@pytest.mark.usefixtures("aws_stack")
+def test_generate_without_signing_material_fails_closed_before_anything_is_stored_or_charged(
+    guest: TestClient, settings_env: Callable[..., None]
+) -> None:
+    settings_env(C2PA_SIGNING_BUNDLE="")
+    response = guest.post(
+        "/api/ai-image/generate",
+        data={"model": SD15},
+        files={"image": ("a.jpg", jpeg(), "image/jpeg")},
+    )
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    assert bucket_keys() == []
+    with TestClient(usage_app, base_url="https://app.test") as usage:
+        usage.cookies.update(guest.cookies)
+        assert usage.get("/api/ai-image/usage").json()["data"]["usage"]["used"] == 0
+
+
+@pytest.mark.usefixtures("aws_stack")
+def test_a_job_with_an_expired_certificate_fails_refunded_without_a_provider_call(
+    settings_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiimage.enhancer import runner
+    from tests.functional.test_jobs import run_worker
+
+    expired = local_signing(valid_for=timedelta(days=1), now=datetime.now(UTC) - timedelta(days=3))
+    with browser(jobs_app) as client:
+        created = client.post(
+            "/api/ai-image/jobs",
+            data={"model": ESRGAN, "scale": "2"},
+            files={"image": ("a.jpg", jpeg(), "image/jpeg")},
+        )
+        job_id = created.json()["data"]["job"]["id"]
+        settings_env(C2PA_SIGNING_BUNDLE=expired.bundle)
+        calls: list[object] = []
+        monkeypatch.setattr(runner, "dispatch", lambda *a, **k: calls.append(a))
+        for _ in range(5):  # redelivered until its last receive, then failed
+            run_worker()
+        done = client.get(f"/api/ai-image/jobs/{job_id}").json()["data"]
+    assert calls == []
+    assert done["status"] == "failed"
+    assert done["imageUrl"] is None
+    assert [key for key in bucket_keys() if "/results/" in key] == []
+
+
+@pytest.mark.usefixtures("aws_server")
+def test_an_edit_without_signing_material_fails_before_the_provider_and_releases_its_budget(
+    demo: DemoCatalog, settings_env: Callable[..., None]
+) -> None:
+    from aiimage.edits.budget import budget_store
+    from tests.functional.test_edit_workers import create, drain, load
+
+    request_id = create(demo)
+    settings_env(C2PA_SIGNING_BUNDLE="")
+    drain()
+    done = load(demo, request_id)
+    assert done.status == "failed"
+    assert done.error_code == "misconfigured"
+    assert done.result_key is None
+    month = budget_store().month_usage(demo.tenant_id)
+    assert (month.spent_micros, month.reserved_micros) == (0, 0)
+    listed = aws.s3().list_objects_v2(
+        Bucket=TEST_ENV["IMAGES_BUCKET"], Prefix=f"events/{demo.event_slug}/ai-edits/"
+    )
+    assert listed.get("KeyCount", 0) == 0

@@ -137,6 +137,7 @@ def submit(message: request_store.EditMessage, *, last_attempt: bool = False) ->
     settings = catalog().cached_settings()
     provider = choose_provider(request, settings)
     try:
+        provenance.check_signing_ready()  # no provider call for a result we could not sign
         generation = _generation_request(request, provider)
         request = _reserve_spend(request, provider, generation.model)
         outcome = _call_provider(request, provider, lambda client: client.submit(generation))

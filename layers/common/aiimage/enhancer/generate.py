@@ -107,6 +107,7 @@ def generate(
     _, entitlements = resolve_plan(identity, settings)
     resolved = resolve(params, entitlements)
     routes_for(resolved, settings)  # a misconfiguration fails before anything is counted
+    provenance.check_signing_ready()  # so does a result that could not be signed
     _check_prompts(resolved, settings)
     _check_source(source)
     rate_limiter().hit(

@@ -29,7 +29,7 @@ from aiimage.enhancer.dispatch import (
 from aiimage.enhancer.generate import store_result
 from aiimage.enhancer.model_catalog import ProviderName, stored
 from aiimage.errors import AppError, NotFoundError, ValidationError
-from aiimage.imaging.provenance import Original, Provenance
+from aiimage.imaging.provenance import Original, Provenance, check_signing_ready
 from aiimage.limits import quota_store
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -83,6 +83,7 @@ def process(message: jobs.JobMessage, *, last_attempt: bool = False) -> None:
 def _advance(job: jobs.Job) -> tuple[ProviderName, Outcome, SpendReservation | None]:
     """Poll the provider's run if there is one, else start one; with the spend reservation
     of the call whose outcome it is."""
+    check_signing_ready()  # no provider call for a result that could not be signed
     if job.provider and job.provider_job_id:
         outcome = get_provider(job.provider).poll(job.provider_job_id)
         return job.provider, outcome, job.spend_reservation
