@@ -28,6 +28,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "param.strength": "Stärke",
         "action.enhance": "Verbessern",
         "action.download": "Herunterladen",
+        # Next to every result (EU AI Act, Art. 50): the file says it too (C2PA, XMP).
+        "result.ai_label": "KI-generiert",
         "compare.original": "Original",
         "compare.result": "Ergebnis",
         "compare.slider": "Vergleich: Original links, Ergebnis rechts",
@@ -83,6 +85,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "param.strength": "Strength",
         "action.enhance": "Enhance",
         "action.download": "Download",
+        "result.ai_label": "AI-generated",
         "compare.original": "Original",
         "compare.result": "Result",
         "compare.slider": "Compare: original on the left, result on the right",
