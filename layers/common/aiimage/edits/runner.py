@@ -379,9 +379,10 @@ def _provenance(request: EditRequest, provider: ProviderName) -> provenance.Prov
     photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
     key = photos.published_key(photo)
     original = provenance.Original.of(object_store().read(key), photos.content_type_of(key))
+    # The style's model, or on a fallback the local style; naming it never fails a result.
     model = request.provider_model
     if provider != request.provider:
-        model = _fallback_model(provider, request)
+        model = "style:enhance" if provider in ("local", "fake") else f"style:{request.style_key}"
     return provenance.Provenance(model, provider, original, watermarked=True)
 
 
