@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from ai_edits_api.app import app as edits_app
 from aiimage import aws
 from aiimage.imaging import provenance
 from aiimage.imaging.provenance import COMPOSITE, ManifestReport
@@ -25,7 +26,7 @@ from generate_api.app import app as generate_app
 from infra.seed_edits import DemoCatalog, seed_demo
 from infra.signing import LocalSigning, local_signing
 from jobs_api.app import app as jobs_app
-from tests.conftest import TEST_ENV
+from tests.conftest import TEST_ENV, make_token
 from tests.functional.enhancer_support import browser, bucket_keys, jpeg
 from usage_api.app import app as usage_app
 
@@ -200,6 +201,13 @@ def test_a_magic_edit_is_signed_with_its_watermark_and_no_guest(
         personal=[ACTOR.scope_hash, done.requested_by, "a private wish of the guest"],
         watermarked=True,
     )
+    # Its download serves the same signed bytes.
+    with TestClient(edits_app, base_url="https://app.test") as tenant:
+        tenant.headers["Authorization"] = f"Bearer {make_token('admin', tenant_id=demo.tenant_id)}"
+        path = f"/api/v1/tenant/events/{demo.event_slug}/ai-edits/{request_id}/result"
+        downloaded = tenant.get(path)
+    assert downloaded.status_code == 200
+    assert downloaded.content == result
 
 
 @pytest.mark.usefixtures("aws_stack")
