@@ -37,6 +37,7 @@ MODULES = (
     "warm_handler",
     "aws_calls",
     "peak_rss",
+    "provenance",
     "limiter",
 )
 OPTIONAL = frozenset({"summary_reads"})

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from infra.sandbox import apply_sandbox_env, physical_names, sandbox_env
+from infra.signing import local_signing
 
 # Every benchmark event comes from one address: its network's daily cap (10) would refuse
 # the fresh guests of the routes after the tenth generate.
@@ -40,6 +41,9 @@ def _apply_environment() -> None:
     apply_sandbox_env(BENCH_ENV)
     if endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
+    # Every stored result is signed: one test CA per run, inherited by the child processes.
+    if not os.environ.get("C2PA_SIGNING_BUNDLE"):
+        os.environ["C2PA_SIGNING_BUNDLE"] = local_signing().bundle
 
 
 _apply_environment()

@@ -46,6 +46,7 @@ from infra.emulators.server import serve_in_thread
 from infra.gateway import HttpApiGateway, build_gateway, load_handler
 from infra.resources import CreatedResource, create_resources, put_secure_parameters
 from infra.seed_edits import DemoCatalog, seed_demo
+from infra.signing import local_signing
 from infra.sqs_poller import LambdaContext, SqsPoller
 from infra.template import (
     DEFAULT_REGION,
@@ -75,6 +76,9 @@ EMULATOR_SECRETS = {
     REPLICATE_TOKEN_PARAM: "r8_local-only-replicate-emulator-token",
     RUNWARE_KEY_PARAM: "local-only-runware-emulator-key",
 }
+# The C2PA signing identity of this session: a fresh local test CA and leaf, not trusted
+# by any verifier (infra.signing); the functions read it from SSM as they would in AWS.
+C2PA_SIGNING_PARAM = "/aiimage/local/c2pa-signing-bundle"
 EMULATED_ACCOUNT = "00000000000000000000000000000000"
 DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user", "tenant": "demo-tenant-admin"}
 # Extra claims of the demo users: the tenant admin acts for the seeded demo tenant.
@@ -83,7 +87,13 @@ DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 
 # Would shadow what the template configures (a secret set directly wins over its SSM
 # parameter; a profile would override the local credentials), so the stack drops them.
-_SHADOWING_ENV = ("GUEST_COOKIE_SECRET", "JWT_SECRET", "AWS_PROFILE", "AWS_SESSION_TOKEN")
+_SHADOWING_ENV = (
+    "GUEST_COOKIE_SECRET",
+    "JWT_SECRET",
+    "C2PA_SIGNING_BUNDLE",
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+)
 
 logger = logging.getLogger("infra.local")
 
@@ -303,6 +313,7 @@ def start(
         "AppOrigin": f"http://127.0.0.1:{api_port},http://localhost:{api_port}",
         "GuestCookieSecretParam": GUEST_COOKIE_KEY_PARAM,
         "JwtSecretParam": JWT_KEY_PARAM,
+        "C2paSigningBundleParam": C2PA_SIGNING_PARAM,
         "LocalProviderEnabled": "true",
     }
     emulators = start_emulators(args, resources) if args.emulators else None
@@ -317,6 +328,12 @@ def start(
     template = load_template()
     created = create_resources(template, parameters=parameters, stack_name=args.stack_name)
     put_secure_parameters({**LOCAL_SECRETS, **(EMULATOR_SECRETS if emulators else {})})
+    signing = local_signing(valid_for=timedelta(days=1))
+    put_secure_parameters({C2PA_SIGNING_PARAM: signing.bundle})
+    logger.info(
+        "C2PA: results are signed by a local test CA, not trusted (valid until %s)",
+        f"{signing.not_after:%Y-%m-%d %H:%M} UTC",
+    )
     resolver = Resolver(
         template,
         parameters=parameters,
@@ -360,6 +377,7 @@ def summary(stack: LocalStack) -> str:
     lines.append(f"  moto   {stack.moto}")
     lines += [f"  {c.summary}" for c in stack.created]
     lines += [f"  ssm    {name} (SecureString, local-only value)" for name in LOCAL_SECRETS]
+    lines.append(f"  ssm    {C2PA_SIGNING_PARAM} (C2PA signing: local test CA, not trusted)")
     lines += [
         f"  route  {r.method} {r.path} -> {r.function} ({r.handler})" for r in stack.gateway.routes
     ]

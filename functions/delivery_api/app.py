@@ -1,4 +1,5 @@
-"""DeliveryApiFunction: `GET`/`HEAD /r2-ai/{key+}`, owner-gated image delivery (adapter only)."""
+"""DeliveryApiFunction: `GET`/`HEAD /r2-ai/{key+}`, owner-gated image delivery, and
+`GET /api/ai-image/provenance`, a result's C2PA manifest (adapter only)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Annotated
 from fastapi import Header, Query, Request, Response
 from mangum import Mangum
 
-from aiimage.enhancer.delivery import ImageFormat, deliver
+from aiimage.enhancer.delivery import ImageFormat, ProvenanceView, deliver, provenance_of
 from aiimage.http.app import CurrentIdentity, api_router, create_app, observed
+from aiimage.http.models import Envelope
 from aiimage.storage.keys import InvalidKeyError
 
 router = api_router()
@@ -66,6 +68,19 @@ def get_object(
         head_only=request.method == "HEAD",
     )
     return Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
+
+
+@router.get(
+    "/api/ai-image/provenance",
+    response_model=Envelope[ProvenanceView],
+    response_model_by_alias=True,
+    summary="The C2PA manifest of one of the caller's results, as the SDK validates it",
+)
+def get_provenance(
+    identity: CurrentIdentity,
+    url: Annotated[str, Query(min_length=8, max_length=1024, description="The imageUrl")],
+) -> Envelope[ProvenanceView]:
+    return Envelope(data=provenance_of(identity, url))
 
 
 def _raw_path(request: Request) -> str:

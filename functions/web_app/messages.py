@@ -28,6 +28,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "param.strength": "Stärke",
         "action.enhance": "Verbessern",
         "action.download": "Herunterladen",
+        # Next to every result (EU AI Act, Art. 50): the file says it too (C2PA, XMP).
+        "result.ai_label": "KI-generiert",
         "compare.original": "Original",
         "compare.result": "Ergebnis",
         "compare.slider": "Vergleich: Original links, Ergebnis rechts",
@@ -112,6 +114,7 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "param.strength": "Strength",
         "action.enhance": "Enhance",
         "action.download": "Download",
+        "result.ai_label": "AI-generated",
         "compare.original": "Original",
         "compare.result": "Result",
         "compare.slider": "Compare: original on the left, result on the right",
@@ -312,6 +315,10 @@ _ERROR_PAIRS: dict[str, tuple[str, str]] = {
         "Ihre Anmeldung ist ungültig. Bitte erneut anmelden.",
         "Your sign-in is not valid. Please sign in again.",
     ),
+    "invalid_url": (
+        "Diese Adresse ist kein Ergebnis.",
+        "This address is not a result.",
+    ),
     "invalid_webhook_signature": _ADMIN,
     "invalid_webhook_token": _ADMIN,
     "key_mismatch": _RELOAD,
@@ -389,6 +396,10 @@ _ERROR_PAIRS: dict[str, tuple[str, str]] = {
     "request_too_large": (
         "Die Anfrage ist zu groß. Bitte ein kleineres Bild wählen.",
         "The request is too large. Please choose a smaller image.",
+    ),
+    "result_not_found": (
+        "Dieses Ergebnis gibt es nicht (mehr).",
+        "This result does not exist (any more).",
     ),
     "service_busy": (
         "Der Dienst ist gerade ausgelastet. " + _TRY_LATER[0],

@@ -38,6 +38,7 @@ from infra import build
 from infra.emulators import workers_ai
 from infra.emulators.server import serve_in_thread
 from infra.resources import create_resources, put_secure_parameters
+from infra.signing import local_signing
 from infra.template import DEFAULT_REGION, Function, Resolver, Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,6 +211,8 @@ def deployment(moto_server: str) -> Iterator[Deployment]:
         for name, value in PARAMETERS.items()
         if name.endswith("Param") and value
     }
+    # The signing bundle is a PEM key and chain (a session test CA), not a random token.
+    secrets_by_param[PARAMETERS["C2paSigningBundleParam"]] = local_signing().bundle
     with pytest.MonkeyPatch.context() as env, ExitStack() as stack:
         env.setenv("AWS_ENDPOINT_URL", moto_server)
         created = create_resources(template, parameters=PARAMETERS, stack_name=STACK)

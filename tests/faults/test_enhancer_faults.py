@@ -342,8 +342,8 @@ def test_a_cancel_racing_the_worker_wins_once_and_the_result_is_removed(
     job_id = create_job(job_owner).json()["data"]["job"]["id"]
     real = generate_module.store_result
 
-    def store_then_cancel(undo: Any, owner_: Any, outcome: Any) -> Any:
-        key = real(undo, owner_, outcome)
+    def store_then_cancel(undo: Any, owner_: Any, outcome: Any, made: Any) -> Any:
+        key = real(undo, owner_, outcome, made)
         # The owner cancels while the worker is between storing and its final transition.
         assert job_owner.post(f"{JOBS}/{job_id}/cancel").status_code == 200
         return key

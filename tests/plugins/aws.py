@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,7 +11,20 @@ from moto import mock_aws
 
 from aiimage.singletons import reset_singletons
 from infra.emulation import serialize_dynamodb
+from infra.signing import LocalSigning, local_signing
 from tests.conftest import create_test_resources
+
+
+@pytest.fixture(scope="session", autouse=True)
+def c2pa_signing() -> Iterator[LocalSigning]:
+    """The run's C2PA signing identity (a test CA and its leaf): every stored result is
+    signed, so every test that stores one needs it. Verifiers take `ca_pem` as the anchor."""
+    signing = local_signing()
+    os.environ["C2PA_SIGNING_BUNDLE"] = signing.bundle
+    reset_singletons()
+    yield signing
+    os.environ.pop("C2PA_SIGNING_BUNDLE", None)
+    reset_singletons()
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,8 @@ HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.
 # AWS client (`observability.trace_aws_calls` builds the Tracer). pydantic.v1: never
 # (`aiimage.http.pydantic_v1`: FastAPI would import it to refuse v1 models).
 # pydantic-settings (with python-dotenv and argparse): never (`aiimage.settings` reads the
-# environment itself).
+# environment itself). c2pa (a native library): only the signature of a result or the
+# reading of its manifest.
 NO_HANDLER_AT_IMPORT = (
     "jwt",
     "cryptography",
@@ -38,6 +39,7 @@ NO_HANDLER_AT_IMPORT = (
     "pydantic.v1",
     "pydantic_settings",
     "dotenv",
+    "c2pa",
 )
 NO_WORKER_AT_IMPORT = ("fastapi", "starlette", "mangum", "aws_lambda_powertools.utilities.parser")
 # Pillow: only where bytes are decoded. FastAPI: only the HTTP functions.

@@ -23,6 +23,7 @@ FUNCTIONS = sorted(TEMPLATE.functions)
 ACCOUNT = "123456789012"
 PARAMETERS = {
     "GuestCookieSecretParam": "/p/cookie",
+    "C2paSigningBundleParam": "/p/c2pa",
     "JwtSecretParam": "/p/jwt",
     "CdnOriginSecretParam": "/p/cdn",
     "StorageSecretAccessKeyParam": "/p/r2",
@@ -55,7 +56,7 @@ EXPECTED: dict[str, set[str]] = {
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:SendMessage"}, "JobsQueue")
-    | ssm(COOKIE_JWT_CDN, "/p/r2", PROVIDERS),
+    | ssm(COOKIE_JWT_CDN, "/p/r2", PROVIDERS, "/p/c2pa"),
     "UploadsApiFunction": grants(WRITE, "LimitsTable")
     | grants({"s3:PutObject"}, "ImagesBucket/*")
     | ssm(COOKIE_JWT_CDN, "/p/r2"),
@@ -72,27 +73,27 @@ EXPECTED: dict[str, set[str]] = {
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:ChangeMessageVisibility"}, "JobsQueue")
-    | ssm("/p/r2", PROVIDERS),
+    | ssm("/p/r2", PROVIDERS, "/p/c2pa"),
     # Webhooks advance a request (the poll queue); creates queue it (the submit queue).
     "AiEditsApiFunction": grants(WRITE, "EditsTable", "EditsTable/index/*")
     | grants(WRITE, "IdempotencyTable", "LimitsTable")
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:SendMessage"}, "EditsQueue", "EditsPollQueue")
-    | ssm(COOKIE_JWT_CDN, "/p/r2", PROVIDERS, "/p/runware-webhook"),
+    | ssm(COOKIE_JWT_CDN, "/p/r2", PROVIDERS, "/p/runware-webhook", "/p/c2pa"),
     # A provider at capacity re-queues the submit; the webhook URL carries Runware's token.
     "EditSubmitWorkerFunction": grants(WRITE, "EditsTable", "EditsTable/index/*", "LimitsTable")
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:SendMessage"}, "EditsQueue", "EditsPollQueue")
     | grants({"sqs:ChangeMessageVisibility"}, "EditsQueue")
-    | ssm("/p/r2", PROVIDERS, "/p/runware-webhook"),
+    | ssm("/p/r2", PROVIDERS, "/p/runware-webhook", "/p/c2pa"),
     "EditPollWorkerFunction": grants(WRITE, "EditsTable", "EditsTable/index/*", "LimitsTable")
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:SendMessage"}, "EditsPollQueue")
     | grants({"sqs:ChangeMessageVisibility"}, "EditsPollQueue")
-    | ssm("/p/r2", PROVIDERS),
+    | ssm("/p/r2", PROVIDERS, "/p/c2pa"),
     # Dispatch and recover-stuck queue; prune and the sweeps list and delete; the
     # reservation sweep scans the limits table and reads the jobs that hold reservations.
     "OpsScheduledFunction": grants(WRITE, "EditsTable", "EditsTable/index/*")
@@ -102,6 +103,16 @@ EXPECTED: dict[str, set[str]] = {
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:SendMessage"}, "EditsQueue", "EditsPollQueue")
     | ssm("/p/r2"),
+}
+
+
+# The functions that store AI results, each of them signed (aiimage.imaging.provenance).
+SIGNERS = {
+    "GenerateApiFunction",
+    "JobsWorkerFunction",
+    "AiEditsApiFunction",
+    "EditSubmitWorkerFunction",
+    "EditPollWorkerFunction",
 }
 
 
@@ -148,8 +159,12 @@ def test_every_function_is_listed() -> None:
 
 def test_without_optional_parameters_only_the_named_ones_remain() -> None:
     # No provider, no R2: the workers keep no SSM statement at all (an empty Resource list
-    # would be refused by IAM), the HTTP functions only the guest cookie key.
-    resolver = Resolver(TEMPLATE, parameters={"GuestCookieSecretParam": "/p/cookie"})
+    # would be refused by IAM), the HTTP functions only the guest cookie key; the functions
+    # that store results also the C2PA signing bundle, which is never optional.
+    resolver = Resolver(
+        TEMPLATE,
+        parameters={"GuestCookieSecretParam": "/p/cookie", "C2paSigningBundleParam": "/p/c2pa"},
+    )
     for logical_id in FUNCTIONS:
         resources = [
             short(resource)
@@ -157,6 +172,10 @@ def test_without_optional_parameters_only_the_named_ones_remain() -> None:
             if statement["Action"] == "ssm:GetParameter"
             for resource in as_list(statement["Resource"])
         ]
+        signs = "ssm:/p/c2pa" in resources
+        assert signs == (logical_id in SIGNERS), logical_id
+        if signs:
+            resources.remove("ssm:/p/c2pa")
         assert resources in ([], ["ssm:/p/cookie"]), logical_id
         http = bool(TEMPLATE.functions[logical_id].routes)
         assert (resources == ["ssm:/p/cookie"]) == http, logical_id

@@ -68,3 +68,15 @@ def cdn_origin_secret() -> SecretStr:
     return _required_key(
         "CDN_ORIGIN_SECRET", settings.cdn_origin_secret, settings.cdn_origin_secret_param
     )
+
+
+def c2pa_signing_bundle() -> SecretStr:
+    """The PEM bundle results are signed with (key and chain); required: no result is
+    stored unsigned. `aiimage.imaging.provenance` checks what it holds."""
+    settings = get_settings()
+    bundle = aws.secret(
+        "C2PA_SIGNING_BUNDLE", settings.c2pa_signing_bundle, settings.c2pa_signing_bundle_param
+    )
+    if bundle is None:
+        raise ConfigurationError("C2PA_SIGNING_BUNDLE (or its _PARAM) must be set")
+    return bundle

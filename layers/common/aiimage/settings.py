@@ -231,6 +231,11 @@ class Settings(BaseModel):
     # them. Used only with PUBLIC_BASE_URL (the address Runware can reach).
     runware_webhook_token: SecretStr | None = None
     runware_webhook_token_param: str | None = None
+    # C2PA signing (aiimage.imaging.provenance): one PEM bundle, the ES256 private key and
+    # the certificate chain (leaf first). `make dev` generates a session CA; in AWS it is an
+    # SSM SecureString. A missing, expired or mismatched bundle refuses to store any result.
+    c2pa_signing_bundle: SecretStr | None = None
+    c2pa_signing_bundle_param: str | None = None
     # The seed system's name is RUNWARE_TIMEOUT (seconds); both spellings are read.
     runware_timeout_seconds: float = Field(
         default=30.0,
@@ -346,6 +351,8 @@ class Settings(BaseModel):
         "runware_api_key_param",
         "runware_webhook_token",
         "runware_webhook_token_param",
+        "c2pa_signing_bundle",
+        "c2pa_signing_bundle_param",
         mode="before",
     )
     @classmethod

@@ -172,6 +172,11 @@ def published_key(photo: Photo) -> str:
     return photo.object_key
 
 
+def content_type_of(key: str) -> str:
+    """The content type of a stored photo, from its key's extension."""
+    return CONTENT_TYPES[key.rsplit(".", 1)[-1]]
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderInput:
     """The published photo as a provider gets it: its bytes, their type, and its key."""

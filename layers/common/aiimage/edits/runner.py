@@ -47,7 +47,7 @@ from aiimage.errors import (
     ConfigurationError,
     NotFoundError,
 )
-from aiimage.imaging import webp
+from aiimage.imaging import provenance, webp
 from aiimage.limits import spend_ledger
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, logger
@@ -137,6 +137,7 @@ def submit(message: request_store.EditMessage, *, last_attempt: bool = False) ->
     settings = catalog().cached_settings()
     provider = choose_provider(request, settings)
     try:
+        provenance.check_signing_ready()  # no provider call for a result we could not sign
         generation = _generation_request(request, provider)
         request = _reserve_spend(request, provider, generation.model)
         outcome = _call_provider(request, provider, lambda client: client.submit(generation))
@@ -358,17 +359,31 @@ def _reservation(request: EditRequest) -> BudgetReservation:
 
 
 def store_result(request: EditRequest, image: bytes) -> str:
-    """The provider's image with the event's watermark, stored as WebP; its object key."""
-    marked = _watermarked(request, image)
+    """The provider's image with the event's watermark, stored as signed WebP; its key."""
+    marked = _watermarked(request, image, request.provider)
     key = _result_key(request)
     object_store().put(key, marked, "image/webp")
     return key
 
 
-def _watermarked(request: EditRequest, image: bytes) -> bytes:
+def _watermarked(request: EditRequest, image: bytes, provider: ProviderName) -> bytes:
+    """The result as stored: watermarked, encoded, and marked as AI-edited (C2PA + XMP)."""
     event = catalog().get_event(request.tenant_id, request.event_slug)
     marked = watermark_for_event(event, webp.decode(image), in_place=True)
-    return webp.encode(marked, "WEBP", quality=90, release=True)
+    encoded = webp.encode(marked, "WEBP", quality=90, release=True)
+    return provenance.sign(encoded, "image/webp", _provenance(request, provider))
+
+
+def _provenance(request: EditRequest, provider: ProviderName) -> provenance.Provenance:
+    """An edit of the event photo, by hash; no guest, no prompt (a guest's own words)."""
+    photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
+    key = photos.published_key(photo)
+    original = provenance.Original.of(object_store().read(key), photos.content_type_of(key))
+    # The style's model, or on a fallback the local style; naming it never fails a result.
+    model = request.provider_model
+    if provider != request.provider:
+        model = "style:enhance" if provider in ("local", "fake") else f"style:{request.style_key}"
+    return provenance.Provenance(model, provider, original, watermarked=True)
 
 
 def _result_key(request: EditRequest) -> str:
@@ -386,7 +401,7 @@ def persist(request: EditRequest, provider: ProviderName, outcome: Outcome) -> N
         return
     cost_micros = _billed_micros(request, provider, outcome.cost_micros)
     try:
-        marked = _watermarked(request, outcome.image)
+        marked = _watermarked(request, outcome.image, provider)
     except UNUSABLE_IMAGE:
         fail(
             request,

@@ -5,6 +5,9 @@ answer is cacheable only privately. Small objects are returned inline with their
 (and 304 on `If-None-Match`); objects over the Lambda response limit are answered with a
 redirect to a presigned URL that expires within minutes. `download` names the file a
 browser saves (`Content-Disposition: attachment`), HEAD answers the headers alone.
+
+`provenance_of` reads a result's C2PA manifest back for its owner (404 for anyone else):
+what the stored file says about how it was made, as the SDK validates it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,20 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit
 
-from aiimage.errors import AppError, ForbiddenError, PayloadTooLargeError
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiimage.errors import (
+    AppError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 from aiimage.identity import Identity
+from aiimage.imaging import provenance
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey, parse_key
 from aiimage.storage.objects import object_store
@@ -121,4 +133,37 @@ def _too_large_to_convert(limit: int) -> PayloadTooLargeError:
         "This image is too large to convert here; download it as stored (WebP)",
         code="output_too_large",
         details={"maxBytes": limit, "maxPixels": MAX_CONVERT_PIXELS},
+    )
+
+
+DELIVERY_PREFIX = "/r2-ai/"
+
+
+class ProvenanceView(BaseModel):
+    """A result's manifest as the SDK reads it: `Valid` (intact, signed), `Trusted` (also
+    by a certificate on the verifier's trust list) or `Invalid` (changed, or unsigned)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    validation_state: Literal["Valid", "Trusted", "Invalid"] = Field(alias="validationState")
+    manifest: dict[str, Any] | None
+    failures: list[str]
+
+
+def provenance_of(identity: Identity, url: str) -> ProvenanceView:
+    """The manifest of the caller's result at `url` (an `imageUrl`, or its path)."""
+    path = urlsplit(url).path
+    if not path.startswith(DELIVERY_PREFIX):
+        raise ValidationError("url must be a result's /r2-ai/ address", code="invalid_url")
+    key = parse_key(unquote(path.removeprefix(DELIVERY_PREFIX)))
+    if key.kind != "results" or not key.owned_by(identity):
+        # Someone else's result is indistinguishable from a missing one.
+        raise NotFoundError("No such result", code="result_not_found")
+    report = provenance.read(object_store().read(key), key.content_type)
+    return ProvenanceView(
+        key=str(key),
+        validation_state=report.validation_state,
+        manifest=report.manifest,
+        failures=report.failures,
     )

@@ -52,7 +52,8 @@ from aiimage.errors import (
     ValidationError,
 )
 from aiimage.identity import Identity
-from aiimage.imaging import webp
+from aiimage.imaging import provenance, webp
+from aiimage.imaging.provenance import Original, Provenance
 from aiimage.imaging.validation import CleanImage, sanitize
 from aiimage.limits import quota_store, rate_limiter
 from aiimage.limits.plans import resolve_plan
@@ -106,6 +107,7 @@ def generate(
     _, entitlements = resolve_plan(identity, settings)
     resolved = resolve(params, entitlements)
     routes_for(resolved, settings)  # a misconfiguration fails before anything is counted
+    provenance.check_signing_ready()  # so does a result that could not be signed
     _check_prompts(resolved, settings)
     _check_source(source)
     rate_limiter().hit(
@@ -140,7 +142,12 @@ def generate(
             job = _hand_over(identity, resolved, original_key, reservation, dispatched)
             undo.pop_all()
             return _deferred(job)
-        result_key = _store_paid_result(undo, identity, dispatched)
+        made = Provenance(
+            resolved.spec.slug,
+            dispatched.route.provider,
+            Original.of(clean.data, clean.content_type),
+        )
+        result_key = _store_paid_result(undo, identity, dispatched, made)
         if not quota_store().commit(reservation) and quota_store().swept(reservation):
             # Refunded under us: this invocation outlived the sweep's grace period. Not
             # charged, so not delivered either: the clean-up deletes both objects. (A commit
@@ -206,12 +213,14 @@ def _hand_over(
         raise
 
 
-def _store_paid_result(undo: ExitStack, identity: Identity, dispatched: Dispatched) -> ObjectKey:
+def _store_paid_result(
+    undo: ExitStack, identity: Identity, dispatched: Dispatched, made: Provenance
+) -> ObjectKey:
     """Store the result; the provider billed the call either way, so its spend is settled
     with the reason (`succeeded`, or why we could not deliver it)."""
     outcome = dispatched.outcome
     try:
-        result_key = store_result(undo, identity, outcome)
+        result_key = store_result(undo, identity, outcome, made)
     except Exception:
         settle_spend(dispatched.spend, outcome, spend_reason(outcome))
         raise
@@ -351,7 +360,8 @@ def store(undo: ExitStack, key: ObjectKey, data: bytes) -> ObjectKey:
     return key
 
 
-def store_result(undo: ExitStack, owner: Owner, outcome: Outcome) -> ObjectKey:
+def store_result(undo: ExitStack, owner: Owner, outcome: Outcome, made: Provenance) -> ObjectKey:
+    """The provider's image as WebP, marked as AI-made (C2PA + XMP, `made`), stored."""
     if outcome.status != "succeeded" or not outcome.image:
         logger.warning(LogEvent.GENERATE_FAILED, reason=outcome.error or outcome.status)
         metrics.add_metric(name=MetricName.GENERATE_FAILED, unit="Count", value=1)
@@ -361,6 +371,7 @@ def store_result(undo: ExitStack, owner: Owner, outcome: Outcome) -> ObjectKey:
     data = outcome.image
     if outcome.content_type != RESULT_CONTENT_TYPE:
         data = webp.encode(webp.decode(data), "WEBP", quality=RESULT_QUALITY)
+    data = provenance.sign(data, RESULT_CONTENT_TYPE, made)
     key = store(undo, new_key("results", owner, RESULT_CONTENT_TYPE), data)
     logger.info(LogEvent.R2_PUT_RESULT, key=str(key), bytes=len(data))
     return key

@@ -29,6 +29,7 @@ from aiimage.enhancer.dispatch import (
 from aiimage.enhancer.generate import store_result
 from aiimage.enhancer.model_catalog import ProviderName, stored
 from aiimage.errors import AppError, NotFoundError, ValidationError
+from aiimage.imaging.provenance import Original, Provenance, check_signing_ready
 from aiimage.limits import quota_store
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
@@ -76,12 +77,13 @@ def process(message: jobs.JobMessage, *, last_attempt: bool = False) -> None:
         settle_spend(spend, outcome, "failed")
         _fail(job, "generation_failed", outcome.error or "The provider could not process it")
     else:
-        _succeed(job, outcome, spend)
+        _succeed(job, outcome, spend, provider)
 
 
 def _advance(job: jobs.Job) -> tuple[ProviderName, Outcome, SpendReservation | None]:
     """Poll the provider's run if there is one, else start one; with the spend reservation
     of the call whose outcome it is."""
+    check_signing_ready()  # no provider call for a result that could not be signed
     if job.provider and job.provider_job_id:
         outcome = get_provider(job.provider).poll(job.provider_job_id)
         return job.provider, outcome, job.spend_reservation
@@ -137,10 +139,19 @@ def _keep_polling(
         jobs.enqueue(message, delay_seconds=POLL_DELAY_SECONDS)
 
 
-def _succeed(job: jobs.Job, outcome: Outcome, spend: SpendReservation | None) -> None:
+def _provenance(job: jobs.Job, provider: ProviderName) -> Provenance:
+    """The job's result, made by its model from its original (named by hash alone)."""
+    key = parse_key(job.original_key)
+    original = Original.of(object_store().read(key), key.content_type)
+    return Provenance(job.params.model, provider, original)
+
+
+def _succeed(
+    job: jobs.Job, outcome: Outcome, spend: SpendReservation | None, provider: ProviderName
+) -> None:
     with ExitStack() as undo:
         try:
-            result_key = store_result(undo, job, outcome)
+            result_key = store_result(undo, job, outcome, _provenance(job, provider))
         except Exception:
             settle_spend(spend, outcome, spend_reason(outcome))
             raise
