@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.plugins.stack import LocalStack, running_local_stack
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
 
@@ -51,6 +53,14 @@ NO_CHROMIUM = (
     "package: `apt-get install -y chromium`, which `make test` does as root; or set "
     "CHROMIUM=/path/to/chromium)"
 )
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """The browser tests' own stack: their guests all come from 127.0.0.1 and would spend
+    the network's daily allowance (10 images) that the functional stack tests count on."""
+    with running_local_stack() as stack:
+        yield stack
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this

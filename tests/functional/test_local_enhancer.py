@@ -22,9 +22,14 @@ CSRF = "csrf-token-0123456789abcdef"
 
 
 @contextmanager
-def session(stack: LocalStack) -> Iterator[httpx.Client]:
-    """A same-origin guest: the first usage call sets the guest cookie."""
-    with httpx.Client(base_url=stack.api, trust_env=False, timeout=30) as client:
+def session(stack: LocalStack, address: str | None = None) -> Iterator[httpx.Client]:
+    """A same-origin guest: the first usage call sets the guest cookie. `address` (a
+    loopback address) puts it behind a network of its own, whose daily allowance no other
+    test spends."""
+    transport = httpx.HTTPTransport(local_address=address) if address else None
+    with httpx.Client(
+        base_url=stack.api, trust_env=False, timeout=30, transport=transport
+    ) as client:
         guest = client.get("/api/ai-image/usage").cookies["guest_id"]
         client.headers.update(
             {

@@ -146,7 +146,8 @@ def test_hundred_concurrent_generates_against_seven_estimates_make_seven_calls(
     assert day.by_reason == {"succeeded": 7 * 3_999}
     assert day.calls_by_reason == {"succeeded": 7}
     charged = [r.json()["data"]["charge"] for r in responses if r.status_code == 200]
-    assert charged == [{"images": 1, "provider": "replicate", "costUsd": 0.003999}] * 7
+    one_image = {"total": 1, "planPortion": 1, "creditsPortion": 0}
+    assert charged == [{"images": 1, "provider": "replicate", "costUsd": 0.003999, **one_image}] * 7
 
 
 def test_a_refused_generate_costs_nothing(

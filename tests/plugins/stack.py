@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,14 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
+    with running_local_stack() as stack:
+        yield stack
+
+
+@contextmanager
+def running_local_stack() -> Iterator[LocalStack]:
+    """`python -m infra.local` with the emulators, until the block ends. Every stack has its
+    own moto state: quotas, and the daily allowance of the guests behind 127.0.0.1."""
     env = {
         **PRISTINE_ENV,
         "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "functions", ".")),
