@@ -9,13 +9,16 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from infra.seed_edits import seed_demo
+from tests.conftest import TEST_ENV
 from web_app.app import app
 
 LABELS = {"de": "KI-generiert", "en": "AI-generated"}
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
+def client(aws_stack: None) -> Iterator[TestClient]:
+    seed_demo(bucket=TEST_ENV["IMAGES_BUCKET"])  # the event the join token opens
     with TestClient(app, base_url="https://app.test") as c:
         yield c
 
