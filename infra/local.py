@@ -80,9 +80,18 @@ EMULATOR_SECRETS = {
 # by any verifier (infra.signing); the functions read it from SSM as they would in AWS.
 C2PA_SIGNING_PARAM = "/aiimage/local/c2pa-signing-bundle"
 EMULATED_ACCOUNT = "00000000000000000000000000000000"
-DEMO_USERS = {"free": "demo-free-user", "pro": "demo-pro-user", "tenant": "demo-tenant-admin"}
-# Extra claims of the demo users: the tenant admin acts for the seeded demo tenant.
-DEMO_CLAIMS: dict[str, dict[str, str]] = {"tenant": {"tenant_id": "demo-tenant"}}
+DEMO_USERS = {
+    "free": "demo-free-user",
+    "pro": "demo-pro-user",
+    "tenant": "demo-tenant-admin",
+    "admin": "demo-superadmin",
+}
+# Extra claims of the demo users: the tenant admin acts for the seeded demo tenant; the
+# superadmin (the runbooks' $ADMIN) holds the role and the free plan for the Enhancer.
+DEMO_CLAIMS: dict[str, dict[str, str | list[str]]] = {
+    "tenant": {"tenant_id": "demo-tenant"},
+    "admin": {"plan": "free", "roles": ["superadmin"]},
+}
 DEMO_TOKEN_TTL_SECONDS = 12 * 3600
 
 # Would shadow what the template configures (a secret set directly wins over its SSM
@@ -222,7 +231,7 @@ def merged_environment(resolver: Resolver, functions: Iterable[Function]) -> dic
 def demo_tokens(environment: Mapping[str, str]) -> dict[str, str]:
     """HS256 tokens for the demo users, with the issuer and audience the functions expect."""
     now = int(time.time())
-    claims: dict[str, str | int] = {"iat": now, "exp": now + DEMO_TOKEN_TTL_SECONDS}
+    claims: dict[str, str | int | list[str]] = {"iat": now, "exp": now + DEMO_TOKEN_TTL_SECONDS}
     if environment.get("JWT_ISSUER"):
         claims["iss"] = environment["JWT_ISSUER"]
     if environment.get("JWT_AUDIENCE"):
@@ -393,7 +402,7 @@ def summary(stack: LocalStack) -> str:
     if stack.edits_demo is not None:
         lines.append(f"  page   {stack.api}/e/{stack.edits_demo.join_token}  (Magic Edits, demo)")
     lines.append(f"demo users (HS256 bearer tokens, valid {DEMO_TOKEN_TTL_SECONDS // 3600} h):")
-    lines += [f"  {plan:<5} {DEMO_USERS[plan]:<15} {token}" for plan, token in stack.tokens.items()]
+    lines += [f"  {plan:<6} {DEMO_USERS[plan]:<17} {token}" for plan, token in stack.tokens.items()]
     usage = f"{stack.api}/api/ai-image/usage"
     lines.append("try:")
     lines.append(f"  curl -s -c /tmp/aiimage.jar -b /tmp/aiimage.jar {usage}")

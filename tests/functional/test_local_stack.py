@@ -179,6 +179,23 @@ def test_demo_tokens_are_users_with_their_plan(
     assert guest_cookies(response) == []
 
 
+def test_the_demo_superadmin_reads_the_admin_settings_and_the_tenant_cannot(
+    local_stack: LocalStack,
+) -> None:
+    settings = "/api/v1/admin/ai-editing/settings"
+    with client(local_stack) as http:
+        admin = http.get(
+            settings, headers={"Authorization": f"Bearer {local_stack.tokens['admin']}"}
+        )
+        tenant = http.get(
+            settings, headers={"Authorization": f"Bearer {local_stack.tokens['tenant']}"}
+        )
+    assert admin.status_code == 200, admin.text
+    assert admin.json()["data"]["version"] >= 1
+    assert tenant.status_code == 403
+    assert tenant.json()["error"]["type"] == "forbidden"
+
+
 @pytest.mark.parametrize(
     "authorization",
     ["Bearer not-a-token", "Bearer {pro}x", "Basic dXNlcjpwYXNz"],
