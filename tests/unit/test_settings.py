@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from aiimage.limits.rate_limiter import MAX_LIMIT
 from aiimage.settings import Settings
 
 
@@ -30,7 +31,14 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("STAGE", "staging"), ("USER_DAILY_LIMIT", "-1"), ("GENERATE_RATE_LIMIT_PER_MINUTE", "0")],
+    [
+        ("STAGE", "staging"),
+        ("USER_DAILY_LIMIT", "-1"),
+        ("GENERATE_RATE_LIMIT_PER_MINUTE", "0"),
+        # Above what the limiter can hold: at start, not as a 500 on every request.
+        ("JOB_READS_RATE_LIMIT_PER_MINUTE", "101"),
+        ("JOBS_RATE_LIMIT_PER_MINUTE", "1000000"),
+    ],
 )
 def test_invalid_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -76,3 +84,17 @@ def test_a_structured_variable_that_is_no_json_fails_fast(monkeypatch: pytest.Mo
     monkeypatch.setenv("AI_PRICE_TABLE", "not json")
     with pytest.raises(ValueError, match="AI_PRICE_TABLE is not valid JSON"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "generate_rate_limit_per_minute",
+        "jobs_rate_limit_per_minute",
+        "job_reads_rate_limit_per_minute",
+    ],
+)
+def test_every_rate_limit_setting_is_bounded_by_the_limiter(field: str) -> None:
+    Settings(**{field: MAX_LIMIT})  # the largest the limiter holds is a valid setting
+    with pytest.raises(ValidationError):
+        Settings(**{field: MAX_LIMIT + 1})

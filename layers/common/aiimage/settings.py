@@ -287,11 +287,12 @@ class Settings(BaseModel):
     # baseline list; unset or empty, the baseline. Magic Edits' runtime setting wins there.
     blocked_terms: Annotated[tuple[str, ...] | None, NoDecode] = None
 
-    # Rate limits per owner and minute.
-    generate_rate_limit_per_minute: int = Field(default=15, ge=1)
-    jobs_rate_limit_per_minute: int = Field(default=10, ge=1)
+    # Rate limits per owner and minute, at most the limiter's MAX_LIMIT (100: one item
+    # holds a window's hits), so a larger figure fails at start, not on every request.
+    generate_rate_limit_per_minute: int = Field(default=15, ge=1, le=100)
+    jobs_rate_limit_per_minute: int = Field(default=10, ge=1, le=100)
     # Reads of jobs (one or the list): the seed's polling limit.
-    job_reads_rate_limit_per_minute: int = Field(default=10, ge=1)
+    job_reads_rate_limit_per_minute: int = Field(default=10, ge=1, le=100)
 
     @property
     def daily_ceilings_micros(self) -> dict[str, int]:
