@@ -1,24 +1,42 @@
 """AiEditsApiFunction: Magic Edits for event guests, tenant admins and superadmins (adapter
 only: the chain, the catalog and the budgets are in `aiimage.edits`). One router a module:
-`guest`, `tenant`, `admin`, `webhooks`; what they take and answer is in `views`."""
+`guest`, `tenant`, `admin`, `webhooks`; what they take and answer is in `views`.
+
+The guests' and the providers' routes are the cold start of nearly every invocation; the
+tenant and superadmin routers (a third of the import) come with the first request under
+their prefix (`aiimage.http.app.DeferredRouters`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from fastapi import APIRouter
 from mangum import Mangum
 
-from ai_edits_api import admin, guest, tenant, webhooks
+from ai_edits_api import guest, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
+
+
+def _tenant_routers() -> Sequence[APIRouter]:
+    from ai_edits_api import tenant
+
+    return (tenant.router,)
+
+
+def _superadmin_routers() -> Sequence[APIRouter]:
+    from ai_edits_api import admin
+
+    return (admin.router,)
+
 
 app = create_app(
     "AI Magic Edits",
     guest.router,
-    tenant.router,
-    admin.router,
     webhooks.router,
     needs_provider=True,
+    deferred={"/api/v1/tenant/": _tenant_routers, "/api/v1/admin/": _superadmin_routers},
 )
 _handler = observed(Mangum(app, lifespan="off"))
 

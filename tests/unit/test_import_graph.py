@@ -47,7 +47,8 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "delivery_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "web_app": (*NO_HANDLER_AT_IMPORT, "PIL"),
-    "ai_edits_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
+    # Its tenant and superadmin routes: with their first request (`DeferredRouters`).
+    "ai_edits_api": (*NO_HANDLER_AT_IMPORT, "PIL", "ai_edits_api.tenant", "ai_edits_api.admin"),
     "generate_api": NO_HANDLER_AT_IMPORT,
     "jobs_api": NO_HANDLER_AT_IMPORT,
     "uploads_api": (*NO_HANDLER_AT_IMPORT, "PIL"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -26,9 +26,19 @@ from aiimage.providers.registry import require_usable_provider
 pydantic_v1.install()
 
 
-def create_app(title: str, *routers: APIRouter, needs_provider: bool = False) -> FastAPI:
+RouterGroups = Mapping[str, Callable[[], Sequence[APIRouter]]]
+
+
+def create_app(
+    title: str,
+    *routers: APIRouter,
+    needs_provider: bool = False,
+    deferred: RouterGroups | None = None,
+) -> FastAPI:
     """`needs_provider`: the app sends work to image providers, so a deployment without a
-    usable one fails here, at cold start (`require_usable_provider`)."""
+    usable one fails here, at cold start (`require_usable_provider`). `deferred`: path
+    prefixes and the routers of the routes under them, imported and included with the
+    first request under the prefix (`DeferredRouters`)."""
     if needs_provider:
         require_usable_provider()
     app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None)
@@ -36,16 +46,59 @@ def create_app(title: str, *routers: APIRouter, needs_provider: bool = False) ->
     app.add_middleware(PlatformMiddleware)
     for router in routers:
         app.include_router(router)
-    _document_errors_as_answered(app)
+    later = DeferredRouters(app, deferred or {})
+    if deferred:
+        app.add_middleware(_IncludeDeferred, deferred=later)  # outermost: before routing
+        snapstart.register(later.include_all)
+    _document_errors_as_answered(app, later)
     return app
 
 
-def _document_errors_as_answered(app: FastAPI) -> None:
+class DeferredRouters:
+    """Routers that only some callers reach (the edits API's tenant and superadmin
+    routes), left out of the cold start of the callers who never do: each group is
+    imported and included with the first request whose path starts with its prefix, with
+    a SnapStart snapshot, or when the OpenAPI description is built."""
+
+    def __init__(self, app: FastAPI, groups: RouterGroups) -> None:
+        self._app = app
+        self._pending = dict(groups)
+
+    def include(self, path: str) -> None:
+        for prefix in [prefix for prefix in self._pending if path.startswith(prefix)]:
+            routers = self._pending[prefix]()  # an import that fails is tried again
+            for router in routers:
+                self._app.include_router(router)
+            del self._pending[prefix]
+
+    def include_all(self) -> None:
+        for prefix in list(self._pending):
+            self.include(prefix)
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        return tuple(self._pending)
+
+
+class _IncludeDeferred:
+    def __init__(self, app: Any, deferred: DeferredRouters) -> None:
+        self.app = app
+        self.deferred = deferred
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Synchronous: no other request of the loop sees a group half included.
+        if scope["type"] == "http" and self.deferred.pending:
+            self.deferred.include(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def _document_errors_as_answered(app: FastAPI, deferred: DeferredRouters) -> None:
     build = app.openapi  # FastAPI caches the description it builds
 
     def openapi() -> dict[str, Any]:
         from aiimage.http.openapi_errors import document_errors
 
+        deferred.include_all()  # the description documents every route
         return document_errors(build())
 
     app.openapi = openapi  # type: ignore[method-assign]
