@@ -86,8 +86,8 @@ def _reset_peak() -> bool:
 
 # The steps of a generate, in order, as module attributes the code looks up at call time.
 STEPS = (
-    ("aiimage.enhancer.generate", "_read_upload", "read the upload from the bucket"),
-    ("aiimage.enhancer.generate", "sanitize", "`sanitize` (decode, EXIF rotation, JPEG q95)"),
+    ("aiimage.enhancer.intake", "_read_upload", "read the upload from the bucket"),
+    ("aiimage.imaging.validation", "sanitize", "`sanitize` (decode, EXIF rotation, JPEG q95)"),
     ("aiimage.imaging.webp", "decode", "provider: decode the sanitised original"),
     ("aiimage.imaging.enhance", "stylize", "provider: style `enhance`, in place, in bands"),
     ("aiimage.imaging.webp", "encode", "provider: WebP q90 encode"),

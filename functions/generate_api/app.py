@@ -11,7 +11,8 @@ from mangum import Mangum
 from starlette.concurrency import run_in_threadpool
 
 from aiimage.enhancer.forms import GenerateForm
-from aiimage.enhancer.generate import Generated, ImageSource, generate
+from aiimage.enhancer.generate import Generated, generate
+from aiimage.enhancer.intake import ImageSource
 from aiimage.enhancer.views import GenerateView, JobAccepted
 from aiimage.http.app import CurrentIdentity, create_app, observed
 from aiimage.http.models import Envelope

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aiimage.enhancer import jobs
 from aiimage.enhancer.forms import GenerateForm
-from aiimage.enhancer.generate import ImageSource, submit_job
+from aiimage.enhancer.intake import ImageSource, submit_job
 from aiimage.enhancer.views import JobAccepted, JobList, JobView
 from aiimage.http.app import CurrentIdentity, api_router, create_app, observed
 from aiimage.http.models import Envelope

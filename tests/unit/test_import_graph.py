@@ -50,7 +50,8 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     # Its tenant and superadmin routes: with their first request (`DeferredRouters`).
     "ai_edits_api": (*NO_HANDLER_AT_IMPORT, "PIL", "ai_edits_api.tenant", "ai_edits_api.admin"),
     "generate_api": NO_HANDLER_AT_IMPORT,
-    "jobs_api": NO_HANDLER_AT_IMPORT,
+    # Pillow: with the first submission; the provenance signer: never (the worker signs).
+    "jobs_api": (*NO_HANDLER_AT_IMPORT, "PIL", "aiimage.imaging.provenance"),
     "uploads_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     # The workers decode results (Pillow), and answer no HTTP. powertools' parser models:
     # never (`aiimage.workers`: batch processing loads before pydantic).

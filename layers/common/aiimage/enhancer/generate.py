@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from aiimage.enhancer import jobs
@@ -41,40 +41,37 @@ from aiimage.enhancer.dispatch import (
     settle_spend,
     spend_reason,
 )
+from aiimage.enhancer.intake import (
+    ImageSource,
+    check_output_size,
+    check_prompts,
+    check_source,
+    discard_upload,
+    original_key_for,
+    read_image,
+    refund,
+    store,
+)
 from aiimage.enhancer.model_catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.usage import UsageView, get_usage
 from aiimage.errors import (
-    NotFoundError,
-    PayloadTooLargeError,
     ServiceUnavailableError,
-    StorageUnavailableError,
     UpstreamError,
-    ValidationError,
 )
 from aiimage.identity import Identity
 from aiimage.imaging import provenance, webp
 from aiimage.imaging.provenance import Original, Provenance
-from aiimage.imaging.validation import CleanImage, sanitize
 from aiimage.limits import quota_store, rate_limiter
 from aiimage.limits.plans import resolve_plan
 from aiimage.limits.quota import Reservation, network_allowance
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderUnavailableError
-from aiimage.safety import blocked_terms, refuse_blocked
-from aiimage.settings import Settings, get_settings
-from aiimage.storage.keys import ROOT, ObjectKey, Owner, new_key, parse_upload_key
-from aiimage.storage.objects import STORAGE_FAILURES, object_store
+from aiimage.settings import get_settings
+from aiimage.storage.keys import ObjectKey, Owner, new_key
+from aiimage.storage.objects import object_store
 
 RESULT_CONTENT_TYPE = "image/webp"
 RESULT_QUALITY = 90
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSource:
-    """Exactly one of: the bytes of a multipart upload, or the key of a direct upload."""
-
-    data: bytes | None = None
-    upload_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +105,8 @@ def generate(
     resolved = resolve(params, entitlements)
     routes_for(resolved, settings)  # a misconfiguration fails before anything is counted
     provenance.check_signing_ready()  # so does a result that could not be signed
-    _check_prompts(resolved, settings)
-    _check_source(source)
+    check_prompts(resolved, settings)
+    check_source(source)
     rate_limiter().hit(
         "generate",
         identity.owner_key,
@@ -121,7 +118,7 @@ def generate(
         identity.owner_key, entitlements, network_allowance(identity)
     )
     with ExitStack() as undo:
-        undo.callback(_refund, reservation)
+        undo.callback(refund, reservation)
         clean = read_image(identity, source, settings)
         check_output_size(clean, resolved, settings)
         original_key = store(
@@ -157,7 +154,7 @@ def generate(
                 code="generation_expired",
             )
         undo.pop_all()
-    _discard_upload(identity, source)
+    discard_upload(identity, source)
     logger.info(
         LogEvent.GENERATE_SUCCESS,
         model=resolved.spec.slug,
@@ -228,138 +225,6 @@ def _store_paid_result(
     return result_key
 
 
-def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) -> jobs.Job:
-    """`POST /api/ai-image/jobs`: the same checks and charge as generate, run by the worker."""
-    settings = get_settings()
-    _, entitlements = resolve_plan(identity, settings)
-    resolved = resolve(params, entitlements)
-    routes_for(resolved, settings)
-    _check_prompts(resolved, settings)
-    _check_source(source)
-    rate_limiter().hit(
-        "jobs", identity.owner_key, limit=settings.jobs_rate_limit_per_minute, window_seconds=60
-    )
-    reservation = quota_store().reserve(
-        identity.owner_key, entitlements, network_allowance(identity)
-    )
-    with ExitStack() as undo:
-        undo.callback(_refund, reservation)
-        clean = read_image(identity, source, settings)
-        check_output_size(clean, resolved, settings)
-        original_key = store(
-            undo, original_key_for(identity, reservation, clean.content_type), clean.data
-        )
-        job = jobs.create(identity, resolved, original_key, reservation)
-        undo.pop_all()
-    _discard_upload(identity, source)
-    return job
-
-
-def _check_prompts(resolved: ResolvedParams, settings: Settings) -> None:
-    """Prompt safety (`aiimage.safety`), free like the other parameter checks: a blocked
-    term is 403 `prompt_blocked` before the rate limit or the quota counts anything."""
-    refuse_blocked(
-        [("prompt", resolved.params.prompt), ("negative_prompt", resolved.params.negative_prompt)],
-        blocked_terms(settings.blocked_terms),
-    )
-
-
-def _check_source(source: ImageSource) -> None:
-    if (source.data is None) == (source.upload_key is None):
-        raise _image_missing()
-
-
-def _image_missing() -> ValidationError:
-    return ValidationError(
-        "Send exactly one of: an image file, or the uploadKey of a direct upload",
-        code="image_missing",
-        details={"field": "image"},
-    )
-
-
-def read_image(identity: Identity, source: ImageSource, settings: Settings) -> CleanImage:
-    if source.data is not None:
-        data = source.data
-    elif source.upload_key is not None:
-        data = _read_upload(identity, source.upload_key, settings)
-    else:
-        raise _image_missing()
-    return sanitize(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
-
-
-def _read_upload(identity: Identity, raw_key: str, settings: Settings) -> bytes:
-    """The raw bytes of the caller's own quarantined upload (`storage.keys`): read here
-    only, sanitised by the caller, then deleted by `_discard_upload`."""
-    key = _upload_key(identity, raw_key)
-    store_ = object_store()
-    try:
-        head = store_.head(key)
-        if head.size > settings.max_upload_bytes:
-            raise PayloadTooLargeError(
-                "The uploaded image is too large",
-                code="image_too_large",
-                details={"maxBytes": settings.max_upload_bytes},
-            )
-        return store_.read(key)
-    except NotFoundError:
-        # Never uploaded, expired, or deleted between the two calls: the caller's mistake.
-        raise ValidationError("Unknown uploadKey", code="upload_not_found") from None
-    except STORAGE_FAILURES as exc:
-        # A throttle or an outage is ours, and passes: the caller may retry the same key.
-        raise StorageUnavailableError() from exc
-
-
-def _upload_key(identity: Identity, raw_key: str) -> ObjectKey:
-    try:
-        key = parse_upload_key(raw_key)
-    except NotFoundError:
-        key = None  # not a quarantined upload: an original, a result, a foreign prefix
-    if key is None or not key.owned_by(identity):
-        # Another owner's key is indistinguishable from a missing one.
-        raise ValidationError("Unknown uploadKey", code="upload_not_found")
-    return key
-
-
-def _discard_upload(identity: Identity, source: ImageSource) -> None:
-    # The sanitised original is stored; the raw upload (with its EXIF) leaves quarantine.
-    # A later PUT to its URL lands in quarantine again, where only a generate naming it
-    # (sanitising anew) or the sweep looks.
-    if source.upload_key is not None:
-        object_store().delete(_upload_key(identity, source.upload_key))
-
-
-def check_output_size(clean: CleanImage, resolved: ResolvedParams, settings: Settings) -> None:
-    scale = resolved.params.scale
-    factor = (scale or 1) ** 2
-    if clean.width * clean.height * factor > settings.max_output_pixels:
-        raise ValidationError(
-            f"The image is too large to upscale {scale}x",
-            code="output_too_large",
-            details={"maxOutputPixels": settings.max_output_pixels},
-        )
-
-
-def original_key_for(owner: Owner, reservation: Reservation, content_type: str) -> ObjectKey:
-    """A new original's key, named after the reservation that pays for it (then random):
-    the sweep finds a killed generate's original from its reservation alone."""
-    key = new_key("originals", owner, content_type)
-    return replace(
-        key, name=reservation.reservation_id + key.name[len(reservation.reservation_id) :]
-    )
-
-
-def originals_prefix(owner_key: str, reservation_id: str) -> str:
-    """Where the originals paid by `reservation_id` of `owner_key` (`guest#{id}`) are."""
-    owner_type, _, owner_id = owner_key.partition("#")
-    return f"{ROOT}/originals/{owner_type}/{owner_id}/{reservation_id}"
-
-
-def store(undo: ExitStack, key: ObjectKey, data: bytes) -> ObjectKey:
-    object_store().put(key, data, key.content_type)
-    undo.callback(object_store().delete, key)
-    return key
-
-
 def store_result(undo: ExitStack, owner: Owner, outcome: Outcome, made: Provenance) -> ObjectKey:
     """The provider's image as WebP, marked as AI-made (C2PA + XMP, `made`), stored."""
     if outcome.status != "succeeded" or not outcome.image:
@@ -382,10 +247,6 @@ def _input_url(original_key: ObjectKey, params: ResolvedParams) -> str | None:
     if any(route.provider == "replicate" for route in params.spec.routes):
         return object_store().presign_get(original_key)
     return None
-
-
-def _refund(reservation: Reservation) -> None:
-    quota_store().refund(reservation)
 
 
 def _deferred(job: jobs.Job) -> Deferred:

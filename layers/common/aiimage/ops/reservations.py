@@ -44,7 +44,7 @@ from aiimage import aws
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.request_store import load_edit
 from aiimage.enhancer import jobs
-from aiimage.enhancer.generate import originals_prefix
+from aiimage.enhancer.intake import originals_prefix
 from aiimage.errors import NotFoundError
 from aiimage.limits import quota_store, spend_ledger
 from aiimage.limits.quota import OpenReservation
