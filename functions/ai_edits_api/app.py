@@ -8,7 +8,7 @@ from typing import Any
 
 from mangum import Mangum
 
-from ai_edits_api import admin, guest, tenant, webhooks
+from ai_edits_api import admin, admin_console, guest, tenant, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
 
@@ -17,6 +17,7 @@ app = create_app(
     guest.router,
     tenant.router,
     admin.router,
+    admin_console.router,
     webhooks.router,
     needs_provider=True,
 )
