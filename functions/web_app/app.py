@@ -7,6 +7,8 @@ assets are files packaged with the function, see `web_app.pages`).
   a 404 page in the page's language
 - `GET /tenant`, `GET /tenant/events/{slug}`: the tenant control room (`web_app.console_pages`;
   bearer sign-in in the page, the data from the tenant API)
+- `GET /admin`: the superadmin console (`web_app.admin_pages`; bearer sign-in in the page, the
+  data from the superadmin API)
 - `GET /static/{path}`: the pages' CSS and scripts, with ETag and Cache-Control
 
 The routes are async: they answer from memory (templates and assets are read at import),
@@ -26,7 +28,7 @@ from aiimage.edits.access import event_for_link
 from aiimage.errors import NotFoundError
 from aiimage.http.app import create_app, observed
 from aiimage.settings import get_settings
-from web_app import console_pages, pages
+from web_app import admin_pages, console_pages, pages
 from web_app.messages import pick_lang
 
 router = APIRouter(tags=["web app"])
@@ -101,6 +103,15 @@ async def tenant_event(slug: str, lang: Lang = None) -> HTMLResponse:
     if body is None:
         return _page(pages.not_found_page(chosen, settings), status_code=404)
     return _page(body)
+
+
+@router.get(
+    admin_pages.ADMIN_PATH,
+    response_class=HTMLResponse,
+    summary="The superadmin console (German; `?lang=en` for English)",
+)
+async def admin_console(lang: Lang = None) -> HTMLResponse:
+    return _page(admin_pages.admin_page(pick_lang(lang), get_settings()))
 
 
 @router.get(

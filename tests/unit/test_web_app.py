@@ -291,6 +291,7 @@ def test_the_template_routes_every_page_to_this_function() -> None:
         ("ANY", "/static/{path+}"),
         ("ANY", "/tenant"),
         ("ANY", "/tenant/events/{slug}"),
+        ("ANY", "/admin"),
     }
 
 
