@@ -549,7 +549,8 @@
 
   // --- operations ---------------------------------------------------------------------------------
   function report(element, result) {
-    const lines = [t("report", result)];
+    const verb = config.messages["verb." + result.verb] || result.verb;
+    const lines = [t("report", Object.assign({}, result, { verb }))];
     if (result.dry_run) lines.push(t("report.dry"));
     if (result.note) lines.push(result.note);
     element.textContent = lines.concat(result.details).join("\n");
