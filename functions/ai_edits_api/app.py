@@ -26,9 +26,9 @@ def _tenant_routers() -> Sequence[APIRouter]:
 
 
 def _superadmin_routers() -> Sequence[APIRouter]:
-    from ai_edits_api import admin
+    from ai_edits_api import admin, admin_console
 
-    return (admin.router,)
+    return (admin.router, admin_console.router)
 
 
 app = create_app(

@@ -5,6 +5,10 @@ assets are files packaged with the function, see `web_app.pages`).
 - `GET /tools/imag-enhancer/app`: the Enhancer (German; `?lang=en`)
 - `GET /e/{token}`: Magic Edits for the guests of one event; a link that opens no event is
   a 404 page in the page's language
+- `GET /tenant`, `GET /tenant/events/{slug}`: the tenant control room (`web_app.console_pages`;
+  bearer sign-in in the page, the data from the tenant API)
+- `GET /admin`: the superadmin console (`web_app.admin_pages`; bearer sign-in in the page, the
+  data from the superadmin API)
 - `GET /static/{path}`: the pages' CSS and scripts, with ETag and Cache-Control
 
 The routes are async: they answer from memory (templates and assets are read at import),
@@ -24,7 +28,7 @@ from aiimage.edits.access import event_for_link
 from aiimage.errors import NotFoundError
 from aiimage.http.app import create_app, observed
 from aiimage.settings import get_settings
-from web_app import pages
+from web_app import admin_pages, console_pages, pages
 from web_app.messages import pick_lang
 
 router = APIRouter(tags=["web app"])
@@ -76,6 +80,38 @@ def edits(token: str, lang: Lang = None) -> HTMLResponse:
     except NotFoundError:
         return _page(pages.not_found_page(chosen, settings), status_code=404)
     return _page(pages.edits_page(event, chosen, settings))
+
+
+@router.get(
+    console_pages.TENANT_PATH,
+    response_class=HTMLResponse,
+    summary="The tenant control room: the tenant's events (German; `?lang=en` for English)",
+)
+async def tenant_events(lang: Lang = None) -> HTMLResponse:
+    return _page(console_pages.tenant_events_page(pick_lang(lang), get_settings()))
+
+
+@router.get(
+    console_pages.TENANT_EVENT_PREFIX + "{slug}",
+    response_class=HTMLResponse,
+    responses={404: {"description": "Not an event slug: a page that says so"}},
+    summary="The tenant control room of one event: summary, requests, policy",
+)
+async def tenant_event(slug: str, lang: Lang = None) -> HTMLResponse:
+    chosen, settings = pick_lang(lang), get_settings()
+    body = console_pages.tenant_event_page(slug, chosen, settings)
+    if body is None:
+        return _page(pages.not_found_page(chosen, settings), status_code=404)
+    return _page(body)
+
+
+@router.get(
+    admin_pages.ADMIN_PATH,
+    response_class=HTMLResponse,
+    summary="The superadmin console (German; `?lang=en` for English)",
+)
+async def admin_console(lang: Lang = None) -> HTMLResponse:
+    return _page(admin_pages.admin_page(pick_lang(lang), get_settings()))
 
 
 @router.get(

@@ -13,6 +13,7 @@ import hashlib
 import html
 import json
 import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -100,16 +101,29 @@ def storage_origins(settings: Settings) -> tuple[str, ...]:
     return (regional, "https://s3.amazonaws.com") if region == "us-east-1" else (regional,)
 
 
+def oidc_origin(settings: Settings) -> str | None:
+    """The identity provider's origin, which the consoles' sign-in talks to (discovery and
+    the token endpoint) when it is OIDC (`auth_view`)."""
+    if settings.stage == "local" or not settings.jwt_issuer or not settings.oidc_client_id:
+        return None
+    parts = urlsplit(settings.jwt_issuer)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme == "https" else None
+
+
 def page_csp(settings: Settings) -> str:
-    """The platform's policy, with the object store added to `connect-src` and `img-src`."""
+    """The platform's policy, with the object store added to `connect-src` and `img-src`,
+    and the identity provider's origin to `connect-src` (the consoles' OIDC sign-in)."""
     base = dict(SECURITY_HEADERS)[b"content-security-policy"].decode()
     extra = " ".join(storage_origins(settings))
+    issuer = oidc_origin(settings)
     directives = []
     for directive in base.split(";"):
         directive = directive.strip()
         name = directive.split(" ", 1)[0]
         if name in ("connect-src", "img-src"):
             directive = f"{directive} {extra}"
+        if name == "connect-src" and issuer:
+            directive = f"{directive} {issuer}"
         directives.append(directive)
     return "; ".join(directives)
 
@@ -151,12 +165,26 @@ def _json_block(config: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _page_script(name: str) -> str:
-    """The page's own script element (`{name}.js`), if it has one: a page without (the 404
-    page) loads only the shared script."""
-    if f"{name}.js" not in ASSETS:
-        return ""
-    return f'<script src="{asset_url(f"{name}.js")}" defer></script>'
+def _page_script(name: str, before: tuple[str, ...] = ()) -> str:
+    """The page's own script element (`{name}.js`), if it has one, after the scripts of
+    `before` (e.g. `signin.js`): a page without (the 404 page) loads only the shared one."""
+    names = [*before, f"{name}.js"]
+    return "".join(
+        f'<script src="{asset_url(script)}" defer></script>' for script in names if script in ASSETS
+    )
+
+
+def auth_view(settings: Settings) -> dict[str, Any]:
+    """How the consoles sign in (`static/signin.js`): the local stack's demo users, or the
+    OIDC authorization code flow with PKCE against the token issuer (a public client)."""
+    if settings.stage == "local":
+        return {"mode": "local", "localPath": LOCAL_SIGN_IN_PATH}
+    return {
+        "mode": "oidc",
+        "issuer": settings.jwt_issuer,
+        "clientId": settings.oidc_client_id,
+        "scope": "openid",
+    }
 
 
 def render(
@@ -164,11 +192,15 @@ def render(
     lang: Lang,
     settings: Settings,
     page_text: dict[str, str] | None = None,
+    *,
+    extra_messages: Mapping[str, str] | None = None,
+    scripts: tuple[str, ...] = (),
     **config: Any,
 ) -> str:
-    """The page `name` in `lang`: its messages, `page_text` (values the caller escaped) and
-    the config block for its script."""
-    messages = MESSAGES[lang]
+    """The page `name` in `lang`: its messages (and `extra_messages`, a console's own),
+    `page_text` (values the caller escaped), the config block for its script, and the
+    `scripts` it loads before its own."""
+    messages = {**MESSAGES[lang], **(extra_messages or {})}
     max_mb = f"{settings.max_upload_bytes / (1024 * 1024):g}"
     text = {
         key.replace(".", "_"): html.escape(Template(value).safe_substitute(max_mb=max_mb))
@@ -187,7 +219,7 @@ def render(
         "common_js_url": asset_url("common.js"),
         # Each page has its own title message and script: `{name}.title`, `{name}.js`.
         "page_title": text[f"{name}_title"],
-        "page_script": _page_script(name),
+        "page_script": _page_script(name, scripts),
         "config": _json_block(
             {
                 "lang": lang,
@@ -196,6 +228,7 @@ def render(
                 "errors": ERROR_MESSAGES[lang],
                 "unknownError": UNKNOWN_ERROR[lang],
                 "refusals": sorted(REFUSALS),
+                "auth": auth_view(settings),
                 **config,
             }
         ),

@@ -48,7 +48,13 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "delivery_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "web_app": (*NO_HANDLER_AT_IMPORT, "PIL"),
     # Its tenant and superadmin routes: with their first request (`DeferredRouters`).
-    "ai_edits_api": (*NO_HANDLER_AT_IMPORT, "PIL", "ai_edits_api.tenant", "ai_edits_api.admin"),
+    "ai_edits_api": (
+        *NO_HANDLER_AT_IMPORT,
+        "PIL",
+        "ai_edits_api.tenant",
+        "ai_edits_api.admin",
+        "ai_edits_api.admin_console",
+    ),
     "generate_api": NO_HANDLER_AT_IMPORT,
     # Pillow: with the first submission; the provenance signer: never (the worker signs).
     "jobs_api": (*NO_HANDLER_AT_IMPORT, "PIL", "aiimage.imaging.provenance"),

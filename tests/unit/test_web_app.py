@@ -285,7 +285,14 @@ def test_the_template_routes_every_page_to_this_function() -> None:
     function = load_template().functions["WebAppFunction"]
     assert function.handler == "web_app.app.handler"
     routes = {(r.method, r.path) for r in function.routes}
-    assert routes == {("ANY", ENHANCER), ("ANY", "/e/{token}"), ("ANY", "/static/{path+}")}
+    assert routes == {
+        ("ANY", ENHANCER),
+        ("ANY", "/e/{token}"),
+        ("ANY", "/static/{path+}"),
+        ("ANY", "/tenant"),
+        ("ANY", "/tenant/events/{slug}"),
+        ("ANY", "/admin"),
+    }
 
 
 def test_the_demo_sign_in_is_offered_on_the_local_stage_only(

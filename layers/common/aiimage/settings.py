@@ -186,6 +186,8 @@ class Settings(BaseModel):
     jwt_public_key: SecretStr | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # The consoles' public OIDC client (authorization code + PKCE against `jwt_issuer`).
+    oidc_client_id: str | None = None
     cookie_secure: bool = True
     guest_cookie_max_age_days: int = Field(default=365, ge=1, le=400)
     # The caller's address is API Gateway's `sourceIp`; behind a CDN, the one header that CDN
@@ -340,6 +342,7 @@ class Settings(BaseModel):
         "jwt_public_key",
         "jwt_issuer",
         "jwt_audience",
+        "oidc_client_id",
         "client_ip_header",
         "cdn_origin_secret",
         "cdn_origin_secret_param",

@@ -258,11 +258,36 @@ def _style_allowed(
 
 
 def _prompt(style: Style, custom: str | None) -> str:
+    return compose_prompt(style.prompt_template, custom)
+
+
+def compose_prompt(prompt_template: str, custom: str | None) -> str:
+    """The prompt a request sends (the superadmin console previews it with this)."""
     # A custom prompt fills the template's {prompt} slot, or follows the template.
     custom = (custom or "").strip()
-    if "{prompt}" in style.prompt_template:
-        return style.prompt_template.replace("{prompt}", custom).strip()
-    return f"{style.prompt_template} {custom}".strip()
+    if "{prompt}" in prompt_template:
+        return prompt_template.replace("{prompt}", custom).strip()
+    return f"{prompt_template} {custom}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPreview:
+    """What a style's templates send for a guest's wish, and which field the terms in force
+    would block (`prompt`, `negative_prompt`; None: neither)."""
+
+    prompt: str
+    negative_prompt: str | None
+    blocked_field: str | None
+
+
+def preview_prompt(
+    prompt_template: str, negative_prompt_template: str | None, custom: str | None
+) -> PromptPreview:
+    prompt = compose_prompt(prompt_template, custom)
+    terms = catalog().get_settings().terms_in_force()
+    texts = (("prompt", prompt), ("negative_prompt", negative_prompt_template))
+    blocked = next((name for name, text in texts if check_prompt(text, terms) is not None), None)
+    return PromptPreview(prompt, negative_prompt_template, blocked)
 
 
 def _new_request(

@@ -392,13 +392,20 @@ class Catalog:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attr_values,
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if dynamo.condition_failed(exc):
+                # The version the write met, so a console can say what it lost to.
+                met = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+                current = met.get("version", {"N": "0"}) if isinstance(met, Mapping) else {"N": "0"}
                 raise ConflictError(
                     "The settings were changed meanwhile; reload and retry",
                     code="settings_conflict",
-                    details={"expectedVersion": expected_version},
+                    details={
+                        "expectedVersion": expected_version,
+                        "currentVersion": int(current["N"]),
+                    },
                 ) from None
             raise
         finally:
@@ -545,6 +552,10 @@ class Catalog:
 
     def put_package(self, package: Package) -> None:
         self._put("package", _check_id(package.package_key, "package_key"), package)
+
+    def packages(self) -> list[Package]:
+        """Every package, ordered by key (one partition: the console's list)."""
+        return [_model(Package, item) for item in self._query("package")]
 
     def get_package(self, key: str) -> Package | None:
         item = self._get("package", key) if _is_id(key) else None
