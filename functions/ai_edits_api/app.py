@@ -19,6 +19,7 @@ app = create_app(
     admin.router,
     webhooks.router,
     needs_provider=True,
+    signs=True,
 )
 _handler = observed(Mangum(app, lifespan="off"))
 
