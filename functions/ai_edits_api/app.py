@@ -8,7 +8,7 @@ from typing import Any
 
 from mangum import Mangum
 
-from ai_edits_api import admin, guest, tenant, webhooks
+from ai_edits_api import admin, guest, provenance, tenant, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
 
@@ -18,6 +18,7 @@ app = create_app(
     tenant.router,
     admin.router,
     webhooks.router,
+    provenance.router,
     needs_provider=True,
     signs=True,
 )

@@ -15,10 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage.errors import (
     AppError,
@@ -29,6 +27,7 @@ from aiimage.errors import (
 )
 from aiimage.identity import Identity
 from aiimage.imaging import provenance
+from aiimage.imaging.provenance import ProvenanceView as ProvenanceView  # the route's answer
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey, parse_key
 from aiimage.storage.objects import object_store
@@ -158,18 +157,6 @@ def _too_large_to_convert(limit: int) -> PayloadTooLargeError:
 DELIVERY_PREFIX = "/r2-ai/"
 
 
-class ProvenanceView(BaseModel):
-    """A result's manifest as the SDK reads it: `Valid` (intact, signed), `Trusted` (also
-    by a certificate on the verifier's trust list) or `Invalid` (changed, or unsigned)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    key: str
-    validation_state: Literal["Valid", "Trusted", "Invalid"] = Field(alias="validationState")
-    manifest: dict[str, Any] | None
-    failures: list[str]
-
-
 def provenance_of(identity: Identity, url: str) -> ProvenanceView:
     """The manifest of the caller's result at `url` (an `imageUrl`, or its path)."""
     path = urlsplit(url).path
@@ -179,10 +166,4 @@ def provenance_of(identity: Identity, url: str) -> ProvenanceView:
     if key.kind != "results" or not key.owned_by(identity):
         # Someone else's result is indistinguishable from a missing one.
         raise NotFoundError("No such result", code="result_not_found")
-    report = provenance.read(object_store().read(key), key.content_type)
-    return ProvenanceView(
-        key=str(key),
-        validation_state=report.validation_state,
-        manifest=report.manifest,
-        failures=report.failures,
-    )
+    return ProvenanceView.of(str(key), object_store().read(key), key.content_type)

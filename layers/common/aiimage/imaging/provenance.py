@@ -370,3 +370,27 @@ def read(data: bytes, content_type: str, *, trust_anchors: str | None = None) ->
         manifest=manifest,
         failures=failures,
     )
+
+
+class ProvenanceView(BaseModel):
+    """A stored result's manifest as the SDK reads it, for its owner (the Enhancer's
+    `GET /api/ai-image/provenance` and a Magic Edit's `.../provenance` alike): `Valid`
+    (intact, signed), `Trusted` (also by a certificate on the verifier's trust list) or
+    `Invalid` (changed, or unsigned)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    validation_state: Literal["Valid", "Trusted", "Invalid"] = Field(alias="validationState")
+    manifest: dict[str, Any] | None
+    failures: list[str]
+
+    @classmethod
+    def of(cls, key: str, data: bytes, content_type: str) -> ProvenanceView:
+        report = read(data, content_type)
+        return cls(
+            key=key,
+            validation_state=report.validation_state,
+            manifest=report.manifest,
+            failures=report.failures,
+        )
