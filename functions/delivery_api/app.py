@@ -69,8 +69,10 @@ def get_object(
         head_only=request.method == "HEAD",
     )
     response = Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
-    if "Content-Length" not in delivery.headers and request.method == "HEAD":
-        del response.headers["content-length"]  # unknown (a conversion), not the empty body's 0
+    # A HEAD of a conversion (not done) has no known length: not the empty body's 0.
+    unknown = delivery.status == 200 and "Content-Length" not in delivery.headers
+    if request.method == "HEAD" and unknown:
+        del response.headers["content-length"]
     return response
 
 

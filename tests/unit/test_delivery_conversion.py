@@ -203,3 +203,12 @@ def test_a_download_name_without_ascii_falls_back_to_image(
     name: str, content_type: str, expected: str
 ) -> None:
     assert delivery.attachment(name, content_type) == expected
+
+
+def test_a_head_that_matches_the_etag_is_304() -> None:
+    key = store(provenance.sign(webp_result(), "image/webp", MADE))
+    with owner() as client:
+        etag = client.get(f"/r2-ai/{key}").headers["etag"]
+        head = client.head(f"/r2-ai/{key}", headers={"If-None-Match": etag})
+    assert head.status_code == 304
+    assert head.headers["etag"] == etag
