@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from mangum import Mangum
 
-from ai_edits_api import guest, webhooks
+from ai_edits_api import guest, provenance, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
 
@@ -35,7 +35,9 @@ app = create_app(
     "AI Magic Edits",
     guest.router,
     webhooks.router,
+    provenance.router,
     needs_provider=True,
+    signs=True,
     deferred={"/api/v1/tenant/": _tenant_routers, "/api/v1/admin/": _superadmin_routers},
 )
 _handler = observed(Mangum(app, lifespan="off"))

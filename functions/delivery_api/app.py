@@ -20,7 +20,8 @@ router = api_router()
     "/r2-ai/{key:path}",
     response_class=Response,
     operation_id="head_object",
-    summary="The headers a GET would answer (size, type, ETag), without the image",
+    summary="The headers a GET would answer (size, type, ETag), without the image; "
+    "with `format`, no conversion is done and no Content-Length is sent",
 )
 @router.get(
     "/r2-ai/{key:path}",
@@ -67,7 +68,12 @@ def get_object(
         image_format=image_format,
         head_only=request.method == "HEAD",
     )
-    return Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
+    response = Response(delivery.body, status_code=delivery.status, headers=delivery.headers)
+    # A HEAD of a conversion (not done) has no known length: not the empty body's 0.
+    unknown = delivery.status == 200 and "Content-Length" not in delivery.headers
+    if request.method == "HEAD" and unknown:
+        del response.headers["content-length"]
+    return response
 
 
 @router.get(
@@ -92,5 +98,5 @@ def _raw_path(request: Request) -> str:
     return str(event.get("rawPath") or event.get("path") or request.url.path)
 
 
-app = create_app("AI Image Enhancer: delivery", router)
+app = create_app("AI Image Enhancer: delivery", router, signs=True)
 handler = observed(Mangum(app, lifespan="off"))

@@ -33,4 +33,4 @@ def record_handler(record: SQSRecord) -> None:
     runner.submit(message, last_attempt=workers.is_last_receive(record, MAX_RECEIVES))
 
 
-handler = workers.sqs_batch_handler(record_handler)
+handler = workers.sqs_batch_handler(record_handler, signs=True)

@@ -59,5 +59,5 @@ async def generate_image(
     )
 
 
-app = create_app("AI Image Enhancer: generate", router, needs_provider=True)
+app = create_app("AI Image Enhancer: generate", router, needs_provider=True, signs=True)
 handler = observed(Mangum(app, lifespan="off"))

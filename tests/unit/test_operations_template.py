@@ -66,9 +66,10 @@ EXPECTED: dict[str, set[str]] = {
     | grants({"s3:ListBucket"}, "ImagesBucket")
     | grants({"sqs:SendMessage"}, "JobsQueue")
     | ssm(COOKIE_JWT_CDN, "/p/r2", PROVIDERS),
+    # A download converted to another format is signed (the C2PA bundle).
     "DeliveryApiFunction": grants({"s3:GetObject"}, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
-    | ssm(COOKIE_JWT_CDN, "/p/r2"),
+    | ssm(COOKIE_JWT_CDN, "/p/r2", "/p/c2pa"),
     "JobsWorkerFunction": grants(WRITE, "LimitsTable", "JobsTable")
     | grants(OBJECTS, "ImagesBucket/*")
     | grants({"s3:ListBucket"}, "ImagesBucket")
@@ -106,8 +107,10 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 
-# The functions that store AI results, each of them signed (aiimage.imaging.provenance).
+# The functions that store AI results, each of them signed (aiimage.imaging.provenance),
+# and delivery, which signs a download converted to another format.
 SIGNERS = {
+    "DeliveryApiFunction",
     "GenerateApiFunction",
     "JobsWorkerFunction",
     "AiEditsApiFunction",

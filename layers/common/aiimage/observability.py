@@ -58,6 +58,9 @@ class LogEvent(StrEnum):
     # A cold start refused: the deployment cannot serve (no usable provider, say). Logged
     # with code "misconfigured", as every ConfigurationError answer is (alarmed).
     DEPLOYMENT_MISCONFIGURED = "deployment_misconfigured"
+    # A signing function's cold start found no usable C2PA bundle (aiimage.imaging.provenance):
+    # logged with code "misconfigured" (alarmed), the parameter and the reason; it serves on.
+    CONFIGURATION_ERROR = "configuration_error"
     # SnapStart (aiimage.snapstart): the init state made safe to share, and a copy resumed.
     SNAPSHOT_PREPARED = "snapshot_prepared"
     SNAPSHOT_RESTORED = "snapshot_restored"

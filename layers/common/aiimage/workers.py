@@ -49,12 +49,20 @@ def retry_delay(receive_count: int) -> int:
     return min(RETRY_BASE_SECONDS << doublings, RETRY_MAX_SECONDS)
 
 
-def sqs_batch_handler(record_handler: Callable[[SQSRecord], None]) -> SqsHandler:
+def sqs_batch_handler(
+    record_handler: Callable[[SQSRecord], None], *, signs: bool = False
+) -> SqsHandler:
     """A Lambda handler that runs `record_handler` per message and reports the failed ones
     (`ReportBatchItemFailures`), so SQS retries exactly those, after `retry_delay`. A batch
     whose every record failed is reported the same way, not raised, and the logs show one
-    error per record. Registers the SnapStart hooks (`aiimage.snapstart`)."""
+    error per record. Registers the SnapStart hooks (`aiimage.snapstart`). `signs`: the
+    worker signs results, so its cold start checks the C2PA bundle
+    (`provenance.check_at_cold_start`)."""
     snapstart.register()
+    if signs:
+        from aiimage.imaging.provenance import check_at_cold_start
+
+        check_at_cold_start()
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     @metrics.log_metrics

@@ -114,6 +114,9 @@ class EventAiEditing(Model):
 
     enabled: bool = True
     allow_custom_prompt: bool = False
+    # The final prompt in each result's C2PA manifest (the `c2pa.edited` action's
+    # `description`); off: a guest's words are personal data, and no manifest holds them.
+    include_prompt_in_manifest: bool = False
     allowed_style_keys: tuple[str, ...] = ()  # empty: every active style
     policy_message: str | None = None
     # The policy text by language (`{"de": …, "en": …}`); `policy_message` is the fallback.

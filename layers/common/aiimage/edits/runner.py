@@ -39,7 +39,7 @@ from aiimage.edits import photos, request_store, stats
 from aiimage.edits.budget import BudgetReservation, budget_store
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.circuit import circuit_breaker
-from aiimage.edits.models import AiEditingSettings, EditRequest, ProviderName
+from aiimage.edits.models import AiEditingSettings, EditRequest, Event, ProviderName
 from aiimage.edits.watermarking import watermark_for_event
 from aiimage.errors import (
     AppError,
@@ -371,11 +371,14 @@ def _watermarked(request: EditRequest, image: bytes, provider: ProviderName) -> 
     event = catalog().get_event(request.tenant_id, request.event_slug)
     marked = watermark_for_event(event, webp.decode(image), in_place=True)
     encoded = webp.encode(marked, "WEBP", quality=90, release=True)
-    return provenance.sign(encoded, "image/webp", _provenance(request, provider))
+    return provenance.sign(encoded, "image/webp", _provenance(request, provider, event))
 
 
-def _provenance(request: EditRequest, provider: ProviderName) -> provenance.Provenance:
-    """An edit of the event photo, by hash; no guest, no prompt (a guest's own words)."""
+def _provenance(
+    request: EditRequest, provider: ProviderName, event: Event
+) -> provenance.Provenance:
+    """An edit of the event photo, by hash; no guest, and no prompt (a guest's own words)
+    unless the event's policy says so (`include_prompt_in_manifest`)."""
     photo = catalog().get_photo(request.tenant_id, request.event_slug, request.photo_id)
     key = photos.published_key(photo)
     original = provenance.Original.of(object_store().read(key), photos.content_type_of(key))
@@ -383,7 +386,8 @@ def _provenance(request: EditRequest, provider: ProviderName) -> provenance.Prov
     model = request.provider_model
     if provider != request.provider:
         model = "style:enhance" if provider in ("local", "fake") else f"style:{request.style_key}"
-    return provenance.Provenance(model, provider, original, watermarked=True)
+    prompt = request.prompt if event.ai_editing.include_prompt_in_manifest else None
+    return provenance.Provenance(model, provider, original, watermarked=True, prompt=prompt)
 
 
 def _result_key(request: EditRequest) -> str:

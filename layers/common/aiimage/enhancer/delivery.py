@@ -15,10 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage.errors import (
     AppError,
@@ -29,6 +27,7 @@ from aiimage.errors import (
 )
 from aiimage.identity import Identity
 from aiimage.imaging import provenance
+from aiimage.imaging.provenance import ProvenanceView as ProvenanceView  # the route's answer
 from aiimage.settings import get_settings
 from aiimage.storage.keys import ObjectKey, parse_key
 from aiimage.storage.objects import object_store
@@ -48,6 +47,9 @@ _EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
 # and a larger result is offered as stored (WebP), never half-converted.
 MAX_CONVERT_PIXELS = 24_000_000
 JPEG_QUALITY = 92
+# A result stored before signing has no manifest to keep: every /r2-ai/ result is an
+# Enhancer result, an edit of the caller's uploaded photo.
+LEGACY_SOURCE_TYPE = provenance.COMPOSITE
 _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
 MAX_FILE_STEM = 100
 
@@ -58,8 +60,11 @@ def attachment(stem: str, content_type: str) -> str:
     Separators, quotes and control characters cannot reach the header."""
     clean = _UNSAFE_IN_NAME.sub("-", unicodedata.normalize("NFC", stem)).strip("-.")
     clean = clean[:MAX_FILE_STEM] or "image"
-    name = f"{clean}.{_EXTENSIONS.get(content_type, 'bin')}"
-    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or "image"
+    extension = _EXTENSIONS.get(content_type, "bin")
+    ascii_stem = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
+    # A name with no Latin letter (`写真`) keeps no ASCII: the old clients' name is `image`.
+    fallback = f"{_UNSAFE_IN_NAME.sub('-', ascii_stem).strip('-.') or 'image'}.{extension}"
+    name = f"{clean}.{extension}"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
@@ -82,11 +87,16 @@ def deliver(
     wanted = FORMATS[image_format] if image_format is not None else head.content_type
     disposition = attachment(download, wanted) if download is not None else None
     if wanted != head.content_type:
-        converted = _converted(key, wanted, {**cache, "Content-Type": wanted}, disposition)
+        headers = {**cache, "Content-Type": wanted, "ETag": _converted_etag(head.etag, wanted)}
+        if disposition is not None:
+            headers["Content-Disposition"] = disposition
+        if head.size > settings.max_proxy_bytes:  # known without reading the object
+            raise _too_large_to_convert(settings.max_proxy_bytes)
         if head_only:
-            length = {"Content-Length": str(len(converted.body))}
-            return Delivery(200, {**converted.headers, **length})
-        return converted
+            # GET's headers without the conversion: its length is only known by doing it,
+            # so a HEAD of a converted download has no Content-Length.
+            return Delivery(200, headers)
+        return Delivery(200, headers, _converted(key, wanted))
     if head.size > settings.max_proxy_bytes:
         location = store.presign_get(key, content_disposition=disposition)
         return Delivery(307, {"Location": location, "Cache-Control": "private, no-store"})
@@ -103,14 +113,15 @@ def deliver(
     return Delivery(200, {**headers, "ETag": stored.etag}, stored.body)
 
 
-def _converted(
-    key: ObjectKey, content_type: str, headers: dict[str, str], disposition: str | None
-) -> Delivery:
-    """The stored image re-encoded as `content_type` (a download in another format), within
-    what one answer of this function can carry. Never cached in the bucket: a download is
-    rare, and a copy would be one more object to gate and to delete with its result."""
+def _converted(key: ObjectKey, content_type: str) -> bytes:
+    """The stored result re-encoded as `content_type` (a download in another format), within
+    what one answer of this function can carry, signed as an asset of its own whose parent
+    is the stored file (`provenance.sign_conversion`): never an unsigned copy. Never cached
+    in the bucket: a download is rare, and a copy would be one more object to gate and to
+    delete with its result."""
     from aiimage.imaging.webp import CONTENT_TYPES, decode, encode  # Pillow: only here
 
+    provenance.check_signing_ready()  # before any decode: a conversion we could not sign
     limit = get_settings().max_proxy_bytes
     stored = object_store().get(key)
     if stored.body is None or len(stored.body) > limit:
@@ -119,13 +130,20 @@ def _converted(
     if image.width * image.height > MAX_CONVERT_PIXELS:
         raise _too_large_to_convert(limit)
     target = next(fmt for fmt, mime in CONTENT_TYPES.items() if mime == content_type)
-    body = encode(image, target, quality=JPEG_QUALITY, release=True)
+    body = provenance.sign_conversion(
+        stored.body,
+        key.content_type,
+        encode(image, target, quality=JPEG_QUALITY, release=True),
+        content_type,
+        fallback_source_type=LEGACY_SOURCE_TYPE,
+    )
     if len(body) > limit:
         raise _too_large_to_convert(limit)
-    headers["ETag"] = f'{stored.etag.rstrip(chr(34))}-{_EXTENSIONS[content_type]}"'
-    if disposition is not None:
-        headers["Content-Disposition"] = disposition
-    return Delivery(200, headers, body)
+    return body
+
+
+def _converted_etag(stored_etag: str, content_type: str) -> str:
+    return f'{stored_etag.rstrip(chr(34))}-{_EXTENSIONS[content_type]}"'
 
 
 def _too_large_to_convert(limit: int) -> PayloadTooLargeError:
@@ -139,18 +157,6 @@ def _too_large_to_convert(limit: int) -> PayloadTooLargeError:
 DELIVERY_PREFIX = "/r2-ai/"
 
 
-class ProvenanceView(BaseModel):
-    """A result's manifest as the SDK reads it: `Valid` (intact, signed), `Trusted` (also
-    by a certificate on the verifier's trust list) or `Invalid` (changed, or unsigned)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    key: str
-    validation_state: Literal["Valid", "Trusted", "Invalid"] = Field(alias="validationState")
-    manifest: dict[str, Any] | None
-    failures: list[str]
-
-
 def provenance_of(identity: Identity, url: str) -> ProvenanceView:
     """The manifest of the caller's result at `url` (an `imageUrl`, or its path)."""
     path = urlsplit(url).path
@@ -160,10 +166,4 @@ def provenance_of(identity: Identity, url: str) -> ProvenanceView:
     if key.kind != "results" or not key.owned_by(identity):
         # Someone else's result is indistinguishable from a missing one.
         raise NotFoundError("No such result", code="result_not_found")
-    report = provenance.read(object_store().read(key), key.content_type)
-    return ProvenanceView(
-        key=str(key),
-        validation_state=report.validation_state,
-        manifest=report.manifest,
-        failures=report.failures,
-    )
+    return ProvenanceView.of(str(key), object_store().read(key), key.content_type)

@@ -33,14 +33,20 @@ def create_app(
     title: str,
     *routers: APIRouter,
     needs_provider: bool = False,
+    signs: bool = False,
     deferred: RouterGroups | None = None,
 ) -> FastAPI:
     """`needs_provider`: the app sends work to image providers, so a deployment without a
-    usable one fails here, at cold start (`require_usable_provider`). `deferred`: path
-    prefixes and the routers of the routes under them, imported and included with the
-    first request under the prefix (`DeferredRouters`)."""
+    usable one fails here, at cold start (`require_usable_provider`). `signs`: it signs
+    results, so an unusable C2PA bundle is logged here (`provenance.check_at_cold_start`).
+    `deferred`: path prefixes and the routers of the routes under them, imported and
+    included with the first request under the prefix (`DeferredRouters`)."""
     if needs_provider:
         require_usable_provider()
+    if signs:
+        from aiimage.imaging.provenance import check_at_cold_start
+
+        check_at_cold_start()
     app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.add_middleware(PlatformMiddleware)

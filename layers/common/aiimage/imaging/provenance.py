@@ -23,15 +23,19 @@ import functools
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiimage import snapstart
 from aiimage.credentials import c2pa_signing_bundle
-from aiimage.errors import ConfigurationError
+from aiimage.errors import AppError, ConfigurationError
 from aiimage.imaging import xmp
+from aiimage.observability import LogEvent, logger
+from aiimage.settings import get_settings
 from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
@@ -97,17 +101,7 @@ def manifest_definition(provenance: Provenance, content_type: str) -> dict[str, 
         "format": content_type,
     }
     if provenance.original is not None:
-        digest = provenance.original.sha256
-        definition["ingredients"] = [
-            {
-                "title": _ORIGINAL,
-                "format": provenance.original.content_type,
-                "relationship": "parentOf",
-                "label": _ORIGINAL,
-                "instance_id": f"sha256:{digest}",
-                "metadata": {"org.aiimage.hash": {"alg": "sha256", "hash": digest}},
-            }
-        ]
+        definition["ingredients"] = [_by_hash(provenance.original, _ORIGINAL)]
         actions.insert(0, {"action": "c2pa.opened", "parameters": {"ingredientIds": [_ORIGINAL]}})
     if provenance.watermarked:
         actions.append(
@@ -117,13 +111,93 @@ def manifest_definition(provenance: Provenance, content_type: str) -> dict[str, 
     return definition
 
 
+def _by_hash(parent: Original, label: str) -> dict[str, Any]:
+    """A `parentOf` ingredient named by its SHA-256 alone: no thumbnail, no content."""
+    return {
+        "title": label,
+        "format": parent.content_type,
+        "relationship": "parentOf",
+        "label": label,
+        "instance_id": f"sha256:{parent.sha256}",
+        "metadata": {"org.aiimage.hash": {"alg": "sha256", "hash": parent.sha256}},
+    }
+
+
 def sign(data: bytes, content_type: str, provenance: Provenance) -> bytes:
     """`data` (an encoded result) with the XMP source type and a signed C2PA manifest."""
+    definition = manifest_definition(provenance, content_type)
+    return _signed(data, content_type, provenance.source_type, definition)
+
+
+# --- a download in another format ----------------------------------------------------------
+
+_STORED: Final = "stored result"
+
+
+@dataclass(frozen=True, slots=True)
+class Making:
+    """What a conversion keeps of the stored result's manifest: how it was made."""
+
+    source_type: str
+    software_agent: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, report: ManifestReport, fallback_source_type: str) -> Making:
+        """The source type and agent of the stored manifest's making action (`c2pa.created` or
+        `c2pa.edited`); for a file without an intact manifest, `fallback_source_type`."""
+        if report.manifest is None or report.validation_state == "Invalid":
+            return cls(fallback_source_type)
+        for assertion in report.manifest.get("assertions") or []:
+            if not str(assertion.get("label", "")).startswith("c2pa.actions"):
+                continue
+            for action in assertion.get("data", {}).get("actions") or []:
+                if action.get("digitalSourceType"):
+                    return cls(action["digitalSourceType"], action.get("softwareAgent"))
+        return cls(fallback_source_type)
+
+
+def conversion_definition(making: Making, stored: Original, content_type: str) -> dict[str, Any]:
+    """The manifest of a download converted from a stored result: the stored file as its
+    `parentOf` ingredient by hash, `c2pa.opened` it, `c2pa.transcoded` it (the C2PA action of
+    a format change) with the stored making's source type and agent."""
+    transcoded: dict[str, Any] = {
+        "action": "c2pa.transcoded",
+        "digitalSourceType": making.source_type,
+        "parameters": {"org.aiimage.from": stored.content_type},
+    }
+    if making.software_agent:
+        transcoded["softwareAgent"] = making.software_agent
+    opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": [_STORED]}}
+    return {
+        "claim_generator_info": [{"name": PRODUCT, "version": VERSION}],
+        "title": f"{PRODUCT} result",
+        "format": content_type,
+        "ingredients": [_by_hash(stored, _STORED)],
+        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [opened, transcoded]}}],
+    }
+
+
+def sign_conversion(
+    stored: bytes,
+    stored_type: str,
+    converted: bytes,
+    content_type: str,
+    *,
+    fallback_source_type: str,
+) -> bytes:
+    """`converted` (`stored` re-encoded as `content_type`) as a signed asset of its own, the
+    stored file its parent (`conversion_definition`). A stored file without a readable
+    manifest (a result stored before signing) is marked with `fallback_source_type`."""
+    making = Making.of(read(stored, stored_type), fallback_source_type)
+    definition = conversion_definition(making, Original.of(stored, stored_type), content_type)
+    return _signed(converted, content_type, making.source_type, definition)
+
+
+def _signed(data: bytes, content_type: str, source_type: str, definition: dict[str, Any]) -> bytes:
     if content_type not in SIGNED_TYPES:
         raise ConfigurationError(f"results of type {content_type} cannot be marked")
-    marked = xmp.with_source_type(data, content_type, provenance.source_type)
-    material = signing_material(c2pa_signing_bundle().get_secret_value())
-    material.check_valid(datetime.now(UTC))
+    material = check_signing_ready()
+    marked = xmp.with_source_type(data, content_type, source_type)
     import c2pa
 
     info = c2pa.C2paSignerInfo(  # type: ignore[no-untyped-call]  # ctypes struct, unannotated
@@ -131,7 +205,7 @@ def sign(data: bytes, content_type: str, provenance: Provenance) -> bytes:
     )
     signer = c2pa.Signer.from_info(info)
     signed = io.BytesIO()
-    with c2pa.Builder(manifest_definition(provenance, content_type), context=_context()) as built:
+    with c2pa.Builder(definition, context=_context()) as built:
         built.sign(signer, content_type, io.BytesIO(marked), signed)
     signer.close()
     return signed.getvalue()
@@ -152,10 +226,10 @@ class SigningMaterial:
 
     def check_valid(self, now: datetime) -> None:
         if now < self.not_before:
-            raise ConfigurationError("The C2PA signing certificate is not valid yet")
+            raise _unusable("The C2PA signing certificate is not valid yet", "not_yet_valid")
         if now >= self.not_after:
-            raise ConfigurationError(
-                f"The C2PA signing certificate expired on {self.not_after:%Y-%m-%d}"
+            raise _unusable(
+                f"The C2PA signing certificate expired on {self.not_after:%Y-%m-%d}", "expired"
             )
 
 
@@ -170,16 +244,18 @@ def signing_material(bundle: str) -> SigningMaterial:
     keys = [b for b in blocks if b"PRIVATE KEY" in b.split(b"\n", 1)[0]]
     certs = [b for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
     if len(keys) != 1 or not certs:
-        raise ConfigurationError("The C2PA signing bundle needs one private key and its chain")
+        raise _unusable("The C2PA signing bundle needs one private key and its chain", "incomplete")
     try:
         key = serialization.load_pem_private_key(keys[0], password=None)
         leaf = x509.load_pem_x509_certificate(certs[0])
     except ValueError as exc:
-        raise ConfigurationError("The C2PA signing bundle is not readable PEM") from exc
+        raise _unusable("The C2PA signing bundle is not readable PEM", "unreadable") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ConfigurationError("The C2PA signing key must be an ES256 (P-256) key")
+        raise _unusable("The C2PA signing key must be an ES256 (P-256) key", "wrong_key_type")
     if key.public_key() != leaf.public_key():
-        raise ConfigurationError("The C2PA signing key does not belong to the first certificate")
+        raise _unusable(
+            "The C2PA signing key does not belong to the first certificate", "key_mismatch"
+        )
     return SigningMaterial(
         key_pem=keys[0],
         chain_pem=b"".join(certs),
@@ -200,11 +276,55 @@ def _pem_blocks(bundle: str) -> list[bytes]:
     return blocks
 
 
+def _unusable(message: str, reason: str) -> ConfigurationError:
+    return ConfigurationError(message, details={"reason": reason})
+
+
 def check_signing_ready() -> SigningMaterial:
-    """Fail closed at a worker's cold start rather than at its first result."""
+    """The signing material, valid now; `ConfigurationError` (500 `misconfigured`) before any
+    provider call or stored byte when it is missing or unusable."""
     material = signing_material(c2pa_signing_bundle().get_secret_value())
     material.check_valid(datetime.now(UTC))
     return material
+
+
+# The stages that run in AWS (as `providers.registry`); locally `make dev` makes a bundle.
+_DEPLOYED_STAGES: Final = frozenset({"dev", "prod"})
+_logged: set[tuple[str, str]] = set()
+
+
+def check_at_cold_start() -> None:
+    """Fail closed at the cold start of a function that signs, in AWS: an unusable bundle is
+    one `configuration_error` log line (code `misconfigured`, alarmed) naming the parameter
+    and the reason (`missing`, `expired`, `not_yet_valid`, `key_mismatch`, ...). The init does
+    not crash (API Gateway would answer an opaque 500 with no envelope, also on the routes
+    that sign nothing); every request that would sign answers the configuration error before
+    any provider call, by `check_signing_ready`. With SnapStart the check runs again just
+    before the snapshot (a warmer: the bundle it reads is forgotten with the other secrets)."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    if get_settings().stage not in _DEPLOYED_STAGES:
+        return
+    _log_if_unusable()
+    snapstart.register(_log_if_unusable)
+
+
+def _log_if_unusable() -> None:
+    try:
+        check_signing_ready()
+    except AppError as exc:  # a ConfigurationError, or SSM refusing the read (503)
+        settings = get_settings()
+        parameter = settings.c2pa_signing_bundle_param or "C2PA_SIGNING_BUNDLE"
+        reason = (exc.details or {}).get("reason") or (
+            "missing" if isinstance(exc, ConfigurationError) else "unreadable"
+        )
+        if (parameter, reason) in _logged:  # once per init, not again before the snapshot
+            return
+        _logged.add((parameter, reason))
+        logger.error(
+            LogEvent.CONFIGURATION_ERROR,
+            extra={"code": "misconfigured", "parameter": parameter, "reason": reason},
+        )
 
 
 @singleton
@@ -250,3 +370,27 @@ def read(data: bytes, content_type: str, *, trust_anchors: str | None = None) ->
         manifest=manifest,
         failures=failures,
     )
+
+
+class ProvenanceView(BaseModel):
+    """A stored result's manifest as the SDK reads it, for its owner (the Enhancer's
+    `GET /api/ai-image/provenance` and a Magic Edit's `.../provenance` alike): `Valid`
+    (intact, signed), `Trusted` (also by a certificate on the verifier's trust list) or
+    `Invalid` (changed, or unsigned)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    validation_state: Literal["Valid", "Trusted", "Invalid"] = Field(alias="validationState")
+    manifest: dict[str, Any] | None
+    failures: list[str]
+
+    @classmethod
+    def of(cls, key: str, data: bytes, content_type: str) -> ProvenanceView:
+        report = read(data, content_type)
+        return cls(
+            key=key,
+            validation_state=report.validation_state,
+            manifest=report.manifest,
+            failures=report.failures,
+        )

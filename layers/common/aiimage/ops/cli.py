@@ -10,6 +10,7 @@ failed (2 for bad arguments). Long runs show a progress bar on stderr.
     dispatch [--pretend] [--limit N]
     kill-switch on|off [--message TEXT]
     event-policy TENANT_ID EVENT_SLUG [--no-custom-prompt] [--styles a,b] [--disable|--enable]
+                 [--prompt-in-manifest|--no-prompt-in-manifest]
     blocked-terms TERM [TERM ...]
     rebuild-stats TENANT_ID EVENT_SLUG [--pretend]
     summary TENANT_ID EVENT_SLUG
@@ -105,6 +106,12 @@ def parser() -> argparse.ArgumentParser:
     prompts.add_argument("--no-custom-prompt", dest="custom_prompt", action="store_false")
     prompts.add_argument("--custom-prompt", dest="custom_prompt", action="store_true")
     policy.set_defaults(custom_prompt=None)
+    manifest = policy.add_mutually_exclusive_group()
+    manifest.add_argument("--prompt-in-manifest", dest="prompt_in_manifest", action="store_true")
+    manifest.add_argument(
+        "--no-prompt-in-manifest", dest="prompt_in_manifest", action="store_false"
+    )
+    policy.set_defaults(prompt_in_manifest=None)
     policy.add_argument("--styles", help="comma-separated allowed style keys ('' for all)")
     switch = policy.add_mutually_exclusive_group()
     switch.add_argument("--disable", dest="enabled", action="store_false")
@@ -211,6 +218,7 @@ def _event_policy(args: argparse.Namespace) -> Report:
         args.tenant_id,
         args.event_slug,
         allow_custom_prompt=args.custom_prompt,
+        include_prompt_in_manifest=args.prompt_in_manifest,
         allowed_style_keys=styles,
         enabled=args.enabled,
         message=args.message,

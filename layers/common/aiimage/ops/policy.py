@@ -15,6 +15,7 @@ def event_policy(
     event_slug: str,
     *,
     allow_custom_prompt: bool | None = None,
+    include_prompt_in_manifest: bool | None = None,
     allowed_style_keys: Sequence[str] | None = None,
     enabled: bool | None = None,
     message: str | None = None,
@@ -24,6 +25,8 @@ def event_policy(
     changes: dict[str, object] = {}
     if allow_custom_prompt is not None:
         changes["allow_custom_prompt"] = allow_custom_prompt
+    if include_prompt_in_manifest is not None:
+        changes["include_prompt_in_manifest"] = include_prompt_in_manifest
     if allowed_style_keys is not None:
         changes["allowed_style_keys"] = tuple(allowed_style_keys)
     if enabled is not None:
@@ -37,6 +40,7 @@ def event_policy(
     report.note = (
         f"{tenant_id}/{event_slug}: enabled={updated.enabled} "
         f"allow_custom_prompt={updated.allow_custom_prompt} "
+        f"include_prompt_in_manifest={updated.include_prompt_in_manifest} "
         f"allowed_style_keys={list(updated.allowed_style_keys) or 'all active'}"
     )
     return report
