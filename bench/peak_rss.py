@@ -17,12 +17,12 @@ import json
 import logging
 import os
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_MEMORY_MB = 512
@@ -321,18 +321,9 @@ def _png(photo: bytes) -> bytes:
 def _run_child(
     case: str, env: dict[str, str], guest_cookie: str, upload_key: str
 ) -> dict[str, object]:
-    done = subprocess.run(  # noqa: S603 -- our own interpreter and module
-        [sys.executable, "-m", "bench.peak_rss", "--child", case, guest_cookie, upload_key],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_child(
+        "bench.peak_rss", [case, guest_cookie, upload_key], marker='{"after_import_mb"', env=env
     )
-    lines = [line for line in done.stdout.splitlines() if line.startswith('{"after_import_mb"')]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{case} failed: {done.stderr[-2000:]}")
-    result: dict[str, object] = json.loads(lines[-1])
     if result["status"] != 200:
         raise RuntimeError(f"{case}: status {result['status']}: {result['body']}")
     return result

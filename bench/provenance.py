@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bench.stack  # noqa: F401 -- the benchmark environment (and its signing bundle)
+from bench.child import run_child
 from bench.peak_rss import LAMBDA_MEMORY_MB, _maxrss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,18 +72,7 @@ def child(photo_path: str, signed: bool) -> None:
 
 
 def _run(photo: Path, signed: bool) -> dict[str, float]:
-    done = subprocess.run(  # noqa: S603 -- our own interpreter and module
-        [sys.executable, "-m", "bench.provenance", "--child", str(photo), str(int(signed))],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith('{"median_ms"')]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"provenance bench failed: {done.stderr[-2000:]}")
-    result: dict[str, float] = json.loads(lines[-1])
-    return result
+    return run_child("bench.provenance", [str(photo), str(int(signed))], marker='{"median_ms"')
 
 
 def measure() -> list[Case]:
