@@ -1,6 +1,7 @@
 """AiEditsApiFunction: Magic Edits for event guests, tenant admins and superadmins (adapter
 only: the chain, the catalog and the budgets are in `aiimage.edits`). One router a module:
-`guest`, `tenant`, `admin`, `webhooks`; what they take and answer is in `views`."""
+`guest`, `tenant`, `tenant_console`, `admin`, `webhooks`; what they take and answer is in
+`views`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from mangum import Mangum
 
-from ai_edits_api import admin, guest, tenant, webhooks
+from ai_edits_api import admin, guest, tenant, tenant_console, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
 
@@ -16,6 +17,7 @@ app = create_app(
     "AI Magic Edits",
     guest.router,
     tenant.router,
+    tenant_console.router,
     admin.router,
     webhooks.router,
     needs_provider=True,
