@@ -252,5 +252,7 @@
     },
     ready,
     bindPanel,
+    // For a 401 seen through another client (common.js api()): as authFetch would do.
+    expire,
   };
 })();

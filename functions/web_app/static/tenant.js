@@ -35,7 +35,7 @@
       $("event-empty").hidden = data.events.length > 0;
       $("event-empty").textContent = t("noEvents");
     } catch (err) {
-      if (err.status === 401) auth.signOut();
+      if (err.status === 401) auth.expire();
       showError($("error"), err);
     }
   }
