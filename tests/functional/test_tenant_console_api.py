@@ -242,8 +242,9 @@ def test_the_requests_page_by_status_through_the_index(guest: TestClient) -> Non
     failed = client.get(f"{EVENTS}/party/ai-edits", params={"status": "failed"}).json()["data"]
     assert [r["request_id"] for r in failed["requests"]] == [made[3], made[1]]
     assert {r["status"] for r in failed["requests"]} == {"failed"}
-    everything = client.get(f"{EVENTS}/party/ai-edits").json()["data"]["requests"]
-    assert [r["request_id"] for r in everything] == made[::-1]
+    everything = client.get(f"{EVENTS}/party/ai-edits").json()["data"]
+    assert [r["request_id"] for r in everything["requests"]] == made[::-1]
+    assert everything["next_cursor"] is None
 
 
 def test_a_status_page_is_one_query_by_key(

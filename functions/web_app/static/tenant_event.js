@@ -98,11 +98,12 @@
       ["metric.providerFailureRate", percent(summary.provider_failure_rate)],
       ["metric.latency", ms(summary.average_provider_latency_ms)],
     ];
-    $("metrics").replaceChildren(...metrics.flatMap(([key, value]) => {
-      const term = element("dt", "", t(key));
+    $("metrics").replaceChildren(...metrics.map(([key, value]) => {
+      const pair = element("div", "metric");
       const detail = element("dd", "", value);
       detail.dataset.metric = key.replace("metric.", "");
-      return [term, detail];
+      pair.append(element("dt", "", t(key)), detail);
+      return pair;
     }));
     renderStatusChart(summary);
     renderSpend(summary.spend);
@@ -170,14 +171,16 @@
     open.setAttribute("aria-label", statusLabel(request.status) + ", " + request.style_key + ": " + t("open"));
     open.addEventListener("click", () => openDetail(request.request_id));
     status.appendChild(open);
-    const cost = request.actual_cost_micros !== null && request.actual_cost_micros !== undefined
-      ? request.actual_cost_micros : request.cost_estimate_micros;
+    // What it cost; while in flight the estimate reserved (≈); nothing billed: a dash.
+    let cost = t("metric.none");
+    if (request.actual_cost_micros !== null && request.actual_cost_micros !== undefined) cost = money(request.actual_cost_micros);
+    else if (ACTIVE.includes(request.status)) cost = "≈ " + money(request.cost_estimate_micros);
     row.append(
       status,
       element("td", "", request.style_key),
       element("td", "", request.provider),
       element("td", "", age(request.created_at)),
-      element("td", "num", money(cost)),
+      element("td", "num", cost),
     );
     return row;
   }
