@@ -347,6 +347,7 @@ def test_a_locked_event_says_how_to_unlock_it(
     gate = page.locator("[data-testid=feature-locked]")
     gate.wait_for()
     assert "ai_styling_unlock" in gate.inner_text()
+    assert gate.get_attribute("data-code") == "feature_locked"
     assert page.locator("#unlocked").is_hidden()
     page.screenshot(path=str(screenshot_path(tmp_path, "tenant-locked-en.png")), full_page=True)
     no_console_errors(tenant_page)
@@ -530,3 +531,46 @@ def test_an_oidc_answer_with_a_wrong_state_is_refused(
         assert page.locator("#console").is_hidden()
     finally:
         oidc.close()
+
+
+def test_the_list_updates_live_while_requests_are_in_flight_and_then_stops(
+    local_stack: LocalStack, tenant_page: BrowserPage
+) -> None:
+    page = tenant_page.page
+    in_flight = {"left": 2}  # list answers that still show every request as processing
+    lists: list[float] = []
+
+    def hold(route: Route) -> None:
+        response = route.fetch()
+        lists.append(time.monotonic())
+        body = response.json()
+        if in_flight["left"] > 0 and body.get("success"):
+            in_flight["left"] -= 1
+            for request in body["data"]["requests"]:
+                request["status"] = "processing"
+        route.fulfill(response=response, body=json.dumps(body))
+
+    sign_in(page, local_stack, f"/tenant/events/{SLUG}")
+    page.wait_for_function("() => document.querySelectorAll('#create-style option').length > 0")
+    page.route(f"**{TENANT_API}/ai-edits?*", hold)
+    page.locator("#create-style").select_option("watercolor")
+    page.locator("#create-submit").click()
+    first = page.locator("#request-list tr").first.locator("button")
+    page.wait_for_function(
+        "() => document.querySelector('#request-list tr button')?.textContent === 'In Bearbeitung'"
+    )
+    # Without a reload the row reaches its real, terminal status.
+    page.wait_for_function(
+        "() => ['Fertig', 'Fehlgeschlagen', 'Blockiert']"
+        ".includes(document.querySelector('#request-list tr button')?.textContent)",
+        timeout=60_000,
+    )
+    assert first.inner_text() == "Fertig"
+    assert page.locator("#more-button").is_hidden()  # one request: a single page
+    assert len(lists) >= 3  # the create's own reload, then at least two polls
+    # Nothing in flight any more: the polling has stopped.
+    settled = len(lists)
+    page.wait_for_timeout(8000)
+    assert len(lists) == settled
+    assert page.locator("[data-testid=create-status]").inner_text().startswith("Angefordert")
+    no_console_errors(tenant_page)

@@ -8,8 +8,8 @@
   const $ = (id) => document.getElementById(id);
 
   function capability(event) {
-    if (event.capability.granted) return t("capability.granted");
-    return t("capability.locked");
+    if (!event.capability.granted) return t("capability.locked");
+    return t("capability.granted") + " · " + t("capability.grantedBy." + event.capability.granted_by);
   }
 
   function row(event) {

@@ -64,7 +64,9 @@
     const granted = event.capability.granted;
     $("locked").hidden = granted;
     $("unlocked").hidden = !granted;
-    if (!granted) $("locked-text").textContent = errorText("feature_locked") + " " + t("capability.howto");
+    // The refusal a create would get (`feature_locked`), said with the two ways to unlock.
+    if (!granted) $("locked-text").textContent = t("capability.howto");
+    $("locked").dataset.code = granted ? "" : "feature_locked";
     $("event-name").textContent = event.name;
   }
 
