@@ -20,9 +20,9 @@ from ai_edits_api.admin_views import (
 )
 from ai_edits_api.views import Id, Slug
 from aiimage.edits.access import require_superadmin
+from aiimage.edits.admin_reads import event_access, tenant_budget
 from aiimage.edits.admission import preview_prompt
 from aiimage.edits.catalog_store import catalog
-from aiimage.edits.console import event_access, tenant_budget
 from aiimage.edits.models import Package
 from aiimage.http.app import CurrentIdentity, api_router
 from aiimage.http.models import Envelope

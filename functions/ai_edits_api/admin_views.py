@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiimage.edits.admin_reads import EventAccess, TenantBudget
 from aiimage.edits.admission import MAX_PROMPT_LENGTH, PromptPreview
-from aiimage.edits.console import EventAccess, TenantBudget
 from aiimage.edits.models import MAX_VERSION, Addon, Budget, Entitlement, Package
 
 if TYPE_CHECKING:

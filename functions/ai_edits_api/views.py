@@ -15,6 +15,8 @@ from aiimage.edits.photos import PhotoUpload
 from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
 
 if TYPE_CHECKING:
+    from aiimage.edits.console import EventOverview
+    from aiimage.edits.request_store import Transition
     from aiimage.storage.objects import StoredObject
 
 # --- parameters ---------------------------------------------------------------------------
@@ -186,3 +188,121 @@ def result_response(stored: StoredObject) -> Response:
         media_type=stored.content_type,
         headers={"ETag": stored.etag, "Cache-Control": "private, max-age=3600"},
     )
+
+
+# --- the tenant control room (ai_edits_api.tenant_console) ---------------------------------
+
+
+# How a locked event gets `ai_styling` (the seed's entitlement rule, aiimage.edits.entitlements).
+UNLOCK_PATHS = ("package:ai_styling", "addon:ai_styling_unlock")
+
+
+class CapabilityView(BaseModel):
+    """Whether the event has `ai_styling`, and through what; locked: how to unlock it."""
+
+    granted: bool
+    granted_by: str | None = Field(description="`package` or `addon` when granted")
+    unlock: list[str] = Field(
+        default_factory=list,
+        description="When locked: a package with the feature `ai_styling`, or the add-on "
+        "`ai_styling_unlock` (completed, unexpired)",
+    )
+
+
+class PolicyView(BaseModel):
+    """The four fields of the seed's event policy (`settings.ai_editing`)."""
+
+    enabled: bool
+    allow_custom_prompt: bool
+    allowed_style_keys: list[str] = Field(description="Empty: every active style")
+    policy_message: str | None
+
+
+class BudgetView(BaseModel):
+    soft_cap_micros: int | None
+    hard_cap_micros: int | None
+    override_until: datetime | None
+
+
+class TenantEventView(BaseModel):
+    """An event as its tenant's control room shows it; `revision` goes back with a policy
+    change, which is refused (409 `event_conflict`) if the event changed in between."""
+
+    slug: str
+    name: str
+    revision: int
+    capability: CapabilityView
+    policy: PolicyView
+
+    @classmethod
+    def of(cls, overview: EventOverview) -> TenantEventView:
+        event, capability = overview.event, overview.capability
+        policy = event.ai_editing
+        return cls(
+            slug=event.slug,
+            name=event.name,
+            revision=overview.revision,
+            capability=CapabilityView(
+                granted=capability.granted,
+                granted_by=capability.granted_by,
+                unlock=[] if capability.granted else list(UNLOCK_PATHS),
+            ),
+            policy=PolicyView(
+                enabled=policy.enabled,
+                allow_custom_prompt=policy.allow_custom_prompt,
+                allowed_style_keys=list(policy.allowed_style_keys),
+                policy_message=policy.policy_message,
+            ),
+        )
+
+
+class TenantEventList(BaseModel):
+    events: list[TenantEventView]
+
+
+class TenantEventDetail(TenantEventView):
+    budget: BudgetView
+
+
+class PolicyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_revision: int = Field(ge=0, le=MAX_VERSION)
+    enabled: bool
+    allow_custom_prompt: bool
+    allowed_style_keys: list[
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    ] = Field(default_factory=list, max_length=100)
+    policy_message: str | None = Field(default=None, max_length=500)
+
+
+class TenantPhotoView(BaseModel):
+    photo_id: str
+    url: str  # the watermarked display copy, for a bearer-token fetch
+
+    @classmethod
+    def of(cls, photo: Photo, slug: str) -> TenantPhotoView:
+        return cls(
+            photo_id=photo.photo_id,
+            url=f"/api/v1/tenant/events/{slug}/photos/{photo.photo_id}/image",
+        )
+
+
+class TransitionView(BaseModel):
+    """One change of a request's status; `from_status` is null for its creation."""
+
+    from_status: EditStatus | None
+    to_status: EditStatus
+    at: datetime
+    code: str | None = Field(
+        description="The error code or block reason of a failed or blocked end"
+    )
+
+    @classmethod
+    def of(cls, transition: Transition) -> TransitionView:
+        return cls(
+            from_status=transition.from_status,
+            to_status=transition.to_status,
+            at=transition.at,
+            code=transition.code,
+        )

@@ -21,6 +21,7 @@ from ops_scheduled.app import handler as scheduled_handler
 
 from aiimage.enhancer import generate as generate_module
 from aiimage.enhancer import jobs
+from aiimage.enhancer.intake import ImageSource
 from aiimage.enhancer.model_catalog import GenerateParams
 from aiimage.errors import ServiceUnavailableError
 from aiimage.identity import Identity
@@ -92,7 +93,7 @@ def kill_generate_after_the_original(monkeypatch: pytest.MonkeyPatch, identity: 
             generate_module.generate(
                 identity,
                 GenerateParams(model=ESRGAN, scale=2),
-                generate_module.ImageSource(data=jpeg(64, 48)),
+                ImageSource(data=jpeg(64, 48)),
             )
 
 
@@ -220,7 +221,7 @@ def test_a_late_commit_losing_to_the_sweep_fails_cleanly_and_charges_nothing(
         generate_module.generate(
             identity,
             GenerateParams(model=ESRGAN, scale=2),
-            generate_module.ImageSource(data=jpeg(64, 48)),
+            ImageSource(data=jpeg(64, 48)),
         )
     assert refused.value.code == "generation_expired"
     assert used_today(owner_key(identity)) == 0  # refunded once, by the sweep
@@ -400,7 +401,7 @@ def test_the_sweep_releases_the_spend_of_a_generate_killed_in_the_provider_call(
             generate_module.generate(
                 identity,
                 GenerateParams(model=ESRGAN, scale=2),
-                generate_module.ImageSource(data=jpeg(64, 48)),
+                ImageSource(data=jpeg(64, 48)),
             )
     # What the kill leaves: the quota image and the call's estimate, both still reserved.
     (held,) = open_reservations(owner_key(identity))

@@ -52,6 +52,7 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
         *NO_HANDLER_AT_IMPORT,
         "PIL",
         "ai_edits_api.tenant",
+        "ai_edits_api.tenant_console",
         "ai_edits_api.admin",
         "ai_edits_api.admin_console",
     ),

@@ -172,8 +172,12 @@
     return body.data.token;
   }
 
+  // A refused return from the provider: kept for a panel bound later (the page's script
+  // runs after this one) and dispatched for one bound already.
+  let failure = null;
   const ready = (auth.mode === "oidc" ? completeOidc() : Promise.resolve()).catch((err) => {
-    window.dispatchEvent(new CustomEvent("aiimage:signin-failed", { detail: { code: err.code || "signin_refused" } }));
+    failure = err.code || "signin_refused";
+    window.dispatchEvent(new CustomEvent("aiimage:signin-failed", { detail: { code: failure } }));
   });
 
   function say(key) {
@@ -222,6 +226,7 @@
     window.addEventListener("aiimage:signin-failed", () => {
       message.textContent = say("signin.failed");
     });
+    if (failure) message.textContent = say("signin.failed");
   }
 
   window.AiImageAuth = {
@@ -252,5 +257,7 @@
     },
     ready,
     bindPanel,
+    // For a 401 seen through another client (common.js api()): as authFetch would do.
+    expire,
   };
 })();

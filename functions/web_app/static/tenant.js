@@ -8,8 +8,8 @@
   const $ = (id) => document.getElementById(id);
 
   function capability(event) {
-    if (event.capability.granted) return t("capability.granted");
-    return t("capability.locked");
+    if (!event.capability.granted) return t("capability.locked");
+    return t("capability.granted") + " · " + t("capability.grantedBy." + event.capability.granted_by);
   }
 
   function row(event) {
@@ -35,7 +35,7 @@
       $("event-empty").hidden = data.events.length > 0;
       $("event-empty").textContent = t("noEvents");
     } catch (err) {
-      if (err.status === 401) auth.signOut();
+      if (err.status === 401) auth.expire();
       showError($("error"), err);
     }
   }

@@ -132,6 +132,8 @@ def _tenant_pk(tenant_id: str) -> dict[str, str]:
 
 def _event_item(event: Event, *, revision: int | None = None) -> dict[str, Any]:
     item = {"pk": _tenant_pk(event.tenant_id), "sk": {"S": f"event#{event.slug}"}}
+    # Index ByListing: the tenant's events, without reading the partition's requests.
+    item["list_pk"] = {"S": f"tenant#{event.tenant_id}#events"}
     item |= _attributes(event)
     if revision is not None:  # counts changes after creation: see `_change_event`
         item["revision"] = {"N": str(revision)}
@@ -499,9 +501,19 @@ class Catalog:
             return _model(Event, alias)
         return self.get_event(alias["tenant_id"]["S"], alias["slug"]["S"])
 
-    def put_event_policy(self, tenant_id: str, slug: str, policy: EventAiEditing) -> Event:
-        """Replace the event's `ai_editing` policy; never creates an event."""
-        return self._change_event(tenant_id, slug, ai_editing=policy)
+    def put_event_policy(
+        self,
+        tenant_id: str,
+        slug: str,
+        policy: EventAiEditing,
+        *,
+        expected_revision: int | None = None,
+    ) -> Event:
+        """Replace the event's `ai_editing` policy; never creates an event. With
+        `expected_revision`, only if the event is still at that revision (`event_conflict`)."""
+        return self._change_event(
+            tenant_id, slug, expected_revision=expected_revision, ai_editing=policy
+        )
 
     def put_event_package(self, tenant_id: str, slug: str, package_key: str | None) -> Event:
         """Move the event to another package (an upgrade), or to none; never creates one."""
@@ -509,7 +521,9 @@ class Catalog:
             _check_id(package_key, "package_key")
         return self._change_event(tenant_id, slug, package_key=package_key)
 
-    def _change_event(self, tenant_id: str, slug: str, **changes: Any) -> Event:
+    def _change_event(
+        self, tenant_id: str, slug: str, *, expected_revision: int | None = None, **changes: Any
+    ) -> Event:
         """Apply `changes` to the event and rewrite its alias, in one transaction that holds
         only if the event's `revision` is still the one read: two concurrent changes (of
         the policy and of the package, say) never lose one another, and event and alias
@@ -521,6 +535,13 @@ class Catalog:
             if item is None:
                 raise UnknownEventError()
             revision = int(item["revision"]["N"]) if "revision" in item else 0
+            if expected_revision is not None and revision != expected_revision:
+                # The write below holds only at this revision: the check is part of it.
+                raise ConflictError(
+                    "The event changed since it was read",
+                    code="event_conflict",
+                    details={"revision": revision},
+                )
             event = _model(Event, item).model_copy(update=changes)
             condition, values = "attribute_exists(pk) AND attribute_not_exists(revision)", None
             if revision:

@@ -30,9 +30,14 @@ from aiimage.settings import get_settings
 # Item attributes that serve indexes and TTL, not the model (docs/architecture.md):
 # `active_status`/`active_at` (sparse index ByActiveStatus: only while queued or processing;
 # `active_status` is `queued`, `dispatched` once sent to the submit queue, or `processing`),
-# `month`/`at` (index ByMonth, shared with the ledger lines: prune by age), `expires_at` (TTL).
-INDEX_ATTRIBUTES = frozenset({"active_status", "active_at", "month", "at", "expires_at"})
-_NOT_THE_REQUEST = INDEX_ATTRIBUTES | {"pk", "sk"}
+# `month`/`at` (index ByMonth, shared with the ledger lines: prune by age), `expires_at` (TTL),
+# `list_pk` (index ByListing: the event's requests of one status, newest first).
+INDEX_ATTRIBUTES = frozenset({"active_status", "active_at", "month", "at", "expires_at", "list_pk"})
+# `transitions`: the request's timeline, one entry per change of status, appended by the
+# transition's own conditional write. Statuses only move forward (queued → processing →
+# a terminal one; polls are no change), so the list holds at most four entries.
+_NOT_THE_REQUEST = INDEX_ATTRIBUTES | {"pk", "sk", "transitions"}
+LISTING_INDEX = "ByListing"
 # TTL removes a request this long after `prune` should have (the second line of retention).
 _TTL_MARGIN = timedelta(days=7)
 # Concurrent transactions on one event's counters item can be refused with
@@ -52,6 +57,39 @@ def request_key(tenant_id: str, slug: str, request_id: str) -> dict[str, Any]:
 
 def _table() -> str:
     return get_settings().edits_table
+
+
+def status_listing_key(tenant_id: str, slug: str, status: EditStatus) -> str:
+    """The ByListing partition of an event's requests in `status`."""
+    return f"tenant#{tenant_id}#event#{slug}#status#{status}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One entry of a request's timeline: a change of status, when, and why if it ended."""
+
+    from_status: EditStatus | None  # None: the request was created in `to_status`
+    to_status: EditStatus
+    at: datetime
+    code: str | None = None  # error_code or block_reason of a failed or blocked end
+
+    def to_attribute(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"to": {"S": self.to_status}, "at": {"S": self.at.isoformat()}}
+        if self.from_status is not None:
+            entry["from"] = {"S": self.from_status}
+        if self.code is not None:
+            entry["code"] = {"S": self.code}
+        return {"M": entry}
+
+    @classmethod
+    def of(cls, attribute: Mapping[str, Any]) -> Transition:
+        entry = attribute["M"]
+        return cls(
+            from_status=entry["from"]["S"] if "from" in entry else None,
+            to_status=entry["to"]["S"],
+            at=datetime.fromisoformat(entry["at"]["S"]),
+            code=entry["code"]["S"] if "code" in entry else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +164,13 @@ def _from_item(item: Mapping[str, Any]) -> EditRequest:
 def _index_attributes(request: EditRequest, *, dispatched: bool) -> dict[str, Any]:
     created = request.created_at
     retention = timedelta(days=get_settings().ai_editing_request_retention_days)
+    first = Transition(None, request.status, created, request.error_code or request.block_reason)
     attributes: dict[str, Any] = {
         "month": {"S": f"edit#{created.astimezone(UTC):%Y-%m}"},
         "at": {"S": dynamo.stamp(created)},
         "expires_at": {"N": str(int((created + retention + _TTL_MARGIN).timestamp()))},
+        "list_pk": {"S": status_listing_key(request.tenant_id, request.event_slug, request.status)},
+        "transitions": {"L": [first.to_attribute()]},
     }
     if request.status in stats.ACTIVE:
         active = "dispatched" if dispatched and request.status == "queued" else request.status
@@ -239,6 +280,10 @@ def _transition_once(
             index_changes["active_status"] = to_status
     else:
         index_changes = {"active_status": None, "active_at": None}  # leaves the index
+    if to_status != assumed:
+        index_changes["list_pk"] = status_listing_key(
+            request.tenant_id, request.event_slug, to_status
+        )
     update = dynamo.status_update(
         _table(),
         request_key(request.tenant_id, request.event_slug, request.request_id),
@@ -246,6 +291,9 @@ def _transition_once(
         changes={**values, **index_changes},
         expected=None if expected_polls is None else {"polls": expected_polls},
     )
+    if to_status != assumed:
+        code = values.get("error_code") or values.get("block_reason")
+        _append_transition(update, Transition(assumed, to_status, now, code))
     delta = stats.increments(assumed, to_status, values, request)
     if not delta:  # no counter moves (a poll): a plain conditional write
         try:
@@ -274,6 +322,40 @@ def _transition_once(
     stats.after_transition(request, assumed, to_status)
     # The condition held, so the stored request is the caller's copy with these changes.
     return EditRequest.model_validate({**request.model_dump(), **values})
+
+
+def _append_transition(update: Any, entry: Transition) -> None:
+    """Add the timeline entry to the status change's own conditional Update (`SET …`): it is
+    written exactly when the change wins, by the same write."""
+    expression: str = update["UpdateExpression"]
+    if not expression.startswith("SET "):
+        raise ValueError("a status change always SETs the status")
+    append = "#transitions = list_append(if_not_exists(#transitions, :no_transitions), :transition)"
+    update["UpdateExpression"] = f"SET {append}, {expression.removeprefix('SET ')}"
+    update["ExpressionAttributeNames"]["#transitions"] = "transitions"
+    update["ExpressionAttributeValues"][":no_transitions"] = {"L": []}
+    update["ExpressionAttributeValues"][":transition"] = {"L": [entry.to_attribute()]}
+
+
+def timeline(event: Event, request_id: str) -> list[Transition]:
+    """The request's changes of status, oldest first (404 for a request of no such id).
+    A request stored before timelines existed has none: an empty list."""
+    if not request_id.isalnum() or len(request_id) > 64:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    item = (
+        aws.dynamodb()
+        .get_item(
+            TableName=_table(),
+            Key=request_key(event.tenant_id, event.slug, request_id),
+            ConsistentRead=True,
+            ProjectionExpression="#t",
+            ExpressionAttributeNames={"#t": "transitions"},
+        )
+        .get("Item")
+    )
+    if item is None:
+        raise NotFoundError("No such AI edit", code="unknown_request")
+    return [Transition.of(entry) for entry in item.get("transitions", {}).get("L", [])]
 
 
 def record_task(request: EditRequest, provider: str, task_id: str) -> None:
@@ -331,7 +413,10 @@ class EditPage:
 def list_edits(
     event: Event, *, status: EditStatus | None = None, limit: int = 20, cursor: str | None = None
 ) -> EditPage:
-    """An event's requests, newest first; the cursor addresses only this event."""
+    """An event's requests (of one status: index ByListing), newest first; the cursor
+    addresses only this event (and that status)."""
+    if status is not None:
+        return _list_by_status(event, status, limit=limit, cursor=cursor)
     page = pagination.newest_first(
         _table(),
         f"tenant#{event.tenant_id}",
@@ -341,6 +426,35 @@ def list_edits(
         cursor=cursor,
     )
     return EditPage([_from_item(item) for item in page.items], page.next_cursor)
+
+
+def _list_by_status(
+    event: Event, status: EditStatus, *, limit: int, cursor: str | None
+) -> EditPage:
+    """One Query of the index by key (`list_pk`): no filter, so a page is never short."""
+    prefix = f"event#{event.slug}#edit#"
+    listing = status_listing_key(event.tenant_id, event.slug, status)
+    request: dict[str, Any] = {
+        "TableName": _table(),
+        "IndexName": LISTING_INDEX,
+        "KeyConditionExpression": "list_pk = :list",
+        "ExpressionAttributeValues": {":list": {"S": listing}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if cursor is not None:
+        sk = {"S": prefix + pagination.decode_cursor(cursor)}
+        # A GSI's start key is the index key and the table key of the last item.
+        request["ExclusiveStartKey"] = {
+            "list_pk": {"S": listing},
+            "sk": sk,
+            "pk": {"S": f"tenant#{event.tenant_id}"},
+        }
+    response = aws.dynamodb().query(**request)
+    items = response.get("Items", [])
+    more = response.get("LastEvaluatedKey") is not None and bool(items)
+    next_cursor = pagination.encode_cursor(items[-1]["sk"]["S"][len(prefix) :]) if more else None
+    return EditPage([_from_item(item) for item in items], next_cursor)
 
 
 # A guest's "my edits" reads the event's newest requests (one Query partition, newest first)
