@@ -17,9 +17,10 @@ from aiimage.edits import admission, request_store, runner, stats
 from aiimage.edits.admission import Actor, EditCreate
 from aiimage.edits.budget import BudgetStore, budget_store
 from aiimage.edits.catalog_store import catalog
+from aiimage.edits.console import tenant_events
 from aiimage.edits.models import EditRequest
 from aiimage.errors import ForbiddenError
-from aiimage.ops import backfill, cli, dispatch, index, prune, recover
+from aiimage.ops import backfill, cli, dispatch, index, prune, rebuild, recover
 from aiimage.ops.kill_switch import kill_switch
 from infra.seed_edits import DemoCatalog, seed_demo
 from infra.sqs_poller import LambdaContext
@@ -534,11 +535,35 @@ def test_rebuild_stats_recomputes_the_counters_of_legacy_data(demo: DemoCatalog)
         },
         UpdateExpression="REMOVE active_status, active_at",
     )
+    # ... and written before ByListing: the event and every request without `list_pk`.
+    for sk in [f"event#{demo.event_slug}"] + [
+        f"event#{demo.event_slug}#edit#{r.request_id}" for r in created
+    ]:
+        aws.dynamodb().update_item(
+            TableName=table,
+            Key={"pk": {"S": f"tenant#{demo.tenant_id}"}, "sk": {"S": sk}},
+            UpdateExpression="REMOVE list_pk",
+        )
+    listed_slugs = {o.event.slug for o in tenant_events(demo.tenant_id)}
+    assert demo.event_slug not in listed_slugs  # the demo's other events stay listed
     before = table_snapshot()
     assert cli.main(["rebuild-stats", demo.tenant_id, demo.event_slug, "--pretend"]) == 0
     assert table_snapshot() == before
 
     assert cli.main(["rebuild-stats", demo.tenant_id, demo.event_slug]) == 0
+    assert {o.event.slug for o in tenant_events(demo.tenant_id)} == {
+        demo.event_slug,
+        *listed_slugs,
+    }
+    event = catalog().get_event(demo.tenant_id, demo.event_slug)
+    listed = {
+        status: len(request_store.list_edits(event, status=status, limit=10).requests)
+        for status in ("queued", "processing", "failed", "blocked")
+    }
+    assert listed == {"queued": 1, "processing": 1, "failed": 1, "blocked": 1}
+    # A second run finds every item listed: nothing written twice.
+    repeat = rebuild.rebuild_stats(demo.tenant_id, demo.event_slug)
+    assert (repeat.note or "").endswith("; 0 items added to ByListing")
     rebuilt = stats.summarize(catalog().get_event(demo.tenant_id, demo.event_slug))
     assert rebuilt.counts == expected.counts
     assert rebuilt.moderation_hit_rate == expected.moderation_hit_rate
