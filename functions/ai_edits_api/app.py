@@ -8,7 +8,7 @@ from typing import Any
 
 from mangum import Mangum
 
-from ai_edits_api import admin, guest, tenant, webhooks
+from ai_edits_api import admin, guest, photo_review, tenant, webhooks
 from aiimage.edits.idempotency import register_lambda_context
 from aiimage.http.app import create_app, observed
 
@@ -16,6 +16,7 @@ app = create_app(
     "AI Magic Edits",
     guest.router,
     tenant.router,
+    photo_review.router,
     admin.router,
     webhooks.router,
     needs_provider=True,

@@ -355,6 +355,10 @@ _ERROR_PAIRS: dict[str, tuple[str, str]] = {
         "The file is too large. Please choose a smaller image.",
     ),
     "pending_without_job_id": _PROVIDER,
+    "photo_already_reviewed": (
+        "Über dieses Foto wurde bereits anders entschieden.",
+        "This photo has already been decided the other way.",
+    ),
     "photo_missing": (
         "Das Foto ist nicht mehr vorhanden. Bitte ein anderes wählen.",
         "The photo is no longer there. Please choose another one.",
@@ -366,6 +370,10 @@ _ERROR_PAIRS: dict[str, tuple[str, str]] = {
     "photo_not_uploaded": (
         "Das Foto ist nicht angekommen. Bitte erneut hochladen.",
         "The photo did not arrive. Please upload it again.",
+    ),
+    "photo_pending_approval": (
+        "Das Foto wartet auf Freigabe durch die Veranstalter. Danach kann es bearbeitet werden.",
+        "The photo is awaiting approval by the organisers. It can be edited once approved.",
     ),
     "prompt_blocked": (
         "Die Beschreibung enthält einen nicht erlaubten Begriff. Bitte umformulieren.",
@@ -506,6 +514,7 @@ REFUSALS: frozenset[str] = frozenset(
         "event_policy",
         "feature_disabled",
         "feature_locked",
+        "photo_pending_approval",
         "prompt_blocked",
         "provider_moderation",
         "quota_exceeded",

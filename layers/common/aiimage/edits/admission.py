@@ -36,6 +36,7 @@ from aiimage.edits.allowance import Allowance, AllowanceReservation, edit_allowa
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import (
     EditInputs,
+    PhotoAwaitingApprovalError,
     UnknownPhotoError,
     UnknownStyleError,
     UnknownTenantError,
@@ -192,6 +193,8 @@ def _checked_inputs(inputs: EditInputs) -> Style:
         raise UnknownPhotoError()
     if inputs.photo.status != "ready":
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
+    if inputs.photo.review in ("pending", "rejected"):
+        raise PhotoAwaitingApprovalError()
     if inputs.style is None:
         raise UnknownStyleError()
     return inputs.style
@@ -203,7 +206,11 @@ def _admitted_tenant(
     """The first links of the chain: switched on, entitled, allowed by the event's policy;
     the tenant whose budget the next link reserves from."""
     if not settings.is_enabled:
-        raise FeatureDisabledError(settings.status_message or None)
+        # The message as set, and by language for the pages (`status_messages`).
+        raise FeatureDisabledError(
+            settings.status_message or None,
+            details={"statusMessages": settings.status_messages},
+        )
     if not resolve_entitlement(event, inputs.package, inputs.addons, now=now).granted:
         raise FeatureLockedError(
             "AI editing is not included in this event's package", details={"feature": "ai_styling"}
