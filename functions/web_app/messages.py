@@ -98,6 +98,12 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.editOf": "{style}, {time}",
         "js.pending": "Wartet auf Freigabe durch den Veranstalter",
         "js.signedIn": "Angemeldet: {user} ({plan})",
+        # The approval step, the time estimate, style previews, the kill switch's message.
+        "js.awaitingApproval": "Wartet auf Freigabe",
+        "js.awaitingApprovalHint": "Nur Sie sehen dieses Foto, bis die Veranstalter es freigeben.",
+        "js.estimate": "etwa {seconds} s",
+        "js.stylePreview": "Vorschau: {style}",
+        "js.pausedBecause": "Der Dienst ist gerade pausiert: {message}",
     },
     "en": {
         "enhancer.title": "AI Image Enhancer",
@@ -183,6 +189,11 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.editOf": "{style}, {time}",
         "js.pending": "Waiting for the organiser's approval",
         "js.signedIn": "Signed in: {user} ({plan})",
+        "js.awaitingApproval": "Awaiting approval",
+        "js.awaitingApprovalHint": "Only you see this photo until the organisers approve it.",
+        "js.estimate": "about {seconds} s",
+        "js.stylePreview": "Preview: {style}",
+        "js.pausedBecause": "The service is paused right now: {message}",
     },
 }
 
