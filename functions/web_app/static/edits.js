@@ -28,6 +28,8 @@
       if (this.current && (this.current === "queued" || this.current === "processing") && seconds) {
         this.stage.textContent += " · " + t("estimate", { seconds });
         this.stage.dataset.estimate = String(seconds);
+      } else {
+        delete this.stage.dataset.estimate;
       }
     }
     stop() {
