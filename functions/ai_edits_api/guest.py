@@ -83,8 +83,8 @@ def guest_create(
         payload={"photo": photo, **body.model_dump()},
         create=lambda: admission.create_edit(actor, event, photo, body),
     )
-    estimate = stats.estimated_seconds(created)
-    return Envelope(data=GuestEdit.of(created, token, estimated_seconds=estimate))
+    # No estimate here: the create keeps its AWS-call budget; the first poll carries it.
+    return Envelope(data=GuestEdit.of(created, token))
 
 
 @router.post(
