@@ -210,3 +210,26 @@ def test_a_guests_month_has_no_limit_of_its_own() -> None:
         token = make_token("user-9", plan="pro")
         user = client.get("/api/ai-image/usage", headers={"Authorization": f"Bearer {token}"})
         assert user.json()["data"]["monthlyUsage"]["limit"] == 400
+
+
+def test_the_kill_switch_command_sets_and_clears_the_translations(guest: TestClient) -> None:
+    from aiimage.ops import cli
+
+    args = cli.parser().parse_args(
+        ["kill-switch", "on", "--message", "Pause", "--message-de", "Pause bis 18 Uhr",
+         "--message-en", "Paused until 6 pm"]
+    )  # fmt: skip
+    assert cli.run(args).changed == 1
+    error = create(guest, {"style_key": "watercolor"}).json()["error"]
+    assert error["message"] == "Pause"
+    assert error["details"] == {
+        "statusMessages": {"de": "Pause bis 18 Uhr", "en": "Paused until 6 pm"}
+    }
+    assert cli.run(cli.parser().parse_args(["kill-switch", "off"])).changed == 1
+    settings = catalog().get_settings()
+    assert (settings.is_enabled, settings.status_message, settings.status_messages) == (
+        True,
+        None,
+        {},
+    )
+    assert create(guest, {"style_key": "watercolor"}).status_code == 201
