@@ -2,8 +2,10 @@
 
 Two events of one tenant: `summer-party` gets AI styling from its package (`premium`),
 `winter-gala` from a completed `ai_styling_unlock` add-on (so it sees no premium style).
-Each has one real JPEG in the bucket. Everything goes through the Catalog, so the demo data
-has exactly the shape production data has. Running it again overwrites in place.
+Each has one real JPEG in the bucket, and each demo style a preview under `style-previews/`
+(the demo photo with a visibly different Pillow look per style, a 320 px WebP). Everything
+goes through the Catalog, so the demo data has exactly the shape production data has.
+Running it again overwrites in place.
 """
 
 from __future__ import annotations

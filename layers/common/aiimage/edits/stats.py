@@ -19,7 +19,9 @@ they are exact under at-least-once delivery. Latency is not a state transition: 
 provider call really happened, so each adds its own sample with one `ADD`.
 
 The summary reads this item and the tenant's budget month: two GetItems, however many
-requests the event has.
+requests the event has. A request that succeeds also adds its duration (creation to result)
+to the recent latency of its provider and model (`aiimage.limits.latency`, in LimitsTable):
+what `estimated_seconds` of a queued or processing request is read from.
 """
 
 from __future__ import annotations
