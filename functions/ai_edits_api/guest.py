@@ -136,8 +136,14 @@ def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelo
     event, actor = guest_event(identity, token)
     request = visible_edit(event, actor, request_id)
     paused = request.status == "queued" and admission.service_paused()
-    estimate = stats.estimated_seconds(request)
-    return Envelope(data=GuestEdit.of(request, token, paused=paused, estimated_seconds=estimate))
+    view = GuestEdit.of(
+        request,
+        token,
+        paused=paused,
+        estimated_seconds=stats.estimated_seconds(request),
+        pause_messages=admission.pause_messages() if paused else None,
+    )
+    return Envelope(data=view)
 
 
 @router.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)

@@ -122,6 +122,10 @@ class GuestEdit(BaseModel):
         description="While queued or processing: about how many seconds an edit of its style "
         "takes now (the recent latency of its provider and model); null without recent data",
     )
+    pause_messages: dict[str, str] = Field(
+        default_factory=dict,
+        description="While paused: the operator's message by language (`de`, `en`), if set",
+    )
 
     @classmethod
     def of(
@@ -131,6 +135,7 @@ class GuestEdit(BaseModel):
         *,
         paused: bool = False,
         estimated_seconds: int | None = None,
+        pause_messages: dict[str, str] | None = None,
     ) -> GuestEdit:
         result_url = None
         if request.status == "succeeded":
@@ -151,6 +156,7 @@ class GuestEdit(BaseModel):
             result_url=result_url,
             paused=paused and request.status == "queued",
             estimated_seconds=estimated_seconds,
+            pause_messages=(pause_messages or {}) if paused and request.status == "queued" else {},
         )
 
 

@@ -296,3 +296,17 @@ def test_without_a_translation_the_generic_paused_text(
     assert GENERIC[lang] in text
     assert MESSAGES[other] not in text
     assert "SERVER ENGLISH TEXT" not in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_request_queued_while_paused_shows_the_operators_message(
+    local_stack: LocalStack, sized_page: BrowserPage, lang: str
+) -> None:
+    page = sized_page.page
+    open_edits(page, local_stack.api, lang)
+    view = {**edit_view("queued", None), "paused": True, "pause_messages": MESSAGES}
+    page.route("**/photos/*/ai-edits", lambda route: json_answer(route, view, 201))
+    page.route("**/ai-edits/r-wait", lambda route: json_answer(route, view))
+    page.locator("#request-button").click()
+    page.get_by_text(PAUSED_WITH[lang]).wait_for()
+    assert page.locator("#notice").inner_text() == PAUSED_WITH[lang]

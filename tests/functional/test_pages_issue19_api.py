@@ -233,3 +233,17 @@ def test_the_kill_switch_command_sets_and_clears_the_translations(guest: TestCli
         {},
     )
     assert create(guest, {"style_key": "watercolor"}).status_code == 201
+
+
+def test_a_request_queued_while_paused_carries_the_messages(guest: TestClient) -> None:
+    request_id = create(guest, {"style_key": "watercolor"}).json()["data"]["request_id"]
+    path = f"/api/v1/events/{TOKEN_A}/ai-edits/{request_id}"
+    assert guest.get(path).json()["data"]["pause_messages"] == {}
+    store = catalog()
+    messages = {"de": "Wartung bis 18 Uhr", "en": "Maintenance until 6 pm"}
+    store.update_settings(
+        {"is_enabled": False, "status_messages": messages},
+        expected_version=store.get_settings().version,
+    )
+    polled = guest.get(path).json()["data"]
+    assert (polled["paused"], polled["pause_messages"]) == (True, messages)

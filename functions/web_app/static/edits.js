@@ -253,6 +253,8 @@
     while (!TERMINAL.includes(request.status)) {
       waiting.set(request.status === "processing" ? "processing" : "queued", {
         paused: request.paused,
+        // Paused: the operator's message in the page's language, where one was set.
+        pausedText: pausedText({ details: { statusMessages: request.pause_messages } }),
         estimate: request.estimated_seconds,
       });
       waiting.check();

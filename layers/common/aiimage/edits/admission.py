@@ -234,6 +234,13 @@ def service_paused() -> bool:
     return not catalog().cached_settings().is_enabled
 
 
+def pause_messages() -> dict[str, str]:
+    """While the kill switch is on, the operator's text by language (`status_messages`) for
+    the queued guests; empty otherwise or when none was set (the page's generic text)."""
+    settings = catalog().cached_settings()
+    return {} if settings.is_enabled else dict(settings.status_messages)
+
+
 def update_guest_limits(event: Event, limits: GuestLimits) -> GuestLimits:
     """Replace the event's guest limits (a tenant admin's change), keeping the rest of its
     policy."""
