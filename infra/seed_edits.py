@@ -2,8 +2,10 @@
 
 Two events of one tenant: `summer-party` gets AI styling from its package (`premium`),
 `winter-gala` from a completed `ai_styling_unlock` add-on (so it sees no premium style).
-Each has one real JPEG in the bucket. Everything goes through the Catalog, so the demo data
-has exactly the shape production data has. Running it again overwrites in place.
+Each has one real JPEG in the bucket, and each demo style a preview under `style-previews/`
+(the demo photo with a visibly different Pillow look per style, a 320 px WebP). Everything
+goes through the Catalog, so the demo data has exactly the shape production data has.
+Running it again overwrites in place.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 from aiimage import aws
 from aiimage.edits import photos
@@ -29,6 +31,7 @@ from aiimage.edits.models import (
     Tenant,
     Watermark,
 )
+from aiimage.edits.style_previews import PREVIEW_MAX_SIDE, preview_key_for
 from aiimage.errors import ValidationError
 
 TENANT_ID = "demo-tenant"
@@ -43,6 +46,7 @@ _SETTINGS = {"is_enabled": True, "queue_auto_dispatch": True, "default_provider"
 STYLES: tuple[Style, ...] = (
     Style(
         key="watercolor",
+        preview_key=preview_key_for("watercolor"),
         name="Watercolor",
         names={"de": "Aquarell", "en": "Watercolor"},
         provider="local",
@@ -53,6 +57,7 @@ STYLES: tuple[Style, ...] = (
     ),
     Style(
         key="comic",
+        preview_key=preview_key_for("comic"),
         name="Comic",
         names={"de": "Comic", "en": "Comic"},
         provider="local",
@@ -62,6 +67,7 @@ STYLES: tuple[Style, ...] = (
     ),
     Style(
         key="vintage",
+        preview_key=preview_key_for("vintage"),
         name="Vintage",
         names={"de": "Vintage", "en": "Vintage"},
         provider="local",
@@ -71,6 +77,7 @@ STYLES: tuple[Style, ...] = (
     ),
     Style(
         key="oil-painting",
+        preview_key=preview_key_for("oil-painting"),
         name="Oil painting",
         names={"de": "Ölgemälde", "en": "Oil painting"},
         provider="local",
@@ -118,6 +125,55 @@ def demo_jpeg(seed: int = 0, size: tuple[int, int] = (640, 480)) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
+
+
+def _watercolor(image: Image.Image) -> Image.Image:
+    soft = image.filter(ImageFilter.GaussianBlur(2)).filter(ImageFilter.SMOOTH_MORE)
+    return Image.blend(soft, Image.new("RGB", soft.size, (255, 250, 240)), 0.3)
+
+
+def _comic(image: Image.Image) -> Image.Image:
+    flat = ImageOps.posterize(image, 2)
+    edges = image.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: 255 if v > 40 else 0)
+    return Image.composite(Image.new("RGB", image.size), flat, edges)
+
+
+def _vintage(image: Image.Image) -> Image.Image:
+    sepia = ImageOps.colorize(image.convert("L"), black=(60, 35, 15), white=(250, 225, 180))
+    return ImageEnhance.Contrast(sepia).enhance(0.85)
+
+
+def _oil_painting(image: Image.Image) -> Image.Image:
+    strokes = image.filter(ImageFilter.ModeFilter(5)).filter(ImageFilter.EDGE_ENHANCE_MORE)
+    return ImageEnhance.Color(strokes).enhance(1.8)
+
+
+# What each demo style's preview does to the demo photo: visibly different per style.
+_PREVIEW_LOOKS = {
+    "watercolor": _watercolor,
+    "comic": _comic,
+    "vintage": _vintage,
+    "oil-painting": _oil_painting,
+}
+
+
+def style_preview(style_key: str) -> bytes:
+    """A small WebP of the demo photo with the style's look (a stand-in for its output)."""
+    with Image.open(io.BytesIO(demo_jpeg())) as source:
+        image = source.convert("RGB")
+    image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    buffer = io.BytesIO()
+    _PREVIEW_LOOKS[style_key](image).save(buffer, "WEBP", quality=80)
+    return buffer.getvalue()
+
+
+def _seed_previews(bucket: str) -> None:
+    for style in STYLES:
+        if style.preview_key is not None:
+            body = style_preview(style.key)
+            aws.s3().put_object(
+                Bucket=bucket, Key=style.preview_key, Body=body, ContentType="image/webp"
+            )
 
 
 def _seed_settings(store: Catalog) -> AiEditingSettings:
@@ -180,6 +236,7 @@ def seed_demo(*, bucket: str, store: Catalog | None = None) -> DemoCatalog:
         )
     )
     store.put_package(Package(package_key=PACKAGE_KEY, name="Premium", features=("ai_styling",)))
+    _seed_previews(bucket)
     for style in STYLES:
         store.put_style(style)
 

@@ -1,7 +1,7 @@
 """AiEditsApiFunction: Magic Edits for event guests, tenant admins and superadmins (adapter
 only: the chain, the catalog and the budgets are in `aiimage.edits`). One router a module:
-`guest`, `provenance`, `webhooks`, and `tenant`, `tenant_console`, `admin`,
-`admin_console`; what they take and answer is in `views` and `admin_views`.
+`guest`, `provenance`, `webhooks`, and `tenant`, `tenant_console`, `photo_review`,
+`admin`, `admin_console`; what they take and answer is in `views` and `admin_views`.
 
 The guests' and the providers' routes are the cold start of nearly every invocation; the
 tenant and superadmin routers (most of the import) come with the first request under their
@@ -21,9 +21,9 @@ from aiimage.http.app import create_app, observed
 
 
 def _tenant_routers() -> Sequence[APIRouter]:
-    from ai_edits_api import tenant, tenant_console
+    from ai_edits_api import photo_review, tenant, tenant_console
 
-    return (tenant.router, tenant_console.router)
+    return (tenant.router, tenant_console.router, photo_review.router)
 
 
 def _superadmin_routers() -> Sequence[APIRouter]:

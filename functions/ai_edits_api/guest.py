@@ -9,6 +9,7 @@ from fastapi import Header, Query, Response
 
 from ai_edits_api.views import (
     PHOTO_RESPONSES,
+    PREVIEW_RESPONSES,
     RESULT_RESPONSES,
     GuestEdit,
     GuestEventInfo,
@@ -21,7 +22,7 @@ from ai_edits_api.views import (
     Token,
     result_response,
 )
-from aiimage.edits import admission, photos
+from aiimage.edits import admission, photos, stats, style_previews
 from aiimage.edits.access import (
     event_for_link,
     guest_event,
@@ -82,6 +83,7 @@ def guest_create(
         payload={"photo": photo, **body.model_dump()},
         create=lambda: admission.create_edit(actor, event, photo, body),
     )
+    # No estimate here: the create keeps its AWS-call budget; the first poll carries it.
     return Envelope(data=GuestEdit.of(created, token))
 
 
@@ -109,8 +111,9 @@ def guest_complete_photo(identity: CurrentIdentity, token: Token, photo: Id) -> 
 
 @router.get("/photos", response_model=Envelope[list[PhotoView]])
 def guest_photos(identity: CurrentIdentity, token: Token) -> Envelope[list[PhotoView]]:
-    event, _ = guest_event(identity, token)
-    return Envelope(data=[PhotoView.of(photo, token) for photo in photos.gallery(event)])
+    event, actor = guest_event(identity, token)
+    gallery = photos.gallery(event, actor.requested_by)
+    return Envelope(data=[PhotoView.of(photo, token) for photo in gallery])
 
 
 @router.get("/photos/{photo}/image", response_class=Response, responses=PHOTO_RESPONSES)
@@ -120,8 +123,8 @@ def guest_photo_image(
     photo: Id,
     if_none_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> Response:
-    event, _ = guest_event(identity, token)
-    stored = photos.display_image(event, photo, if_none_match=if_none_match)
+    event, actor = guest_event(identity, token)
+    stored = photos.display_image(event, photo, actor.requested_by, if_none_match=if_none_match)
     headers = {"ETag": stored.etag, "Cache-Control": "private, max-age=3600"}
     if stored.body is None:
         return Response(status_code=304, headers=headers)
@@ -133,7 +136,14 @@ def guest_get(identity: CurrentIdentity, token: Token, request_id: Id) -> Envelo
     event, actor = guest_event(identity, token)
     request = visible_edit(event, actor, request_id)
     paused = request.status == "queued" and admission.service_paused()
-    return Envelope(data=GuestEdit.of(request, token, paused=paused))
+    view = GuestEdit.of(
+        request,
+        token,
+        paused=paused,
+        estimated_seconds=stats.estimated_seconds(request),
+        pause_messages=admission.pause_messages() if paused else None,
+    )
+    return Envelope(data=view)
 
 
 @router.get("/ai-edits/{request_id}/result", response_class=Response, responses=RESULT_RESPONSES)
@@ -145,4 +155,20 @@ def guest_result(identity: CurrentIdentity, token: Token, request_id: Id) -> Res
 @router.get("/ai-styles", response_model=Envelope[list[StyleView]])
 def guest_styles(identity: CurrentIdentity, token: Token) -> Envelope[list[StyleView]]:
     event, _ = guest_event(identity, token)
-    return Envelope(data=[StyleView.of(style) for style in admission.available_styles(event)])
+    styles = admission.available_styles(event)
+    return Envelope(data=[StyleView.of(style, token=token) for style in styles])
+
+
+@router.get("/ai-styles/{style}/preview", response_class=Response, responses=PREVIEW_RESPONSES)
+def guest_style_preview(
+    token: Token,
+    style: Id,
+    if_none_match: Annotated[str | None, Header(max_length=256)] = None,
+) -> Response:
+    """A style's preview image (no one's photo: cached publicly for a day)."""
+    event_for_link(token)
+    stored = style_previews.preview_image(style, if_none_match=if_none_match)
+    headers = {"ETag": stored.etag, "Cache-Control": "public, max-age=86400"}
+    if stored.body is None:
+        return Response(status_code=304, headers=headers)
+    return Response(stored.body, media_type=stored.content_type, headers=headers)

@@ -4,12 +4,7 @@ the policy change, the event's ready photos, and a request's timeline."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Header, Response
-
 from ai_edits_api.views import (
-    PHOTO_RESPONSES,
     BudgetView,
     Id,
     PolicyUpdate,
@@ -17,10 +12,9 @@ from ai_edits_api.views import (
     TenantEventDetail,
     TenantEventList,
     TenantEventView,
-    TenantPhotoView,
     TransitionView,
 )
-from aiimage.edits import console, photos
+from aiimage.edits import console
 from aiimage.edits.access import tenant_event, visible_edit
 from aiimage.http.app import CurrentIdentity, api_router
 from aiimage.http.models import Envelope
@@ -63,31 +57,10 @@ def tenant_update_policy(
         allowed_style_keys=tuple(body.allowed_style_keys),
         policy_message=body.policy_message,
         expected_revision=body.expected_revision,
+        require_photo_approval=body.require_photo_approval,
+        include_prompt_in_manifest=body.include_prompt_in_manifest,
     )
     return Envelope(data=_detail(console.update_policy(event, change)))
-
-
-@router.get("/events/{event_slug}/photos", response_model=Envelope[list[TenantPhotoView]])
-def tenant_photos(identity: CurrentIdentity, event_slug: Slug) -> Envelope[list[TenantPhotoView]]:
-    event, _ = tenant_event(identity, event_slug)
-    return Envelope(data=[TenantPhotoView.of(p, event.slug) for p in console.ready_photos(event)])
-
-
-@router.get(
-    "/events/{event_slug}/photos/{photo}/image", response_class=Response, responses=PHOTO_RESPONSES
-)
-def tenant_photo_image(
-    identity: CurrentIdentity,
-    event_slug: Slug,
-    photo: Id,
-    if_none_match: Annotated[str | None, Header(max_length=256)] = None,
-) -> Response:
-    event, _ = tenant_event(identity, event_slug)
-    stored = photos.display_image(event, photo, if_none_match=if_none_match)
-    headers = {"ETag": stored.etag, "Cache-Control": "private, max-age=3600"}
-    if stored.body is None:
-        return Response(status_code=304, headers=headers)
-    return Response(stored.body, media_type=stored.content_type, headers=headers)
 
 
 @router.get(

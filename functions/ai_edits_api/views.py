@@ -10,7 +10,14 @@ from fastapi import Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiimage.edits.access import GuestEventView
-from aiimage.edits.models import MAX_VERSION, EditRequest, EditStatus, Photo, Style
+from aiimage.edits.models import (
+    MAX_VERSION,
+    EditRequest,
+    EditStatus,
+    Photo,
+    PhotoReview,
+    Style,
+)
 from aiimage.edits.photos import PhotoUpload
 from aiimage.settings import MAX_UPLOAD_BYTES_CEILING
 
@@ -56,10 +63,23 @@ class StyleView(BaseModel):
         default_factory=dict, description="The name by language (`de`, `en`); `name` otherwise"
     )
     is_premium: bool
+    preview_url: str | None = Field(
+        default=None, description="A small WebP showing the style; null where it has none"
+    )
 
     @classmethod
-    def of(cls, style: Style) -> StyleView:
-        return cls(key=style.key, name=style.name, names=style.names, is_premium=style.is_premium)
+    def of(cls, style: Style, *, token: str | None = None) -> StyleView:
+        """With a guest link's `token`, the preview's URL through that link."""
+        preview_url = None
+        if token is not None and style.preview_key is not None:
+            preview_url = f"/api/v1/events/{token}/ai-styles/{style.key}/preview"
+        return cls(
+            key=style.key,
+            name=style.name,
+            names=style.names,
+            is_premium=style.is_premium,
+            preview_url=preview_url,
+        )
 
 
 class GuestEventInfo(BaseModel):
@@ -99,9 +119,26 @@ class GuestEdit(BaseModel):
         default=False,
         description="Queued while the service is paused: it goes on when it is switched on",
     )
+    estimated_seconds: int | None = Field(
+        default=None,
+        description="While queued or processing: about how many seconds an edit of its style "
+        "takes now (the recent latency of its provider and model); null without recent data",
+    )
+    pause_messages: dict[str, str] = Field(
+        default_factory=dict,
+        description="While paused: the operator's message by language (`de`, `en`), if set",
+    )
 
     @classmethod
-    def of(cls, request: EditRequest, token: str, *, paused: bool = False) -> GuestEdit:
+    def of(
+        cls,
+        request: EditRequest,
+        token: str,
+        *,
+        paused: bool = False,
+        estimated_seconds: int | None = None,
+        pause_messages: dict[str, str] | None = None,
+    ) -> GuestEdit:
         result_url = None
         if request.status == "succeeded":
             result_url = f"/api/v1/events/{token}/ai-edits/{request.request_id}/result"
@@ -120,6 +157,8 @@ class GuestEdit(BaseModel):
             error_message=GUEST_FAILURE_MESSAGE if failed else None,
             result_url=result_url,
             paused=paused and request.status == "queued",
+            estimated_seconds=estimated_seconds,
+            pause_messages=(pause_messages or {}) if paused and request.status == "queued" else {},
         )
 
 
@@ -144,12 +183,38 @@ class PhotoUploadView(BaseModel):
 class PhotoView(BaseModel):
     photo_id: str
     url: str  # the watermarked display copy
+    review: PhotoReview | None = Field(
+        default=None,
+        description="Under the event's approval step: `pending` (only its uploader sees it, "
+        "awaiting approval), `approved` or `rejected`; null when no review applies",
+    )
 
     @classmethod
     def of(cls, photo: Photo, token: str) -> PhotoView:
         return cls(
             photo_id=photo.photo_id,
             url=f"/api/v1/events/{token}/photos/{photo.photo_id}/image",
+            review=photo.review,
+        )
+
+
+class ReviewedPhotoView(BaseModel):
+    """A photo of the tenant's event under the approval step, as its reviewer sees it."""
+
+    photo_id: str
+    uploaded_by: str
+    review: PhotoReview | None
+    url: str  # the watermarked display copy, for the reviewer
+    changed: bool = Field(default=False, description="This call decided the review")
+
+    @classmethod
+    def of(cls, photo: Photo, slug: str, *, changed: bool = False) -> ReviewedPhotoView:
+        return cls(
+            photo_id=photo.photo_id,
+            uploaded_by=photo.uploaded_by,
+            review=photo.review,
+            url=f"/api/v1/tenant/events/{slug}/photos/{photo.photo_id}/image",
+            changed=changed,
         )
 
 
@@ -174,6 +239,10 @@ class AbuseBlockLifted(BaseModel):
 
 PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/webp": {}}, "description": "The watermarked display copy"},
+    304: {"description": "Not modified"},
+}
+PREVIEW_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/webp": {}}, "description": "The style's preview image"},
     304: {"description": "Not modified"},
 }
 RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -210,12 +279,18 @@ class CapabilityView(BaseModel):
 
 
 class PolicyView(BaseModel):
-    """The four fields of the seed's event policy (`settings.ai_editing`)."""
+    """The four fields of the seed's event policy (`settings.ai_editing`), and ours."""
 
     enabled: bool
     allow_custom_prompt: bool
     allowed_style_keys: list[str] = Field(description="Empty: every active style")
     policy_message: str | None
+    require_photo_approval: bool = Field(
+        description="A guest's upload shows in the gallery once a tenant admin approved it"
+    )
+    include_prompt_in_manifest: bool = Field(
+        description="The result's C2PA manifest holds the final prompt (guests' consent)"
+    )
 
 
 class BudgetView(BaseModel):
@@ -252,6 +327,8 @@ class TenantEventView(BaseModel):
                 allow_custom_prompt=policy.allow_custom_prompt,
                 allowed_style_keys=list(policy.allowed_style_keys),
                 policy_message=policy.policy_message,
+                require_photo_approval=policy.require_photo_approval,
+                include_prompt_in_manifest=policy.include_prompt_in_manifest,
             ),
         )
 
@@ -274,18 +351,9 @@ class PolicyUpdate(BaseModel):
         Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
     ] = Field(default_factory=list, max_length=100)
     policy_message: str | None = Field(default=None, max_length=500)
-
-
-class TenantPhotoView(BaseModel):
-    photo_id: str
-    url: str  # the watermarked display copy, for a bearer-token fetch
-
-    @classmethod
-    def of(cls, photo: Photo, slug: str) -> TenantPhotoView:
-        return cls(
-            photo_id=photo.photo_id,
-            url=f"/api/v1/tenant/events/{slug}/photos/{photo.photo_id}/image",
-        )
+    # Ours, beside the seed's four: left out (null), unchanged.
+    require_photo_approval: bool | None = None
+    include_prompt_in_manifest: bool | None = None
 
 
 class TransitionView(BaseModel):

@@ -98,6 +98,12 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.editOf": "{style}, {time}",
         "js.pending": "Wartet auf Freigabe durch den Veranstalter",
         "js.signedIn": "Angemeldet: {user} ({plan})",
+        # The approval step, the time estimate, style previews, the kill switch's message.
+        "js.awaitingApproval": "Wartet auf Freigabe",
+        "js.awaitingApprovalHint": "Nur Sie sehen dieses Foto, bis die Veranstalter es freigeben.",
+        "js.estimate": "etwa {seconds} s",
+        "js.stylePreview": "Vorschau: {style}",
+        "js.pausedBecause": "Der Dienst ist gerade pausiert: {message}",
     },
     "en": {
         "enhancer.title": "AI Image Enhancer",
@@ -183,6 +189,11 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "js.editOf": "{style}, {time}",
         "js.pending": "Waiting for the organiser's approval",
         "js.signedIn": "Signed in: {user} ({plan})",
+        "js.awaitingApproval": "Awaiting approval",
+        "js.awaitingApprovalHint": "Only you see this photo until the organisers approve it.",
+        "js.estimate": "about {seconds} s",
+        "js.stylePreview": "Preview: {style}",
+        "js.pausedBecause": "The service is paused right now: {message}",
     },
 }
 
@@ -355,6 +366,10 @@ _ERROR_PAIRS: dict[str, tuple[str, str]] = {
         "The file is too large. Please choose a smaller image.",
     ),
     "pending_without_job_id": _PROVIDER,
+    "photo_already_reviewed": (
+        "Über dieses Foto wurde bereits anders entschieden.",
+        "This photo has already been decided the other way.",
+    ),
     "photo_missing": (
         "Das Foto ist nicht mehr vorhanden. Bitte ein anderes wählen.",
         "The photo is no longer there. Please choose another one.",
@@ -366,6 +381,10 @@ _ERROR_PAIRS: dict[str, tuple[str, str]] = {
     "photo_not_uploaded": (
         "Das Foto ist nicht angekommen. Bitte erneut hochladen.",
         "The photo did not arrive. Please upload it again.",
+    ),
+    "photo_pending_approval": (
+        "Das Foto wartet auf Freigabe durch die Veranstalter. Danach kann es bearbeitet werden.",
+        "The photo is awaiting approval by the organisers. It can be edited once approved.",
     ),
     "prompt_blocked": (
         "Die Beschreibung enthält einen nicht erlaubten Begriff. Bitte umformulieren.",
@@ -506,6 +525,7 @@ REFUSALS: frozenset[str] = frozenset(
         "event_policy",
         "feature_disabled",
         "feature_locked",
+        "photo_pending_approval",
         "prompt_blocked",
         "provider_moderation",
         "quota_exceeded",

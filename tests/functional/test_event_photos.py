@@ -89,6 +89,7 @@ def test_a_completed_upload_is_clean_watermarked_listed_and_editable(guest: Test
     assert complete(guest, photo_id).json()["data"] == {
         "photo_id": photo_id,
         "url": f"/api/v1/events/{TOKEN_A}/photos/{photo_id}/image",
+        "review": None,
     }
     photo = catalog().get_photo("tenant-a", "party", photo_id)
     assert photo.status == "ready"

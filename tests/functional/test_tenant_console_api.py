@@ -55,6 +55,8 @@ POLICY = {
     "allowed_style_keys": [],
     "policy_message": None,
 }
+# What a tenant reads: the seed's four, and ours (off by default).
+POLICY_VIEW = {**POLICY, "require_photo_approval": False, "include_prompt_in_manifest": False}
 GRANTED = {"granted": True, "granted_by": "package", "unlock": []}
 
 
@@ -68,7 +70,7 @@ def test_a_tenant_lists_its_own_events_only() -> None:
                 "name": "party",
                 "revision": 0,
                 "capability": GRANTED,
-                "policy": POLICY,
+                "policy": POLICY_VIEW,
             }
         ]
     }
@@ -154,7 +156,11 @@ def test_a_policy_change_holds_for_the_next_guest_request(guest: TestClient) -> 
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert data["revision"] == 1
-    assert data["policy"] == {**POLICY, "enabled": False, "policy_message": "Heute keine KI"}
+    assert data["policy"] == {
+        **POLICY_VIEW,
+        "enabled": False,
+        "policy_message": "Heute keine KI",
+    }
     refused = guest.post(
         f"/api/v1/events/{TOKEN_A}/photos/photo-party/ai-edits", json={"style_key": "watercolor"}
     )
@@ -163,6 +169,26 @@ def test_a_policy_change_holds_for_the_next_guest_request(guest: TestClient) -> 
     # Guest limits and watermark are not the form's: they stay.
     event = catalog().get_event("tenant-a", "party")
     assert event.ai_editing.guest_limits == type(event.ai_editing.guest_limits)()
+
+
+def test_our_policy_fields_change_when_named_and_stay_when_left_out() -> None:
+    client = tenant_client("tenant-a")
+    named = put_policy(client, 0, require_photo_approval=True, include_prompt_in_manifest=True)
+    assert named.status_code == 200, named.text
+    assert named.json()["data"]["policy"] == {
+        **POLICY_VIEW,
+        "require_photo_approval": True,
+        "include_prompt_in_manifest": True,
+    }
+    # The seed's form sends its four fields only: ours stay as they are.
+    left_out = put_policy(client, 1, policy_message="Willkommen")
+    assert left_out.status_code == 200, left_out.text
+    policy = catalog().get_event("tenant-a", "party").ai_editing
+    assert (policy.require_photo_approval, policy.include_prompt_in_manifest) == (True, True)
+    assert policy.policy_message == "Willkommen"
+    off = put_policy(client, 2, include_prompt_in_manifest=False)
+    assert off.json()["data"]["policy"]["include_prompt_in_manifest"] is False
+    assert off.json()["data"]["policy"]["require_photo_approval"] is True
 
 
 def test_a_stale_revision_is_a_conflict_and_changes_nothing() -> None:
@@ -319,9 +345,10 @@ def test_an_unknown_request_has_no_timeline() -> None:
 def test_the_event_photos_for_the_tenant() -> None:
     answer = tenant_client("tenant-a").get(f"{EVENTS}/party/photos")
     assert answer.status_code == 200, answer.text
-    assert answer.json()["data"] == [
-        {"photo_id": "photo-party", "url": "/api/v1/tenant/events/party/photos/photo-party/image"}
-    ]
+    [photo] = answer.json()["data"]
+    assert photo["photo_id"] == "photo-party"
+    assert photo["url"] == "/api/v1/tenant/events/party/photos/photo-party/image"
+    assert photo["review"] is None  # the event needs no approval
     # The seeded photo has no display copy: its image is not found, as for guests.
     image = tenant_client("tenant-a").get(f"{EVENTS}/party/photos/photo-party/image")
     assert error(image) == (404, "unknown_photo")

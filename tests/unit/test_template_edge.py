@@ -147,8 +147,9 @@ def test_the_jwt_authorizer_guards_the_tenant_and_admin_routes_only(variant: str
         for e in bearer_events().values()
         if e["Properties"]["Path"].startswith(("/api/v1/tenant/", "/api/v1/admin/"))
     }
-    # 15 tenant (1 of provenance, 6 of the control room), 14 admin (6 + 8 of the console)
-    assert len(bearer_paths) == 29
+    # 17 tenant (1 of provenance, 6 of the control room, 2 of the approval step), 14 admin
+    # (6 + 8 of the console)
+    assert len(bearer_paths) == 31
     assert guarded == (bearer_paths if on else set())
 
 

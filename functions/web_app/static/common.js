@@ -232,7 +232,7 @@
       this.stage.textContent = line;
       this.stage.dataset.stage = this.current;
       let notice = "";
-      if (this.extra.paused) notice = t("paused");
+      if (this.extra.paused) notice = this.extra.pausedText || t("paused");
       else if (this.elapsedMs() > SLOW_AFTER_MS) notice = t("slow", { minutes: Math.round(GIVE_UP_AFTER_MS / 60000) });
       if (this.notice.textContent !== notice) this.notice.textContent = notice;
     }

@@ -17,6 +17,34 @@
 
   let photoId = null;
   let styleNames = {};
+  let photoReviews = {};
+
+  /** The stage line with the provider's recent latency: "about N s" while queued or
+   * processing; without data (estimated_seconds null) the generic line stays. */
+  class EstimatedWaiting extends Waiting {
+    render() {
+      super.render();
+      const seconds = this.extra.estimate;
+      if (this.current && (this.current === "queued" || this.current === "processing") && seconds) {
+        this.stage.textContent += " · " + t("estimate", { seconds });
+        this.stage.dataset.estimate = String(seconds);
+      } else {
+        delete this.stage.dataset.estimate;
+      }
+    }
+    stop() {
+      super.stop();
+      delete this.stage.dataset.estimate;
+    }
+  }
+
+  /** The kill switch's message in the page's language when the operator set one, else the
+   * generic paused text (feature_disabled carries details.statusMessages by language). */
+  function pausedText(err) {
+    const messages = (err.details && err.details.statusMessages) || {};
+    const message = messages[config.lang];
+    return message ? t("pausedBecause", { message }) : null;
+  }
 
   if (config.event && config.event.policyMessage) $("policy-message").textContent = config.event.policyMessage;
 
@@ -24,12 +52,19 @@
     return (item.names && (item.names[config.lang] || item.names.de)) || item.name;
   }
 
+  function reviewText(review) {
+    if (review === "pending") return t("awaitingApproval");
+    if (review === "rejected") return t("refused");
+    return "";
+  }
+
   function choosePhoto(id, name) {
     photoId = id;
     for (const tile of document.querySelectorAll(".photo")) {
       tile.setAttribute("aria-pressed", String(tile.dataset.photo === id));
     }
-    $("photo-selected").textContent = t("selected", { name });
+    const review = reviewText(photoReviews[id]);
+    $("photo-selected").textContent = t("selected", { name }) + (review ? " (" + review + ")" : "");
   }
 
   function renderPhotos(photos) {
@@ -42,18 +77,30 @@
       list.appendChild(empty);
       return;
     }
+    photoReviews = {};
     photos.forEach((photo, index) => {
       const name = t("photo", { n: index + 1 });
+      const review = reviewText(photo.review);
+      photoReviews[photo.photo_id] = photo.review;
       const tile = document.createElement("button");
       tile.type = "button";
       tile.className = "photo";
       tile.dataset.photo = photo.photo_id;
       tile.setAttribute("aria-pressed", "false");
-      tile.setAttribute("aria-label", name);
+      tile.setAttribute("aria-label", review ? name + ", " + review : name);
       const image = document.createElement("img");
       image.src = photo.url;
       image.alt = "";
       tile.appendChild(image);
+      if (review) {
+        // One's own upload under the event's approval step: only its uploader sees it.
+        tile.dataset.review = photo.review;
+        tile.title = photo.review === "pending" ? t("awaitingApprovalHint") : review;
+        const badge = document.createElement("span");
+        badge.className = "photo-review";
+        badge.textContent = review;
+        tile.appendChild(badge);
+      }
       tile.addEventListener("click", () => choosePhoto(photo.photo_id, name));
       list.appendChild(tile);
     });
@@ -83,7 +130,18 @@
       input.checked = index === 0;
       const text = document.createElement("span");
       text.textContent = styleNames[style.key] + (style.is_premium ? " · " + t("premium") : "");
-      label.append(input, text);
+      label.append(input);
+      if (style.preview_url) {
+        const preview = document.createElement("img");
+        preview.className = "style-preview";
+        preview.src = style.preview_url;
+        preview.alt = t("stylePreview", { style: styleNames[style.key] });
+        preview.width = 96;
+        preview.height = 72;
+        preview.loading = "lazy";
+        label.appendChild(preview);
+      }
+      label.appendChild(text);
       list.appendChild(label);
     });
   }
@@ -97,7 +155,7 @@
     }
     progress.hidden = false;
     progress.value = 0;
-    const waiting = new Waiting(status, notice);
+    const waiting = new EstimatedWaiting(status, notice);
     const onProgress = (percent) => {
       progress.value = percent;
       waiting.set("uploading", { percent });
@@ -193,7 +251,12 @@
   async function follow(request, waiting) {
     let delay = 700;
     while (!TERMINAL.includes(request.status)) {
-      waiting.set(request.status === "processing" ? "processing" : "queued", { paused: request.paused });
+      waiting.set(request.status === "processing" ? "processing" : "queued", {
+        paused: request.paused,
+        // Paused: the operator's message in the page's language, where one was set.
+        pausedText: pausedText({ details: { statusMessages: request.pause_messages } }),
+        estimate: request.estimated_seconds,
+      });
       waiting.check();
       await sleep(delay);
       delay = Math.min(delay * 1.4, 4000);
@@ -224,7 +287,7 @@
     progress.hidden = false;
     progress.removeAttribute("value");
     $("result-section").hidden = true;
-    const waiting = new Waiting(status, notice);
+    const waiting = new EstimatedWaiting(status, notice);
     let countingDown = false;
     try {
       waiting.set("queued");
@@ -248,6 +311,9 @@
       if (err.details && err.details.field === "prompt") {
         $("prompt-row").hidden = true;
         errorBox.textContent = t("promptNotAllowed");
+      } else if (err.code === "feature_disabled" && pausedText(err)) {
+        errorBox.classList.add("refusal");
+        errorBox.textContent = pausedText(err);
       } else {
         countingDown = showError(errorBox, err, () => {
           button.disabled = false;

@@ -327,10 +327,29 @@
     data.set("uploadKey", upload.uploadKey);
   }
 
+  /** The stage line with the recent latency of the job's provider: "about N s" while
+   * queued or processing; without data (estimatedSeconds null) the generic line stays. */
+  class EstimatedWaiting extends Waiting {
+    render() {
+      super.render();
+      const seconds = this.extra.estimate;
+      if (this.current && (this.current === "queued" || this.current === "processing") && seconds) {
+        this.stage.textContent += " · " + t("estimate", { seconds });
+        this.stage.dataset.estimate = String(seconds);
+      } else {
+        delete this.stage.dataset.estimate;
+      }
+    }
+    stop() {
+      super.stop();
+      delete this.stage.dataset.estimate;
+    }
+  }
+
   async function waitForJob(job, waiting) {
     let delay = 1000;
     while (!TERMINAL.includes(job.status)) {
-      waiting.set(job.status === "queued" ? "queued" : "processing");
+      waiting.set(job.status === "queued" ? "queued" : "processing", { estimate: job.estimatedSeconds });
       waiting.check();
       await sleep(delay);
       delay = Math.min(delay * 1.5, 5000);
@@ -384,7 +403,7 @@
     const stem = downloadStem(model, data);
     button.disabled = true;
     progress.hidden = false;
-    const waiting = new Waiting(status, notice);
+    const waiting = new EstimatedWaiting(status, notice);
     let countingDown = false;
     try {
       const imageUrl = await run(model, data, waiting);

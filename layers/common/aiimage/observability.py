@@ -103,6 +103,7 @@ class LogEvent(StrEnum):
     AI_PROVIDER_LATENCY_WARNING = "AI provider latency warning"
     AI_FAILURE_RATE_ALERT = "AI failure-rate alert threshold reached"
     AI_STATS_UNAVAILABLE = "ai_stats_unavailable"
+    LATENCY_UNAVAILABLE = "latency_unavailable"
     OPS_COMMAND_DONE = "ops_command_done"
     OPS_COMMAND_FAILED = "ops_command_failed"
     SQS_BACKOFF_FAILED = "sqs_backoff_failed"

@@ -36,6 +36,7 @@ from aiimage.edits.allowance import Allowance, AllowanceReservation, edit_allowa
 from aiimage.edits.budget import budget_store
 from aiimage.edits.catalog_store import (
     EditInputs,
+    PhotoAwaitingApprovalError,
     UnknownPhotoError,
     UnknownStyleError,
     UnknownTenantError,
@@ -192,6 +193,8 @@ def _checked_inputs(inputs: EditInputs) -> Style:
         raise UnknownPhotoError()
     if inputs.photo.status != "ready":
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
+    if inputs.photo.review in ("pending", "rejected"):
+        raise PhotoAwaitingApprovalError()
     if inputs.style is None:
         raise UnknownStyleError()
     return inputs.style
@@ -203,7 +206,11 @@ def _admitted_tenant(
     """The first links of the chain: switched on, entitled, allowed by the event's policy;
     the tenant whose budget the next link reserves from."""
     if not settings.is_enabled:
-        raise FeatureDisabledError(settings.status_message or None)
+        # The message as set, and by language for the pages (`status_messages`).
+        raise FeatureDisabledError(
+            settings.status_message or None,
+            details={"statusMessages": settings.status_messages},
+        )
     if not resolve_entitlement(event, inputs.package, inputs.addons, now=now).granted:
         raise FeatureLockedError(
             "AI editing is not included in this event's package", details={"feature": "ai_styling"}
@@ -225,6 +232,13 @@ def service_paused() -> bool:
     """The kill switch is on: queued requests wait (their guests are told so). From the
     per-process cache: a status poll may lag the switch by `edits_settings_cache_seconds`."""
     return not catalog().cached_settings().is_enabled
+
+
+def pause_messages() -> dict[str, str]:
+    """While the kill switch is on, the operator's text by language (`status_messages`) for
+    the queued guests; empty otherwise or when none was set (the page's generic text)."""
+    settings = catalog().cached_settings()
+    return {} if settings.is_enabled else dict(settings.status_messages)
 
 
 def update_guest_limits(event: Event, limits: GuestLimits) -> GuestLimits:

@@ -67,6 +67,7 @@ from aiimage.edits.models import (
     Model,
     Package,
     Photo,
+    PhotoReview,
     Style,
     Tenant,
 )
@@ -189,6 +190,20 @@ class UnknownEventError(NotFoundError):
 class UnknownPhotoError(NotFoundError):
     default_code = "unknown_photo"
     default_message = "Unknown photo"
+
+
+class PhotoAlreadyReviewedError(ConflictError):
+    """409: the photo's review was decided the other way (or it needs none)."""
+
+    default_code = "photo_already_reviewed"
+    default_message = "The photo has already been reviewed"
+
+
+class PhotoAwaitingApprovalError(ConflictError):
+    """409: the photo waits for a tenant admin's approval (or was rejected): no edits."""
+
+    default_code = "photo_pending_approval"
+    default_message = "The photo is awaiting approval by the event's organiser"
 
 
 class UnknownStyleError(NotFoundError):
@@ -758,6 +773,58 @@ class Catalog:
             TableName=self.table, Key=_photo_key(tenant_id, slug, photo_id), ReturnValues="ALL_OLD"
         )
         self._release_replaced(tenant_id, slug, old.get("Attributes"))
+
+    def pending_photos(self, tenant_id: str, slug: str, *, limit: int) -> list[Photo]:
+        """Up to `limit` of the event's ready photos awaiting review, newest first (the
+        gallery index, filtered to `review = pending`)."""
+        if not (_is_id(tenant_id) and _is_id(slug)) or limit < 1:
+            return []
+        params: QueryInputTypeDef = {
+            "TableName": self.table,
+            "IndexName": READY_PHOTOS_INDEX,
+            "KeyConditionExpression": "gallery_pk = :gallery",
+            "FilterExpression": "#review = :pending",
+            "ExpressionAttributeNames": {"#review": "review"},
+            "ExpressionAttributeValues": {
+                ":gallery": _gallery_pk(tenant_id, slug),
+                ":pending": {"S": "pending"},
+            },
+            "ScanIndexForward": False,
+        }
+        return [_model(Photo, item) for item in islice(aws.query_items(params), limit)]
+
+    def review_photo(
+        self, tenant_id: str, slug: str, photo_id: str, decision: PhotoReview
+    ) -> tuple[Photo, bool]:
+        """Decide a pending photo's review in ONE conditional UpdateItem (`review =
+        pending`): of two parallel decisions exactly one is written. The photo and whether
+        this call decided it; deciding again the same way changes nothing (idempotent), the
+        other way is 409 `photo_already_reviewed`, an unknown photo 404."""
+        photo = self.get_photo(tenant_id, slug, photo_id)
+        try:
+            answer = self._db().update_item(
+                TableName=self.table,
+                Key=_photo_key(tenant_id, slug, photo_id),
+                UpdateExpression="SET #review = :decision",
+                ConditionExpression="#review = :pending",
+                ExpressionAttributeNames={"#review": "review"},
+                ExpressionAttributeValues={
+                    ":decision": {"S": decision},
+                    ":pending": {"S": "pending"},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not dynamo.condition_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            if isinstance(old, Mapping) and old.get("review") == {"S": decision}:
+                return photo.model_copy(update={"review": decision}), False
+            if not isinstance(old, Mapping):
+                raise UnknownPhotoError() from None
+            raise PhotoAlreadyReviewedError() from None
+        return _model(Photo, answer["Attributes"]), True
 
     # --- styles -------------------------------------------------------------------------------
 

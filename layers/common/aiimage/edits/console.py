@@ -17,8 +17,7 @@ from typing import Any
 from aiimage import aws, dynamo
 from aiimage.edits.catalog_store import catalog
 from aiimage.edits.entitlements import resolve_entitlement
-from aiimage.edits.models import Budget, Entitlement, Event, EventAiEditing, Photo
-from aiimage.edits.photos import gallery
+from aiimage.edits.models import Budget, Entitlement, Event, EventAiEditing
 from aiimage.edits.request_store import LISTING_INDEX, Transition, timeline
 from aiimage.errors import AuthError, ForbiddenError, ValidationError
 from aiimage.identity import Identity
@@ -42,6 +41,9 @@ class PolicyChange:
     allowed_style_keys: tuple[str, ...]
     policy_message: str | None
     expected_revision: int
+    # None: as it is.
+    require_photo_approval: bool | None = None
+    include_prompt_in_manifest: bool | None = None
 
 
 def tenant_of(identity: Identity) -> str:
@@ -103,8 +105,9 @@ def budget_of(tenant_id: str) -> Budget:
 
 
 def update_policy(event: Event, change: PolicyChange) -> EventOverview:
-    """Replace the four fields of the seed's event policy (guest limits and watermark stay),
-    if the event is still at `expected_revision`; one conditional write. An unknown style
+    """Replace the four fields of the seed's event policy, and ours the change names (guest
+    limits and watermark stay), if the event is still at `expected_revision`; one
+    conditional write. An unknown style
     key is refused (`unknown_style`, 400) before anything is written."""
     _check_styles(change.allowed_style_keys)
     message = (change.policy_message or "").strip() or None
@@ -116,6 +119,14 @@ def update_policy(event: Event, change: PolicyChange) -> EventOverview:
             "policy_message": message,
             # One text for every language: the form edits the one message guests see.
             "policy_messages": {},
+        }
+        | {
+            name: value
+            for name, value in (
+                ("require_photo_approval", change.require_photo_approval),
+                ("include_prompt_in_manifest", change.include_prompt_in_manifest),
+            )
+            if value is not None
         }
     )
     updated = catalog().put_event_policy(
@@ -131,10 +142,6 @@ def _check_styles(keys: Sequence[str]) -> None:
         raise ValidationError(
             "Unknown style keys", code="unknown_style", details={"style_keys": unknown}
         )
-
-
-def ready_photos(event: Event) -> list[Photo]:
-    return gallery(event)
 
 
 def request_timeline(event: Event, request_id: str) -> list[Transition]:

@@ -35,6 +35,8 @@ class AiEditingSettings(Model):
 
     is_enabled: bool = True
     status_message: str | None = None
+    # The paused text by language (`{"de": …, "en": …}`); `status_message` is the fallback.
+    status_messages: dict[str, str] = Field(default_factory=dict)
     default_provider: ProviderName = "runware"
     fallback_provider: ProviderName | None = None
     runware_mode: Literal["live", "fake"] = "live"
@@ -113,6 +115,8 @@ class EventAiEditing(Model):
     """`event.settings.ai_editing`: the event's policy."""
 
     enabled: bool = True
+    # Guests' uploads wait for a tenant admin's approval before others see or edit them.
+    require_photo_approval: bool = False
     allow_custom_prompt: bool = False
     # The final prompt in each result's C2PA manifest (the `c2pa.edited` action's
     # `description`); off: a guest's words are personal data, and no manifest holds them.
@@ -150,6 +154,9 @@ class Addon(Model):
 
 
 PhotoStatus = Literal["uploading", "ready"]
+# A ready guest photo of an event that requires approval: `pending` until a tenant admin
+# approves or rejects it (`photos.review_photo`). None: no review needed (shown to all).
+PhotoReview = Literal["pending", "approved", "rejected"]
 
 
 class SanitizedWith(Model):
@@ -174,6 +181,7 @@ class Photo(Model):
     # Set by `complete`: an edit sends the published bytes as they are. A photo without it
     # (stored before the mark existed) is sanitised again before it goes to a provider.
     sanitized_with: SanitizedWith | None = None
+    review: PhotoReview | None = None
 
 
 class StyleEntitlements(Model):
@@ -195,6 +203,8 @@ class Style(Model):
     is_premium: bool = False
     cost_estimate_micros: int = Field(ge=0, le=MAX_EDIT_COST_MICROS)
     entitlements: StyleEntitlements = StyleEntitlements()
+    # A small WebP showing the style, in the bucket under `style-previews/` (public).
+    preview_key: str | None = Field(default=None, max_length=256, pattern=r"^style-previews/")
 
 
 class Entitlement(Model):

@@ -14,6 +14,10 @@
    PUT to the still valid URL lands in quarantine again and changes nothing anyone reads
    (the sweep and a lifecycle rule expire it). A rejected upload is deleted with its
    record, so nothing unsanitised stays behind.
+3. Approval (`EventAiEditing.require_photo_approval`): a guest's completed photo is `ready`
+   with `review = pending`; the gallery shows it to its uploader only (marked as awaiting
+   approval), edits of it are refused 409 `photo_pending_approval`, until a tenant admin
+   approves it (`review_photo`: one conditional write) or rejects it (hidden for good).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import secrets
 from dataclasses import dataclass
 
 from aiimage.edits.admission import Actor
-from aiimage.edits.catalog_store import UnknownPhotoError, catalog
-from aiimage.edits.models import Event, Photo, SanitizedWith
+from aiimage.edits.catalog_store import PhotoAwaitingApprovalError, UnknownPhotoError, catalog
+from aiimage.edits.models import Event, Photo, PhotoReview, SanitizedWith
 from aiimage.errors import ConflictError, NotFoundError, UnsupportedMediaTypeError, ValidationError
 from aiimage.limits import rate_limiter
 from aiimage.settings import get_settings
@@ -139,13 +143,30 @@ def prepare_photo(event: Event, photo: Photo) -> Photo:
     # The q95 re-encode may be larger than `max_bytes` (a q80 upload just under the cap
     # grows by a third): that cap bounds the caller's bytes, these are ours. The mark says
     # so, and edits send them as they are (`provider_input`).
+    review = "pending" if needs_review(event, photo) else None
     ready = photo.model_copy(
-        update={"status": "ready", "display_key": display_key, "sanitized_with": limits}
+        update={
+            "status": "ready",
+            "display_key": display_key,
+            "sanitized_with": limits,
+            "review": review,
+        }
     )
     catalog().put_photo(event.tenant_id, event.slug, ready)
     # Last: a failure before this leaves the upload in place for a retried `complete`.
     store.delete(upload_key)
     return ready
+
+
+def needs_review(event: Event, photo: Photo) -> bool:
+    """A guest's upload to an event that requires approval (a tenant's own never does)."""
+    return event.ai_editing.require_photo_approval and photo.uploaded_by.startswith("guest:")
+
+
+def visible_to(photo: Photo, viewer: str) -> bool:
+    """Approved (or never in review) photos are everyone's; a pending or rejected one is
+    its uploader's alone."""
+    return photo.review in (None, "approved") or photo.uploaded_by == viewer
 
 
 def display_copy(event: Event, clean: bytes) -> bytes:
@@ -169,6 +190,8 @@ def published_key(photo: Photo) -> str:
     never its quarantine (409 `photo_not_ready` for a photo not completed)."""
     if photo.status != "ready" or photo.object_key.startswith(QUARANTINE_PREFIX):
         raise ConflictError("The photo's upload has not been completed", code="photo_not_ready")
+    if photo.review in ("pending", "rejected"):
+        raise PhotoAwaitingApprovalError()
     return photo.object_key
 
 
@@ -204,13 +227,36 @@ def provider_input(photo: Photo) -> ProviderInput:
     return ProviderInput(key=key, data=data, content_type=content_type)
 
 
-def gallery(event: Event) -> list[Photo]:
-    return catalog().photos(event.tenant_id, event.slug, limit=GALLERY_LIMIT)
+def gallery(event: Event, viewer: str) -> list[Photo]:
+    """The event's newest ready photos that `viewer` (an actor's `requested_by`) may see:
+    under approval, others' pending and rejected uploads are left out (so the page may
+    show fewer than `GALLERY_LIMIT`)."""
+    photos = catalog().photos(event.tenant_id, event.slug, limit=GALLERY_LIMIT)
+    return [photo for photo in photos if visible_to(photo, viewer)]
 
 
-def display_image(event: Event, photo_id: str, *, if_none_match: str | None = None) -> StoredObject:
-    """The watermarked display copy of a ready photo (404 for any other)."""
+def editable_photos(event: Event, *, limit: int) -> list[Photo]:
+    """The event's newest ready photos an edit may start from: approved, or needing none."""
+    found = catalog().photos(event.tenant_id, event.slug, limit=GALLERY_LIMIT)
+    return [photo for photo in found if photo.review in (None, "approved")][:limit]
+
+
+def pending_photos(event: Event, *, limit: int) -> list[Photo]:
+    return catalog().pending_photos(event.tenant_id, event.slug, limit=limit)
+
+
+def review_photo(event: Event, photo_id: str, decision: PhotoReview) -> tuple[Photo, bool]:
+    """Approve or reject a pending photo (see `Catalog.review_photo`)."""
+    return catalog().review_photo(event.tenant_id, event.slug, photo_id, decision)
+
+
+def display_image(
+    event: Event, photo_id: str, viewer: str | None, *, if_none_match: str | None = None
+) -> StoredObject:
+    """The watermarked display copy of a ready photo `viewer` may see (None: the event's
+    tenant, who reviews every photo; 404 for any other)."""
     photo = catalog().get_photo(event.tenant_id, event.slug, photo_id)
-    if photo.status != "ready" or photo.display_key is None:
+    hidden = viewer is not None and not visible_to(photo, viewer)
+    if photo.status != "ready" or photo.display_key is None or hidden:
         raise UnknownPhotoError()
     return object_store().get(photo.display_key, if_none_match=if_none_match)

@@ -19,7 +19,9 @@ they are exact under at-least-once delivery. Latency is not a state transition: 
 provider call really happened, so each adds its own sample with one `ADD`.
 
 The summary reads this item and the tenant's budget month: two GetItems, however many
-requests the event has.
+requests the event has. A request that succeeds also adds its duration (creation to result)
+to the recent latency of its provider and model (`aiimage.limits.latency`, in LimitsTable):
+what `estimated_seconds` of a queued or processing request is read from.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pydantic import BaseModel
 from aiimage import aws, dynamo
 from aiimage.edits.budget import budget_store
 from aiimage.edits.models import EditRequest, EditStatus, Event
+from aiimage.limits import latency
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.settings import get_settings
 
@@ -121,12 +124,31 @@ def after_transition(request: EditRequest, old: EditStatus | None, new: EditStat
         metrics.add_metric(name=name, unit="Count", value=1)
     if old == "processing" and new == "failed":
         metrics.add_metric(name=MetricName.AI_PROVIDER_FAILURE, unit="Count", value=1)
+    if old == "processing" and new == "succeeded":
+        record_duration(request)
     if new == "failed":
         try:
             check_failure_rate(request)
         except (ClientError, BotoCoreError):
             # An alert that cannot be evaluated must not undo a transition that happened.
             logger.exception(LogEvent.AI_STATS_UNAVAILABLE, event_id=request.event_id)
+
+
+def record_duration(request: EditRequest) -> None:
+    """A request that just succeeded: its time from its creation to now, into the recent
+    latency of its provider and model (the guests' estimate)."""
+    duration = datetime.now(UTC) - request.created_at
+    latency.record_duration(
+        request.provider, request.provider_model, int(duration.total_seconds() * 1000)
+    )
+
+
+def estimated_seconds(request: EditRequest) -> int | None:
+    """About how long a queued or processing request takes, from the recent latency of its
+    provider and model; None for a finished one or without recent data."""
+    if request.status not in ACTIVE:
+        return None
+    return latency.estimate(request.provider, request.provider_model)
 
 
 def check_failure_rate(request: EditRequest, *, now: datetime | None = None) -> bool:

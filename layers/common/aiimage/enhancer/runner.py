@@ -15,6 +15,7 @@ without a billable answer.
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 
 from aiimage.enhancer import jobs
@@ -30,7 +31,7 @@ from aiimage.enhancer.generate import store_result
 from aiimage.enhancer.model_catalog import ProviderName, stored
 from aiimage.errors import AppError, NotFoundError, ValidationError
 from aiimage.imaging.provenance import Original, Provenance, check_signing_ready
-from aiimage.limits import quota_store
+from aiimage.limits import latency, quota_store
 from aiimage.limits.spend import SpendReservation
 from aiimage.observability import LogEvent, MetricName, logger, metrics
 from aiimage.providers.base import ImageInput, Outcome, ProviderRejectedError
@@ -163,6 +164,8 @@ def _succeed(
             return  # canceled meanwhile: the result is deleted, the cancel already refunded
         undo.pop_all()
     quota_store().commit(job.reservation)
+    # The job's time from its creation to its result: the Enhancer page's estimate.
+    latency.record_duration(provider, job.params.model, int(time.time() * 1000) - job.created_at)
     logger.info(LogEvent.GENERATE_SUCCESS, job_id=job.id, model=job.params.model)
     metrics.add_metric(name=MetricName.GENERATE_SUCCESS, unit="Count", value=1)
 

@@ -16,13 +16,16 @@ from aiimage.settings import get_settings
 
 class UsageCounter(ApiModel):
     used: int
-    limit: int
+    # Null where the owner has no cap of its own in the period: a guest's month (only its
+    # daily cap binds; the counter's internal bound, 31 days of it, is no quota).
+    limit: int | None
     # Epoch milliseconds (UTC), as the seed system's clients expect.
     reset_at: int
 
     @classmethod
-    def of(cls, period: Period) -> UsageCounter:
-        return cls(used=period.used, limit=period.limit, reset_at=_epoch_ms(period.reset_at))
+    def of(cls, period: Period, *, capped: bool = True) -> UsageCounter:
+        limit = period.limit if capped else None
+        return cls(used=period.used, limit=limit, reset_at=_epoch_ms(period.reset_at))
 
 
 class OwnerLimits(ApiModel):
@@ -60,7 +63,7 @@ def get_usage(identity: Identity) -> UsageView:
     return UsageView(
         owner_type=identity.owner_type,
         usage=UsageCounter.of(snapshot.daily),
-        monthly_usage=UsageCounter.of(snapshot.monthly),
+        monthly_usage=UsageCounter.of(snapshot.monthly, capped=identity.owner_type == "user"),
         network_usage=UsageCounter.of(network)
         if network is not None and network.remaining < own
         else None,

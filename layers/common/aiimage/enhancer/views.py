@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from aiimage.enhancer import jobs
+from aiimage.enhancer.estimate import estimated_seconds
 from aiimage.enhancer.usage import OwnerLimits, UsageCounter
 from aiimage.http.models import ApiModel
 from aiimage.limits.plans import Entitlements
@@ -96,6 +97,9 @@ class JobView(ApiModel):
     original_url: str
     input: JobInput  # the seed's name for `originalUrl`, kept for its clients
     error: JobError | None
+    # While queued or processing: about how many seconds a job of its model takes now
+    # (the recent latency of its provider); null when finished or without recent data.
+    estimated_seconds: int | None = None
 
     @classmethod
     def of(cls, job: jobs.Job, base: str) -> JobView:
@@ -118,6 +122,7 @@ def _job_fields(job: jobs.Job, base: str) -> dict[str, Any]:
             if job.error_code
             else None
         ),
+        "estimated_seconds": estimated_seconds(job),
     }
 
 

@@ -8,7 +8,7 @@ failed (2 for bad arguments). Long runs show a progress bar on stderr.
     prune [--pretend] [--request-days 90] [--ledger-days 365]
     backfill-storage [--pretend] [--limit 200] [--request-id ID]
     dispatch [--pretend] [--limit N]
-    kill-switch on|off [--message TEXT]
+    kill-switch on|off [--message TEXT] [--message-de TEXT] [--message-en TEXT]
     event-policy TENANT_ID EVENT_SLUG [--no-custom-prompt] [--styles a,b] [--disable|--enable]
                  [--prompt-in-manifest|--no-prompt-in-manifest]
     blocked-terms TERM [TERM ...]
@@ -98,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
     kill = commands.add_parser("kill-switch", help="switch AI editing off (on) or back on (off)")
     kill.add_argument("state", choices=("on", "off"))
     kill.add_argument("--message", default=None, help="what callers are told while it is on")
+    for lang in ("de", "en"):
+        kill.add_argument(
+            f"--message-{lang}", default=None, help=f"the same text in {lang} (the guest page's)"
+        )
 
     policy = commands.add_parser("event-policy", help="tighten (or relax) an event's policy")
     policy.add_argument("tenant_id")
@@ -188,7 +192,9 @@ def run(args: argparse.Namespace) -> Report:
     if args.command == "kill-switch":
         from aiimage.ops.kill_switch import kill_switch
 
-        return kill_switch(args.state == "on", message=args.message)
+        by_lang = {"de": args.message_de, "en": args.message_en}
+        messages = {lang: text for lang, text in by_lang.items() if text}
+        return kill_switch(args.state == "on", message=args.message, messages=messages)
     if args.command == "event-policy":
         return _event_policy(args)
     if args.command == "blocked-terms":
