@@ -47,6 +47,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "format.label": "Format",
         "signin.label": "Demo-Anmeldung (nur lokal)",
         "signin.guest": "Gast",
+        "signin.provider": "Anmelden",
+        "signin.out": "Abmelden",
         "notfound.title": "Veranstaltung nicht gefunden",
         "notfound.text": "Diesen Veranstaltungslink gibt es nicht oder nicht mehr. Bitte prüfen "
         "Sie den Link oder fragen Sie den Veranstalter nach dem richtigen.",
@@ -138,6 +140,8 @@ MESSAGES: dict[Lang, dict[str, str]] = {
         "format.label": "Format",
         "signin.label": "Demo sign-in (local only)",
         "signin.guest": "Guest",
+        "signin.provider": "Sign in",
+        "signin.out": "Sign out",
         "notfound.title": "Event not found",
         "notfound.text": "This event link does not exist or no longer works. Please check the "
         "link or ask the organiser for the right one.",

@@ -253,6 +253,8 @@ def enhancer_page(lang: Lang, settings: Settings) -> str:
         defaultModel=DEFAULT_MODEL,
         limits=limits_view(settings),
         demoSignIn=LOCAL_SIGN_IN_PATH if settings.stage == "local" else None,
+        # In AWS the identity provider's sign-in (OIDC with PKCE), as on the consoles.
+        scripts=("signin.js",),
     )
 
 

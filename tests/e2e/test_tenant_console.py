@@ -22,6 +22,7 @@ import pytest
 from infra.seed_edits import SUMMER_TOKEN
 from tests.conftest import assert_security_headers
 from tests.e2e.conftest import NO_CHROMIUM, BrowserPage, chromium_path, open_page, screenshot_path
+from tests.e2e.oidc import TinyOidc, as_oidc_page
 from tests.e2e.test_pages_issue19 import serious_violations
 from web_app.messages import ERROR_MESSAGES
 
@@ -378,118 +379,13 @@ def test_the_control_room_on_a_phone_in_both_languages(
 # --- the OIDC sign-in (authorization code + PKCE) against a provider of the test's own -----
 
 
-class _TinyOidc:
-    """Discovery, an authorize endpoint that redirects at once, and a token endpoint that
-    checks the PKCE verifier against the challenge (S256) before it answers `token`."""
-
-    def __init__(self, token: str) -> None:
-        import hashlib
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        from urllib.parse import parse_qs, urlencode, urlsplit
-
-        self.token = token
-        self.challenges: dict[str, tuple[str, str, str]] = {}  # code -> challenge, method, uri
-        self.exchanges: list[dict[str, str]] = []
-        oidc = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Access-Control-Allow-Origin", "*")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                if url.path == "/.well-known/openid-configuration":
-                    self._json(
-                        200,
-                        {
-                            "issuer": oidc.base,
-                            "authorization_endpoint": oidc.base + "/authorize",
-                            "token_endpoint": oidc.base + "/token",
-                        },
-                    )
-                elif url.path == "/authorize":
-                    code = f"code-{len(oidc.challenges)}"
-                    oidc.challenges[code] = (
-                        query["code_challenge"],
-                        query["code_challenge_method"],
-                        query["redirect_uri"],
-                    )
-                    target = query["redirect_uri"]
-                    joiner = "&" if "?" in target else "?"
-                    location = target + joiner + urlencode({"code": code, "state": query["state"]})
-                    # A page that navigates on (not a 302: Playwright routes no redirect
-                    # target, and the test rewrites the page it lands on).
-                    page = f'<meta http-equiv="refresh" content="0;url={location}">'.encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(len(page)))
-                    self.end_headers()
-                    self.wfile.write(page)
-                else:
-                    self._json(404, {})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                oidc.exchanges.append(form)
-                challenge, method, uri = oidc.challenges.pop(form.get("code", ""), ("", "", ""))
-                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
-                expected = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-                if method != "S256" or expected != challenge or form.get("redirect_uri") != uri:
-                    self._json(400, {"error": "invalid_grant"})
-                    return
-                self._json(200, {"access_token": oidc.token, "token_type": "Bearer"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _as_oidc_page(page: Page, issuer: str) -> None:
-    """Serve the tenant page as in AWS (auth mode oidc, the issuer in connect-src): the
-    local stack is stage `local`, whose pages sign in with the demo users."""
-    import re
-
-    # The provider listens on loopback like the stack: Chromium asks before a page may
-    # reach the local network (a page served by `route.fulfill` has no address of its own).
-    page.context.grant_permissions(["local-network-access"])
-
-    def rewrite(route: Route) -> None:
-        response = route.fetch()
-        body = response.text()
-        config = {"mode": "oidc", "issuer": issuer, "clientId": "console-test", "scope": "openid"}
-        body = re.sub(r'"auth":\{[^}]*\}', '"auth":' + json.dumps(config), body, count=1)
-        headers = dict(response.headers)
-        headers["content-security-policy"] = headers["content-security-policy"].replace(
-            "connect-src 'self'", f"connect-src 'self' {issuer}"
-        )
-        route.fulfill(response=response, body=body, headers=headers)
-
-    page.route(re.compile(r".*/tenant(\?.*)?$"), rewrite)
-
-
 def test_the_oidc_sign_in_with_pkce_against_the_identity_provider(
     local_stack: LocalStack, tenant_page: BrowserPage
 ) -> None:
-    oidc = _TinyOidc(local_stack.tokens["tenant"])
+    oidc = TinyOidc(local_stack.tokens["tenant"])
     try:
         page = tenant_page.page
-        _as_oidc_page(page, oidc.base)
+        as_oidc_page(page, oidc.base, r".*/tenant(\?.*)?$")
         page.goto(local_stack.api + "/tenant?lang=en")
         assert page.locator("#signin-local").is_hidden()
         page.locator("#signin-button").click()
@@ -516,10 +412,10 @@ def test_the_oidc_sign_in_with_pkce_against_the_identity_provider(
 def test_an_oidc_answer_with_a_wrong_state_is_refused(
     local_stack: LocalStack, tenant_page: BrowserPage
 ) -> None:
-    oidc = _TinyOidc(local_stack.tokens["tenant"])
+    oidc = TinyOidc(local_stack.tokens["tenant"])
     try:
         page = tenant_page.page
-        _as_oidc_page(page, oidc.base)
+        as_oidc_page(page, oidc.base, r".*/tenant(\?.*)?$")
         # A forged redirect back (no sign-in was started here): no exchange, a message.
         page.goto(local_stack.api + "/tenant?code=stolen&state=forged")
         message = page.locator("[data-testid=signin-message]")

@@ -147,7 +147,9 @@ def test_each_page_has_the_shared_head_with_its_own_title_and_script(
     head = text.split("</head>")[0]
     assert f"<title>{html.escape(MESSAGES[lang][f'{page}.title'])}</title>" in head
     scripts = re.findall(r'<script src="([^"]+)" defer></script>', head)
-    assert scripts == [pages.asset_url("common.js"), pages.asset_url(f"{page}.js")]
+    # The Enhancer signs users in like the consoles (signin.js before its own script).
+    signs_in = [pages.asset_url("signin.js")] if page == "enhancer" else []
+    assert scripts == [pages.asset_url("common.js"), *signs_in, pages.asset_url(f"{page}.js")]
     assert re.search(r"\$\w", head) is None  # every placeholder filled
     assert "\n<body>" in text
 
@@ -303,3 +305,26 @@ def test_the_demo_sign_in_is_offered_on_the_local_stage_only(
     for stage in ("test", "dev", "prod"):
         settings_env(STAGE=stage)
         assert page_config(client.get(ENHANCER).text)["demoSignIn"] is None
+
+
+def test_outside_the_local_stage_the_enhancer_signs_in_with_the_identity_provider(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGE", "dev")
+    monkeypatch.setenv("JWT_ISSUER", "https://id.example.test/")
+    monkeypatch.setenv("OIDC_CLIENT_ID", "enhancer-web")
+    get_settings.cache_clear()
+    try:
+        response = client.get(ENHANCER)
+    finally:
+        get_settings.cache_clear()
+    config = page_config(response.text)
+    assert config["auth"] == {
+        "mode": "oidc",
+        "issuer": "https://id.example.test/",
+        "clientId": "enhancer-web",
+        "scope": "openid",
+    }
+    assert config["demoSignIn"] is None  # no demo users outside the local stack
+    csp = response.headers["content-security-policy"]
+    assert "https://id.example.test" in csp.split("connect-src", 1)[1].split(";", 1)[0]

@@ -463,7 +463,44 @@
     await Promise.all([loadUsage(), loadModels()]);
   }
 
+  // --- in AWS: the identity provider's sign-in (static/signin.js, OIDC with PKCE) ----------
+  function signedInAs(token) {
+    if (!token) return "";
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const claims = JSON.parse(atob(part + "=".repeat((4 - (part.length % 4)) % 4)));
+      return t("signedIn", { user: claims.email || claims.sub || "", plan: planName(claims.plan || "free") });
+    } catch (err) {
+      return "";
+    }
+  }
+
+  function offerProviderSignIn() {
+    const auth = window.AiImageAuth;
+    const signInButton = $("oidc-signin");
+    const signOutButton = $("oidc-signout");
+    const show = (token) => {
+      signInButton.hidden = Boolean(token);
+      signOutButton.hidden = !token;
+      $("signed-in").textContent = signedInAs(token);
+    };
+    auth.onChange((token) => {
+      show(token); // common.js's api() already sends it (signin.js sets the bearer)
+      Promise.all([loadUsage(), loadModels()]).catch((err) => showError(errorBox, err));
+    });
+    signInButton.addEventListener("click", () => auth.signIn("user").catch((err) => showError(errorBox, err)));
+    signOutButton.addEventListener("click", () => auth.signOut());
+    for (const id of ["demo-signin-label", "demo-user"]) $(id).hidden = true;
+    $("signin").hidden = false;
+    show(auth.token());
+    auth.ready.then(() => show(auth.token()));
+  }
+
   async function offerSignIn() {
+    if (config.auth && config.auth.mode === "oidc" && window.AiImageAuth) {
+      offerProviderSignIn();
+      return;
+    }
     if (!config.demoSignIn) return;
     const { data } = await api(config.demoSignIn);
     const select = $("demo-user");

@@ -231,7 +231,9 @@
 
   window.AiImageAuth = {
     async signIn(role) {
-      if (role !== "tenant" && role !== "admin") throw new AuthError("signin_unavailable");
+      // "user": the Enhancer's signed-in user (OIDC only: locally it offers the demo plans).
+      const known = role === "tenant" || role === "admin" || (role === "user" && auth.mode === "oidc");
+      if (!known) throw new AuthError("signin_unavailable");
       return auth.mode === "oidc" ? startOidc(role) : startLocal(role);
     },
     token() {
