@@ -128,7 +128,8 @@ class TenantBudgetView(BaseModel):
     budget: Budget
     usage: BudgetUsageView
     alert_cooldown_minutes: int = Field(
-        description="The soft-cap alert's cooldown (BUDGET_ALERT_COOLDOWN_MINUTES, every tenant)"
+        description="The soft-cap alert's cooldown in effect: `budget.alert_cooldown_minutes`, "
+        "else the deployment's BUDGET_ALERT_COOLDOWN_MINUTES"
     )
 
     @classmethod

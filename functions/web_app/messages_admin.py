@@ -218,12 +218,15 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "Bis dahin gilt die harte Grenze nicht (Incident-Playbook 9.2). Leer: keine Ausnahme.",
         "Until then the hard cap does not hold (incident playbook 9.2). Empty: no override.",
     ),
-    "admin.field.cooldown": ("Warnungs-Pause (alert cooldown)", "Alert cooldown"),
+    "admin.field.cooldown": (
+        "Warnungs-Pause in Minuten (alert_cooldown_minutes)",
+        "Alert cooldown in minutes (alert_cooldown_minutes)",
+    ),
     "admin.help.cooldown": (
-        "Höchstens eine Soft-Cap-Warnung je Fenster; die Dauer gilt für alle Veranstalter "
-        "und ist ein Parameter der Bereitstellung (BudgetAlertCooldownMinutes).",
-        "At most one soft-cap alert a window; the length holds for every tenant and is a "
-        "deployment parameter (BudgetAlertCooldownMinutes).",
+        "Höchstens eine Soft-Cap-Warnung je Fenster (1 bis 10080 Minuten). Leer: der Wert der "
+        "Bereitstellung (BudgetAlertCooldownMinutes, Standard 30).",
+        "At most one soft-cap alert a window (1 to 10080 minutes). Empty: the deployment's "
+        "value (BudgetAlertCooldownMinutes, default 30).",
     ),
     # --- blocked terms -------------------------------------------------------------------
     "admin.terms.title": (
@@ -388,7 +391,11 @@ _PAIRS: dict[str, tuple[str, str]] = {
         "{month}: abgerechnet {spent} USD, reserviert {reserved} USD; weich {soft}, hart {hard}.",
         "{month}: settled {spent} USD, reserved {reserved} USD; soft {soft}, hard {hard}.",
     ),
-    "js.cooldownValue": ("{minutes} Minuten", "{minutes} minutes"),
+    "js.cooldownValue": ("Warnungs-Pause {minutes} Minuten.", "Alert cooldown {minutes} minutes."),
+    "js.badCooldown": (
+        "Die Warnungs-Pause ist eine ganze Zahl von 1 bis 10080 Minuten, oder leer.",
+        "The alert cooldown is a whole number from 1 to 10080 minutes, or empty.",
+    ),
     "js.badMoney": (
         "Bitte einen Betrag in USD mit höchstens sechs Nachkommastellen eingeben.",
         "Please enter an amount in USD with at most six decimals.",

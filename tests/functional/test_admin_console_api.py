@@ -193,9 +193,14 @@ def test_a_tenants_budget_shows_its_caps_and_this_months_spend(
     assert data(root.get(path)) == {
         "tenant_id": "tenant-a",
         "name": "tenant-a",
-        "budget": {"soft_cap_micros": None, "hard_cap_micros": 5 * COST, "override_until": None},
+        "budget": {
+            "soft_cap_micros": None,
+            "hard_cap_micros": 5 * COST,
+            "override_until": None,
+            "alert_cooldown_minutes": None,
+        },
         "usage": {"month": month, "spent_micros": 0, "reserved_micros": 0},
-        "alert_cooldown_minutes": 30,
+        "alert_cooldown_minutes": 30,  # the deployment's, while the tenant has none
     }
     created = guest.post(
         "/api/v1/events/join-token-aaaa-0001/photos/photo-party/ai-edits",
@@ -207,6 +212,14 @@ def test_a_tenants_budget_shows_its_caps_and_this_months_spend(
         "spent_micros": 0,
         "reserved_micros": COST,
     }
+    # The tenant's own cooldown, set with the caps, is the one in effect.
+    budget = data(root.get(path))["budget"]
+    saved = root.put(path, json={**budget, "alert_cooldown_minutes": 5})
+    assert saved.status_code == 200, saved.text
+    assert data(root.get(path))["alert_cooldown_minutes"] == 5
+    refused = root.put(path, json={**budget, "alert_cooldown_minutes": 0})
+    assert refused.status_code == 422
+    assert data(root.get(path))["budget"]["alert_cooldown_minutes"] == 5
     assert code(root.get(f"{ADMIN}/tenants/nobody/budget")) == "unknown_tenant"
     assert root.get(f"{ADMIN}/tenants/bad.id/budget").status_code == 422
 

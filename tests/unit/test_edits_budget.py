@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from aiimage import aws
 from aiimage.edits import budget as budget_module
@@ -207,6 +208,27 @@ def test_soft_cap_alert_is_logged_once_per_cooldown(
     clock.now += timedelta(minutes=2)  # past the cooldown
     run_concurrently(50, lambda i: store.reserve("t1", budget, f"later-{i}", DOLLAR))
     assert [m for m, _ in warnings_logged] == [BUDGET_THRESHOLD_MESSAGE] * 2
+
+
+def test_a_tenants_own_cooldown_wins_over_the_deployments(
+    store: BudgetStore, clock: Clock, warnings_logged: Warnings
+) -> None:
+    # The store's (deployment) cooldown is 30 minutes; this tenant's is 5.
+    budget = Budget(soft_cap_micros=DOLLAR, hard_cap_micros=1000 * DOLLAR, alert_cooldown_minutes=5)
+    run_concurrently(20, lambda i: store.reserve("t1", budget, f"first-{i}", DOLLAR))
+    assert len(warnings_logged) == 1
+    clock.now += timedelta(minutes=4, seconds=59)
+    store.reserve("t1", budget, "within", DOLLAR)
+    assert len(warnings_logged) == 1
+    clock.now += timedelta(seconds=2)  # past 5 minutes, well within 30
+    run_concurrently(20, lambda i: store.reserve("t1", budget, f"after-{i}", DOLLAR))
+    assert len(warnings_logged) == 2
+
+
+@pytest.mark.parametrize("minutes", [0, -1, 7 * 24 * 60 + 1])
+def test_a_cooldown_outside_one_minute_to_a_week_is_refused(minutes: int) -> None:
+    with pytest.raises(PydanticValidationError):
+        Budget(alert_cooldown_minutes=minutes)
 
 
 def test_soft_cap_counts_spend_and_reservations(

@@ -482,7 +482,9 @@
     $("budget-soft").value = microsToUsd(budget.soft_cap_micros);
     $("budget-hard").value = microsToUsd(budget.hard_cap_micros);
     $("budget-override").value = fromUtc(budget.override_until);
-    $("budget-cooldown").textContent = t("cooldownValue", { minutes: view.alert_cooldown_minutes });
+    // Empty while the deployment's value holds; its figure is the placeholder.
+    $("budget-cooldown").value = budget.alert_cooldown_minutes == null ? "" : String(budget.alert_cooldown_minutes);
+    $("budget-cooldown").placeholder = String(view.alert_cooldown_minutes);
   }
 
   function budgetPath() {
@@ -506,8 +508,21 @@
         $("error").textContent = t("badMoney");
         return;
       }
-      const body = { soft_cap_micros: soft, hard_cap_micros: hard, override_until: toUtc($("budget-override").value) };
-      const text = t("confirm.budget", { tenant: state.tenant.name, soft: capText(soft), hard: capText(hard), override: whenText(body.override_until) });
+      const cooldownText = $("budget-cooldown").value.trim();
+      const cooldown = cooldownText === "" ? null : Number(cooldownText);
+      if (cooldown !== null && !(Number.isInteger(cooldown) && cooldown >= 1 && cooldown <= 10080)) {
+        $("error").textContent = t("badCooldown");
+        return;
+      }
+      const body = {
+        soft_cap_micros: soft,
+        hard_cap_micros: hard,
+        override_until: toUtc($("budget-override").value),
+        alert_cooldown_minutes: cooldown,
+      };
+      const text =
+        t("confirm.budget", { tenant: state.tenant.name, soft: capText(soft), hard: capText(hard), override: whenText(body.override_until) }) +
+        " " + t("cooldownValue", { minutes: cooldown === null ? $("budget-cooldown").placeholder : cooldown });
       await change(text, async () => {
         await call("PUT", budgetPath(), body);
         renderBudget(await call("GET", budgetPath()));

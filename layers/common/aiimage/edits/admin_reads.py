@@ -37,7 +37,7 @@ def event_access(tenant_id: str, slug: str, *, now: datetime | None = None) -> E
 class TenantBudget:
     tenant: Tenant
     usage: BudgetUsage
-    # The soft-cap alert's cooldown is one deployment setting for every tenant.
+    # The soft-cap alert's cooldown in effect: the tenant's, else the deployment's.
     alert_cooldown_minutes: int
 
 
@@ -48,5 +48,5 @@ def tenant_budget(tenant_id: str) -> TenantBudget:
     return TenantBudget(
         tenant,
         budget_store().month_usage(tenant_id),
-        get_settings().budget_alert_cooldown_minutes,
+        tenant.budget.alert_cooldown_minutes or get_settings().budget_alert_cooldown_minutes,
     )

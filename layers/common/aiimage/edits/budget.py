@@ -284,7 +284,13 @@ class BudgetStore:
         reserved: int,
         budget: Budget,
     ) -> None:
-        """One conditional write claims the cooldown window; only its winner logs."""
+        """One conditional write claims the cooldown window (the tenant's, else the
+        deployment's); only its winner logs."""
+        cooldown = (
+            timedelta(minutes=budget.alert_cooldown_minutes)
+            if budget.alert_cooldown_minutes is not None
+            else self._alert_cooldown
+        )
         try:
             aws.dynamodb().update_item(
                 TableName=self._table,
@@ -292,7 +298,7 @@ class BudgetStore:
                 UpdateExpression="SET alerted_until = :until",
                 ConditionExpression="attribute_not_exists(alerted_until) OR alerted_until < :now",
                 ExpressionAttributeValues={
-                    ":until": _n(int((now + self._alert_cooldown).timestamp())),
+                    ":until": _n(int((now + cooldown).timestamp())),
                     ":now": _n(int(now.timestamp())),
                 },
             )

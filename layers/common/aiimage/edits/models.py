@@ -61,6 +61,9 @@ class Budget(Model):
     soft_cap_micros: int | None = Field(default=None, ge=0, le=MAX_CAP_MICROS)
     hard_cap_micros: int | None = Field(default=None, ge=0, le=MAX_CAP_MICROS)
     override_until: datetime | None = None
+    # At most one soft-cap alert per this many minutes; None: the deployment's
+    # BUDGET_ALERT_COOLDOWN_MINUTES (seed: `alert_cooldown_minutes`, default 30). A week at most.
+    alert_cooldown_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
 
 
 class Tenant(Model):
