@@ -28,7 +28,7 @@ from tests.unit.edits_fixtures import Clock
 pytestmark = pytest.mark.usefixtures("aws_stack")
 
 TABLE = os.environ["LIMITS_TABLE"]
-GUEST = Entitlements(monthly_images=93, daily_burst_cap=3, max_upscale=2, face_enhance=False)
+GUEST = Entitlements(monthly_images=None, daily_burst_cap=3, max_upscale=2, face_enhance=False)
 NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 MIDNIGHT_MS = int(datetime(2026, 11, 24, tzinfo=UTC).timestamp() * 1000)
 

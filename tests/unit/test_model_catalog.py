@@ -8,7 +8,7 @@ from aiimage.enhancer.model_catalog import CATALOG, GenerateParams, resolve
 from aiimage.errors import AppError, FeatureLockedError, ValidationError
 from aiimage.limits.plans import PAID_PLANS, Entitlements
 
-GUEST = Entitlements(monthly_images=93, daily_burst_cap=3, max_upscale=2, face_enhance=False)
+GUEST = Entitlements(monthly_images=None, daily_burst_cap=3, max_upscale=2, face_enhance=False)
 FREE = Entitlements(monthly_images=100, daily_burst_cap=20, max_upscale=4, face_enhance=False)
 PRO = PAID_PLANS["pro"]
 SD15 = "@cf/runwayml/stable-diffusion-v1-5-img2img"

@@ -17,7 +17,7 @@ from tests.unit.edits_fixtures import Clock
 pytestmark = pytest.mark.usefixtures("aws_stack")
 
 TABLE = os.environ["LIMITS_TABLE"]
-GUEST = Entitlements(monthly_images=93, daily_burst_cap=3, max_upscale=2, face_enhance=False)
+GUEST = Entitlements(monthly_images=None, daily_burst_cap=3, max_upscale=2, face_enhance=False)
 USER = Entitlements(monthly_images=100, daily_burst_cap=20, max_upscale=4, face_enhance=False)
 
 
@@ -56,6 +56,24 @@ def test_usage_counts_reservations_and_resets_daily(store: QuotaStore, clock: Cl
     clock.now += timedelta(days=1)
     snapshot = store.usage("guest#g", GUEST)
     assert (snapshot.daily.used, snapshot.monthly.used) == (0, 1)
+
+
+def test_a_guests_month_is_bounded_by_its_days_only(store: QuotaStore, clock: Clock) -> None:
+    # 3 a day on every day of November: 90 in the month, and no monthly cap of its own.
+    for day in range(30):
+        clock.now = datetime(2026, 11, 1 + day, 12, tzinfo=UTC)
+        for _ in range(3):
+            store.reserve("guest#g", GUEST)
+    november = store.usage("guest#g", GUEST)
+    assert (november.monthly.used, november.monthly.limit, november.monthly.remaining) == (
+        90,
+        None,
+        None,
+    )
+    assert november.own_remaining == 0  # today's 3 are spent: the day binds, not the month
+    with pytest.raises(QuotaExceededError) as info:
+        store.reserve("guest#g", GUEST)
+    assert info.value.details["scope"] == "daily"
 
 
 def test_refund_gives_the_slot_back_exactly_once(store: QuotaStore) -> None:

@@ -41,7 +41,7 @@ def test_guest_usage(client: TestClient) -> None:
     assert data["usage"] == {"used": 0, "limit": 3, "resetAt": next_midnight_ms()}
     assert data["limits"] == {"user": 20, "guest": 3}
     assert data["entitlements"] == {
-        "monthlyImages": 93,
+        "monthlyImages": None,  # a guest has no monthly quota: its daily cap binds
         "dailyBurstCap": 3,
         "maxUpscale": 2,
         "faceEnhance": False,

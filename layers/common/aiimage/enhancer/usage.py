@@ -17,15 +17,14 @@ from aiimage.settings import get_settings
 class UsageCounter(ApiModel):
     used: int
     # Null where the owner has no cap of its own in the period: a guest's month (only its
-    # daily cap binds; the counter's internal bound, 31 days of it, is no quota).
+    # daily cap binds).
     limit: int | None
     # Epoch milliseconds (UTC), as the seed system's clients expect.
     reset_at: int
 
     @classmethod
-    def of(cls, period: Period, *, capped: bool = True) -> UsageCounter:
-        limit = period.limit if capped else None
-        return cls(used=period.used, limit=limit, reset_at=_epoch_ms(period.reset_at))
+    def of(cls, period: Period) -> UsageCounter:
+        return cls(used=period.used, limit=period.limit, reset_at=_epoch_ms(period.reset_at))
 
 
 class OwnerLimits(ApiModel):
@@ -58,14 +57,15 @@ def get_usage(identity: Identity) -> UsageView:
     settings = get_settings()
     plan, entitlements = resolve_plan(identity, settings)
     snapshot = quota_store().usage(identity.owner_key, entitlements, network_allowance(identity))
-    own = min(snapshot.daily.remaining, snapshot.monthly.remaining)
+    own = snapshot.own_remaining
     network = snapshot.network
+    network_left = None if network is None else network.remaining
     return UsageView(
         owner_type=identity.owner_type,
         usage=UsageCounter.of(snapshot.daily),
-        monthly_usage=UsageCounter.of(snapshot.monthly, capped=identity.owner_type == "user"),
+        monthly_usage=UsageCounter.of(snapshot.monthly),
         network_usage=UsageCounter.of(network)
-        if network is not None and network.remaining < own
+        if network is not None and network_left is not None and network_left < own
         else None,
         limits=OwnerLimits(
             user=entitlements.daily_burst_cap

@@ -17,7 +17,8 @@ from aiimage.settings import Settings
 class Entitlements(BaseModel):
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
-    monthly_images: int = Field(ge=0)
+    # None: no monthly quota (a guest: only its daily cap binds).
+    monthly_images: int | None = Field(ge=0)
     daily_burst_cap: int = Field(ge=0)
     max_upscale: int = Field(ge=1)
     face_enhance: bool
@@ -35,9 +36,8 @@ PAID_PLANS: dict[str, Entitlements] = {
 
 
 def guest_entitlements(settings: Settings) -> Entitlements:
-    # A guest's month is bounded only by the daily cap (31 days at most).
     return Entitlements(
-        monthly_images=settings.guest_daily_limit * 31,
+        monthly_images=None,  # a guest's month is bounded only by its daily cap
         daily_burst_cap=settings.guest_daily_limit,
         max_upscale=2,
         face_enhance=False,

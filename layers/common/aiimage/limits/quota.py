@@ -73,12 +73,12 @@ def _utcnow() -> datetime:
 @dataclass(frozen=True, slots=True)
 class Period:
     used: int
-    limit: int
+    limit: int | None  # None: no cap in the period
     reset_at: datetime
 
     @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,14 @@ class UsageSnapshot:
     monthly: Period
     # The guest's network allowance today; None for a signed-in user.
     network: Period | None = None
+
+    @property
+    def own_remaining(self) -> int:
+        """What the owner's own caps leave today: the daily one always binds, the month's
+        where there is one."""
+        return min(
+            left for left in (self.daily.remaining, self.monthly.remaining) if left is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,25 +242,26 @@ class QuotaStore:
         }
         if network is not None:
             record["net"] = {"S": network.key}
+        condition = "(attribute_not_exists(#day) OR #day < :daily)"
+        values: dict[str, AttributeValueTypeDef] = {
+            ":one": {"N": "1"},
+            ":daily": {"N": str(entitlements.daily_burst_cap)},
+            ":res": {"M": record},
+            ":ttl": {"N": str(int((_next_month(now) + _RETENTION).timestamp()))},
+        }
+        if entitlements.monthly_images is not None:  # a guest has no monthly quota
+            condition += " AND (attribute_not_exists(month_used) OR month_used < :monthly)"
+            values[":monthly"] = {"N": str(entitlements.monthly_images)}
         update: UpdateTypeDef = {
             "TableName": self._table,
             "Key": self._key(owner_key, reservation.month),
             "UpdateExpression": "ADD month_used :one, #day :one SET #res = :res, expires_at = :ttl",
-            "ConditionExpression": (
-                "(attribute_not_exists(#day) OR #day < :daily)"
-                " AND (attribute_not_exists(month_used) OR month_used < :monthly)"
-            ),
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": {
                 "#day": reservation.day,
                 "#res": f"r_{reservation.reservation_id}",
             },
-            "ExpressionAttributeValues": {
-                ":one": {"N": "1"},
-                ":daily": {"N": str(entitlements.daily_burst_cap)},
-                ":monthly": {"N": str(entitlements.monthly_images)},
-                ":res": {"M": record},
-                ":ttl": {"N": str(int((_next_month(now) + _RETENTION).timestamp()))},
-            },
+            "ExpressionAttributeValues": values,
         }
         try:
             if network is None:
@@ -422,7 +431,7 @@ class QuotaStore:
         else:
             period, scope = (
                 (snapshot.daily, "daily")
-                if snapshot.daily.used >= snapshot.daily.limit
+                if snapshot.daily.remaining == 0
                 else (snapshot.monthly, "monthly")
             )
             message = f"The {scope} limit of {period.limit} images"
