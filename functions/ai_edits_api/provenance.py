@@ -10,7 +10,10 @@ from aiimage.edits.result_provenance import ProvenanceView, edit_provenance
 from aiimage.http.app import CurrentIdentity, api_router
 from aiimage.http.models import Envelope
 
-router = api_router()
+# Two routers: the guest's comes with the first guest request for a manifest, the tenant's
+# with the tenant routes (`ai_edits_api.app`).
+guest_router = api_router()
+tenant_router = api_router()
 SUMMARY = "The C2PA manifest of an edit's result, as the SDK validates it"
 DESCRIPTION = (
     "The same view as `GET /api/ai-image/provenance`. The manifest names no guest or user; "
@@ -20,7 +23,7 @@ DESCRIPTION = (
 )
 
 
-@router.get(
+@guest_router.get(
     "/api/v1/events/{token}/ai-edits/{request_id}/provenance",
     tags=["guest"],
     response_model=Envelope[ProvenanceView],
@@ -35,7 +38,7 @@ def guest_provenance(
     return Envelope(data=edit_provenance(event, actor, request_id))
 
 
-@router.get(
+@tenant_router.get(
     "/api/v1/tenant/events/{event_slug}/ai-edits/{request_id}/provenance",
     tags=["tenant"],
     response_model=Envelope[ProvenanceView],

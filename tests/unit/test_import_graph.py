@@ -47,7 +47,8 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
     "usage_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "delivery_api": (*NO_HANDLER_AT_IMPORT, "PIL"),
     "web_app": (*NO_HANDLER_AT_IMPORT, "PIL"),
-    # Its tenant and superadmin routes: with their first request (`DeferredRouters`).
+    # Its tenant and superadmin routes and the guests' manifest route: with their first
+    # request (`DeferredRouters`).
     "ai_edits_api": (
         *NO_HANDLER_AT_IMPORT,
         "PIL",
@@ -55,6 +56,8 @@ NOT_AT_IMPORT: dict[str, tuple[str, ...]] = {
         "ai_edits_api.tenant_console",
         "ai_edits_api.admin",
         "ai_edits_api.admin_console",
+        "ai_edits_api.provenance",
+        "aiimage.imaging.provenance",
     ),
     "generate_api": NO_HANDLER_AT_IMPORT,
     # Pillow: with the first submission; the provenance signer: never (the worker signs).

@@ -369,3 +369,16 @@ class Settings(BaseModel):
 def get_settings() -> Settings:
     """The process-wide settings, read once (Lambda reuses them across warm invocations)."""
     return Settings()
+
+
+# The stages that run in AWS, where a deployment must be complete (a provider, the signing
+# bundle); locally and in the tests `make dev` and the fixtures provide what they need.
+DEPLOYED_STAGES = frozenset({"dev", "prod"})
+
+
+def on_deployed_lambda() -> bool:
+    """In a Lambda execution environment of a deployed stage (not the local stack, the
+    tests or a benchmark, which set Lambda's variables too)."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and (
+        get_settings().stage in DEPLOYED_STAGES
+    )

@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from aiimage import aws, snapstart
 from aiimage.observability import LogEvent, logger, metrics
+from aiimage.settings import on_deployed_lambda
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
@@ -59,7 +60,7 @@ def sqs_batch_handler(
     worker signs results, so its cold start checks the C2PA bundle
     (`provenance.check_at_cold_start`)."""
     snapstart.register()
-    if signs:
+    if signs and on_deployed_lambda():
         from aiimage.imaging.provenance import check_at_cold_start
 
         check_at_cold_start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -21,11 +22,13 @@ from aiimage.http.models import Envelope
 from aiimage.identity import Identity
 from aiimage.observability import logger, metrics
 from aiimage.providers.registry import require_usable_provider
+from aiimage.settings import on_deployed_lambda
 
 # Before any route is declared: every route's fields would import pydantic.v1.
 pydantic_v1.install()
 
 
+# A regular expression of request paths (matched from the start) and the routers of them.
 RouterGroups = Mapping[str, Callable[[], Sequence[APIRouter]]]
 
 
@@ -39,11 +42,11 @@ def create_app(
     """`needs_provider`: the app sends work to image providers, so a deployment without a
     usable one fails here, at cold start (`require_usable_provider`). `signs`: it signs
     results, so an unusable C2PA bundle is logged here (`provenance.check_at_cold_start`).
-    `deferred`: path prefixes and the routers of the routes under them, imported and
-    included with the first request under the prefix (`DeferredRouters`)."""
+    `deferred`: path patterns and the routers of the routes they match, imported and
+    included with the first request for such a path (`DeferredRouters`)."""
     if needs_provider:
         require_usable_provider()
-    if signs:
+    if signs and on_deployed_lambda():  # elsewhere the signer loads with the first result
         from aiimage.imaging.provenance import check_at_cold_start
 
         check_at_cold_start()
@@ -63,27 +66,31 @@ def create_app(
 class DeferredRouters:
     """Routers that only some callers reach (the edits API's tenant and superadmin
     routes), left out of the cold start of the callers who never do: each group is
-    imported and included with the first request whose path starts with its prefix, with
-    a SnapStart snapshot, or when the OpenAPI description is built."""
+    imported and included with the first request whose path its pattern matches (from the
+    start: `re.match`), with a SnapStart snapshot, or when the OpenAPI description is
+    built."""
 
     def __init__(self, app: FastAPI, groups: RouterGroups) -> None:
         self._app = app
-        self._pending = dict(groups)
+        self._pending = {re.compile(pattern): load for pattern, load in groups.items()}
 
     def include(self, path: str) -> None:
-        for prefix in [prefix for prefix in self._pending if path.startswith(prefix)]:
-            routers = self._pending[prefix]()  # an import that fails is tried again
-            for router in routers:
-                self._app.include_router(router)
-            del self._pending[prefix]
+        for pattern in [pattern for pattern in self._pending if pattern.match(path)]:
+            self._include(pattern)
 
     def include_all(self) -> None:
-        for prefix in list(self._pending):
-            self.include(prefix)
+        for pattern in list(self._pending):
+            self._include(pattern)
+
+    def _include(self, pattern: re.Pattern[str]) -> None:
+        routers = self._pending[pattern]()  # an import that fails is tried again
+        for router in routers:
+            self._app.include_router(router)
+        del self._pending[pattern]
 
     @property
-    def pending(self) -> tuple[str, ...]:
-        return tuple(self._pending)
+    def pending(self) -> bool:
+        return bool(self._pending)
 
 
 class _IncludeDeferred:

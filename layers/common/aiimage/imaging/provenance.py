@@ -23,7 +23,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -35,7 +34,7 @@ from aiimage.credentials import c2pa_signing_bundle
 from aiimage.errors import AppError, ConfigurationError
 from aiimage.imaging import xmp
 from aiimage.observability import LogEvent, logger
-from aiimage.settings import get_settings
+from aiimage.settings import get_settings, on_deployed_lambda
 from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
@@ -288,8 +287,6 @@ def check_signing_ready() -> SigningMaterial:
     return material
 
 
-# The stages that run in AWS (as `providers.registry`); locally `make dev` makes a bundle.
-_DEPLOYED_STAGES: Final = frozenset({"dev", "prod"})
 _logged: set[tuple[str, str]] = set()
 
 
@@ -301,9 +298,7 @@ def check_at_cold_start() -> None:
     that sign nothing); every request that would sign answers the configuration error before
     any provider call, by `check_signing_ready`. With SnapStart the check runs again just
     before the snapshot (a warmer: the bundle it reads is forgotten with the other secrets)."""
-    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        return
-    if get_settings().stage not in _DEPLOYED_STAGES:
+    if not on_deployed_lambda():  # locally `make dev` makes a bundle
         return
     _log_if_unusable()
     snapstart.register(_log_if_unusable)

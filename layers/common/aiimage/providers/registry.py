@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from aiimage.errors import ConfigurationError
 from aiimage.observability import LogEvent, logger
-from aiimage.settings import Settings, get_settings
+from aiimage.settings import DEPLOYED_STAGES, Settings, get_settings
 from aiimage.singletons import singleton
 
 if TYPE_CHECKING:
@@ -101,11 +101,6 @@ def _configured(value: object | None, parameter: str | None) -> bool:
     return value is not None or parameter is not None
 
 
-# The stages that run in AWS, where a provider must be configured (locally and in the tests
-# the `fake` and `local` providers always are).
-_DEPLOYED_STAGES = frozenset({"dev", "prod"})
-
-
 def configuration_problems(settings: Settings) -> list[str]:
     """What keeps a deployment from serving any image: no provider at all, or half of the
     Workers AI configuration (an account without a token, or the reverse)."""
@@ -127,7 +122,7 @@ def require_usable_provider(settings: Settings | None = None) -> None:
     """At cold start in AWS: refuse to serve without a usable provider, with one error log
     line (code `misconfigured`, alarmed) instead of a handled 500 on every request."""
     settings = settings or get_settings()
-    if settings.stage not in _DEPLOYED_STAGES:
+    if settings.stage not in DEPLOYED_STAGES:  # locally `fake` and `local` always are
         return
     problems = configuration_problems(settings)
     if problems:
