@@ -201,7 +201,9 @@
   /**
    * Honest waiting. A stage line (uploading, queued, processing, storing) with the seconds
    * waited; after SLOW_AFTER_MS a "taking longer than usual" notice; after GIVE_UP_AFTER_MS
-   * the page stops polling with a message (docs/architecture.md, "The pages").
+   * the page stops polling with a message (docs/architecture.md, "The pages"). While queued
+   * or processing, `extra.estimate` (the provider's recent latency in seconds, from the job
+   * or the request) adds "about N s"; without one the generic line stays.
    */
   const SLOW_AFTER_MS = 45000;
   const GIVE_UP_AFTER_MS = 5 * 60000;
@@ -229,6 +231,14 @@
       const seconds = Math.floor(this.elapsedMs() / 1000);
       let line = t("stage." + this.current, this.extra);
       if (this.current !== "uploading" && seconds > 0) line += " " + t("elapsed", { seconds });
+      const estimate = this.extra.estimate;
+      const waitingOnProvider = this.current === "queued" || this.current === "processing";
+      if (waitingOnProvider && estimate) {
+        line += " · " + t("estimate", { seconds: estimate });
+        this.stage.dataset.estimate = String(estimate);
+      } else {
+        delete this.stage.dataset.estimate;
+      }
       this.stage.textContent = line;
       this.stage.dataset.stage = this.current;
       let notice = "";
@@ -246,6 +256,7 @@
       this.stage.textContent = "";
       this.notice.textContent = "";
       delete this.stage.dataset.stage;
+      delete this.stage.dataset.estimate;
     }
   }
 

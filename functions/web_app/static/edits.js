@@ -19,25 +19,6 @@
   let styleNames = {};
   let photoReviews = {};
 
-  /** The stage line with the provider's recent latency: "about N s" while queued or
-   * processing; without data (estimated_seconds null) the generic line stays. */
-  class EstimatedWaiting extends Waiting {
-    render() {
-      super.render();
-      const seconds = this.extra.estimate;
-      if (this.current && (this.current === "queued" || this.current === "processing") && seconds) {
-        this.stage.textContent += " · " + t("estimate", { seconds });
-        this.stage.dataset.estimate = String(seconds);
-      } else {
-        delete this.stage.dataset.estimate;
-      }
-    }
-    stop() {
-      super.stop();
-      delete this.stage.dataset.estimate;
-    }
-  }
-
   /** The kill switch's message in the page's language when the operator set one, else the
    * generic paused text (feature_disabled carries details.statusMessages by language). */
   function pausedText(err) {
@@ -155,7 +136,7 @@
     }
     progress.hidden = false;
     progress.value = 0;
-    const waiting = new EstimatedWaiting(status, notice);
+    const waiting = new Waiting(status, notice);
     const onProgress = (percent) => {
       progress.value = percent;
       waiting.set("uploading", { percent });
@@ -287,7 +268,7 @@
     progress.hidden = false;
     progress.removeAttribute("value");
     $("result-section").hidden = true;
-    const waiting = new EstimatedWaiting(status, notice);
+    const waiting = new Waiting(status, notice);
     let countingDown = false;
     try {
       waiting.set("queued");

@@ -327,25 +327,6 @@
     data.set("uploadKey", upload.uploadKey);
   }
 
-  /** The stage line with the recent latency of the job's provider: "about N s" while
-   * queued or processing; without data (estimatedSeconds null) the generic line stays. */
-  class EstimatedWaiting extends Waiting {
-    render() {
-      super.render();
-      const seconds = this.extra.estimate;
-      if (this.current && (this.current === "queued" || this.current === "processing") && seconds) {
-        this.stage.textContent += " · " + t("estimate", { seconds });
-        this.stage.dataset.estimate = String(seconds);
-      } else {
-        delete this.stage.dataset.estimate;
-      }
-    }
-    stop() {
-      super.stop();
-      delete this.stage.dataset.estimate;
-    }
-  }
-
   async function waitForJob(job, waiting) {
     let delay = 1000;
     while (!TERMINAL.includes(job.status)) {
@@ -403,7 +384,7 @@
     const stem = downloadStem(model, data);
     button.disabled = true;
     progress.hidden = false;
-    const waiting = new EstimatedWaiting(status, notice);
+    const waiting = new Waiting(status, notice);
     let countingDown = false;
     try {
       const imageUrl = await run(model, data, waiting);
