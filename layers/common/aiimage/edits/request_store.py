@@ -340,21 +340,9 @@ def _append_transition(update: Any, entry: Transition) -> None:
 def timeline(event: Event, request_id: str) -> list[Transition]:
     """The request's changes of status, oldest first (404 for a request of no such id).
     A request stored before timelines existed has none: an empty list."""
-    if not request_id.isalnum() or len(request_id) > 64:
-        raise NotFoundError("No such AI edit", code="unknown_request")
-    item = (
-        aws.dynamodb()
-        .get_item(
-            TableName=_table(),
-            Key=request_key(event.tenant_id, event.slug, request_id),
-            ConsistentRead=True,
-            ProjectionExpression="#t",
-            ExpressionAttributeNames={"#t": "transitions"},
-        )
-        .get("Item")
+    item = _read_edit(
+        event, request_id, ProjectionExpression="#t", ExpressionAttributeNames={"#t": "transitions"}
     )
-    if item is None:
-        raise NotFoundError("No such AI edit", code="unknown_request")
     return [Transition.of(entry) for entry in item.get("transitions", {}).get("L", [])]
 
 
@@ -388,20 +376,27 @@ def edit_for_task(provider: str, task_id: str) -> EditRequest | None:
 
 
 def get_edit(event: Event, request_id: str) -> EditRequest:
+    return _from_item(_read_edit(event, request_id))
+
+
+def _read_edit(event: Event, request_id: str, **projection: Any) -> dict[str, Any]:
+    """The request's item (consistent; `projection`: only those attributes), or 404 for an
+    id that is malformed or names no request of the event."""
     if not request_id.isalnum() or len(request_id) > 64:
         raise NotFoundError("No such AI edit", code="unknown_request")
-    item = (
+    item: dict[str, Any] | None = (
         aws.dynamodb()
         .get_item(
             TableName=_table(),
             Key=request_key(event.tenant_id, event.slug, request_id),
             ConsistentRead=True,
+            **projection,
         )
         .get("Item")
     )
     if item is None:
         raise NotFoundError("No such AI edit", code="unknown_request")
-    return _from_item(item)
+    return item
 
 
 @dataclass(frozen=True, slots=True)
