@@ -43,14 +43,12 @@ from aiimage.enhancer.dispatch import (
 )
 from aiimage.enhancer.intake import (
     ImageSource,
-    check_output_size,
     check_prompts,
     check_source,
     discard_upload,
-    original_key_for,
-    read_image,
     refund,
     store,
+    store_original,
 )
 from aiimage.enhancer.model_catalog import GenerateParams, ResolvedParams, resolve
 from aiimage.enhancer.usage import UsageView, get_usage
@@ -119,11 +117,7 @@ def generate(
     )
     with ExitStack() as undo:
         undo.callback(refund, reservation)
-        clean = read_image(identity, source, settings)
-        check_output_size(clean, resolved, settings)
-        original_key = store(
-            undo, original_key_for(identity, reservation, clean.content_type), clean.data
-        )
+        clean, original_key = store_original(undo, identity, reservation, source, resolved)
         logger.info(LogEvent.R2_PUT_ORIGINAL, key=str(original_key), bytes=len(clean.data))
         started = time.monotonic()
         try:

@@ -60,15 +60,27 @@ def submit_job(identity: Identity, params: GenerateParams, source: ImageSource) 
     )
     with ExitStack() as undo:
         undo.callback(refund, reservation)
-        clean = read_image(identity, source, settings)
-        check_output_size(clean, resolved, settings)
-        original_key = store(
-            undo, original_key_for(identity, reservation, clean.content_type), clean.data
-        )
+        _, original_key = store_original(undo, identity, reservation, source, resolved)
         job = jobs.create(identity, resolved, original_key, reservation)
         undo.pop_all()
     discard_upload(identity, source)
     return job
+
+
+def store_original(
+    undo: ExitStack,
+    identity: Identity,
+    reservation: Reservation,
+    source: ImageSource,
+    resolved: ResolvedParams,
+) -> tuple[CleanImage, ObjectKey]:
+    """The image read and sanitised, checked against the output cap, and stored as the
+    original named after `reservation` (deleted again by `undo` on a later failure)."""
+    settings = get_settings()
+    clean = read_image(identity, source, settings)
+    check_output_size(clean, resolved, settings)
+    key = store(undo, original_key_for(identity, reservation, clean.content_type), clean.data)
+    return clean, key
 
 
 def check_prompts(resolved: ResolvedParams, settings: Settings) -> None:
